@@ -1,0 +1,313 @@
+// EventStore: the append-only, hash-chained event log of one mend service,
+// on RocksDB.
+//
+//   MEND_ASSIGN_OR_RETURN(auto store, EventStore::Open({.path = dir}));
+//   MEND_ASSIGN_OR_RETURN(AppendResult r,
+//       store->Append("case-42", ExpectedVersion::NoStream(), {event}));
+//   // r.first_position is durable: it survives a crash from here on.
+//
+// Every event gets a global position (1, 2, 3, ... with no gap) and a version
+// within its stream (1, 2, 3, ...). Each stored record carries the SHA-256 of
+// the previous record's stored bytes, so changing, removing or reordering any
+// record breaks the chain, and Verify() names where.
+//
+// Durability: an append returns only after the RocksDB WriteBatch holding it
+// was written with sync=true. Concurrent appends are grouped by one commit
+// thread into one WriteBatch and one fsync (group commit); while one batch is
+// being synced, callers prepare the next one. If a write fails, every caller
+// in that batch and in any batch prepared on top of it gets the error, and
+// the store refuses further appends (UNAVAILABLE) until it is reopened: the
+// chain built in memory can no longer be trusted to match the disk.
+//
+// Thread safety: all methods may be called concurrently from any thread.
+#ifndef MEND_COMMON_EVENT_STORE_H_
+#define MEND_COMMON_EVENT_STORE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Env;
+}  // namespace rocksdb
+
+namespace mend::eventlog {
+
+// What the caller expects of a stream's current version before an append.
+struct ExpectedVersion {
+  enum class Kind { kAny, kNoStream, kExists, kExact };
+  Kind kind = Kind::kAny;
+  uint64_t version = 0;  // only for kExact
+
+  static ExpectedVersion Any() { return {Kind::kAny, 0}; }
+  static ExpectedVersion NoStream() { return {Kind::kNoStream, 0}; }
+  static ExpectedVersion Exists() { return {Kind::kExists, 0}; }
+  static ExpectedVersion Exact(uint64_t v) { return {Kind::kExact, v}; }
+};
+
+// One event to append. `event_id` makes retries idempotent; `event_type` is
+// the payload's fully qualified protobuf message name.
+struct NewEvent {
+  std::string event_id;
+  std::string event_type;
+  std::string payload;
+  std::string actor_id;
+  std::string actor_role;
+  std::string correlation_id;
+  std::string causation_id;
+};
+
+// Events for one stream, appended all or nothing.
+struct StreamAppend {
+  std::string stream_id;
+  ExpectedVersion expected;
+  std::vector<NewEvent> events;
+};
+
+// A consumer's upstream position, stored atomically with the events its
+// handling produced (see Write).
+struct Checkpoint {
+  std::string consumer;
+  uint64_t position = 0;
+};
+
+struct AppendResult {
+  uint64_t first_position = 0;  // position of the first event
+  uint64_t stream_version = 0;  // the stream's version after the append
+  bool deduplicated = false;    // every event id had been appended before
+};
+
+// A unit of atomic work: appends to any number of streams plus checkpoints.
+struct WriteRequest {
+  std::vector<StreamAppend> appends;
+  std::vector<Checkpoint> checkpoints;
+};
+
+struct WriteResult {
+  std::vector<AppendResult> appends;  // one per WriteRequest::appends entry
+};
+
+// One stored record: its position and the exact stored bytes (which parse as
+// mend.eventlog.v1.StoredRecord).
+struct RawRecord {
+  uint64_t position = 0;
+  std::string bytes;
+};
+
+struct Head {
+  uint64_t position = 0;  // 0 when the log is empty
+  std::string hash;       // 32 bytes; all zero when the log is empty
+};
+
+struct Snapshot {
+  uint64_t position = 0;  // the state includes every event up to here
+  std::string state;
+};
+
+struct VerifyReport {
+  bool ok = true;
+  uint64_t events_checked = 0;
+  uint64_t first_bad_position = 0;  // 0 when ok
+  std::string problem;              // what is wrong there, when not ok
+  Head head;                        // the last good record seen
+};
+
+// Counters for metrics. Monotonic; read with relaxed loads.
+struct StoreStats {
+  std::atomic<uint64_t> events_appended{0};
+  std::atomic<uint64_t> batches_committed{0};
+  std::atomic<uint64_t> requests_committed{0};
+  std::atomic<uint64_t> commit_nanos_total{0};
+};
+
+class EventStore {
+ public:
+  struct Options {
+    std::string path;
+    bool create_if_missing = true;
+    // Opens without the write lock, for auditors and tools next to a running
+    // service: reads see the log as of Open; every write fails with
+    // FAILED_PRECONDITION.
+    bool read_only = false;
+    // Upper limits; larger input is INVALID_ARGUMENT.
+    size_t max_payload_bytes = 1 << 20;
+    size_t max_events_per_append = 1000;
+    // Clock for recorded_unix_micros. Defaults to absl::Now.
+    std::function<absl::Time()> clock = nullptr;
+    // Tests only: a RocksDB Env that injects faults. Not owned.
+    rocksdb::Env* env = nullptr;
+  };
+
+  // Opens (or creates) the log at options.path and recovers its head.
+  // INVALID_ARGUMENT for an empty path; UNAVAILABLE if another process holds
+  // the write lock; DATA_LOSS if RocksDB finds corruption.
+  static absl::StatusOr<std::unique_ptr<EventStore>> Open(const Options& options);
+
+  // Waits for in-flight appends to finish, then closes the database.
+  ~EventStore();
+
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Appends `events` to one stream, all or nothing. Returns once durable.
+  //   INVALID_ARGUMENT  bad stream id, no events, too many, missing event id or
+  //                     type, payload over the limit, an event id repeated
+  //                     within the call. Nothing is written.
+  //   ABORTED           `expected` does not hold; the message names the
+  //                     stream's current version. Nothing is written.
+  //   ALREADY_EXISTS    an event id was appended before with other content,
+  //                     or only some of the ids were appended before.
+  //   UNAVAILABLE       the write failed (or an earlier one did); retry after
+  //                     the service restarts. Whether it was written is not
+  //                     known: retry with the same event ids.
+  //   FAILED_PRECONDITION  the store was opened read-only.
+  // If every event id was appended before with the same content, returns the
+  // original result with deduplicated=true and appends nothing.
+  absl::StatusOr<AppendResult> Append(std::string_view stream_id,
+                                      ExpectedVersion expected,
+                                      std::vector<NewEvent> events);
+
+  // Appends to several streams and stores checkpoints, atomically (one
+  // WriteBatch). Errors as Append; a checkpoint with an empty consumer name is
+  // INVALID_ARGUMENT. A request with only checkpoints is valid.
+  absl::StatusOr<WriteResult> Write(WriteRequest request);
+
+  // The last durable position and its record's hash.
+  Head GetHead() const;
+
+  // Up to `max_count` records with position >= from_position, in order,
+  // stopping early once their bytes reach `max_bytes` (at least one record is
+  // returned if any exists). from_position 0 is read as 1.
+  absl::StatusOr<std::vector<RawRecord>> Read(uint64_t from_position, size_t max_count,
+                                              size_t max_bytes = SIZE_MAX) const;
+
+  // Up to `max_count` records of one stream with version >= from_version.
+  // An unknown stream gives an empty result.
+  // INVALID_ARGUMENT for a malformed stream id.
+  absl::StatusOr<std::vector<RawRecord>> ReadStream(std::string_view stream_id,
+                                                    uint64_t from_version,
+                                                    size_t max_count,
+                                                    size_t max_bytes = SIZE_MAX) const;
+
+  // The fast forward scan for replay: calls `fn(position, stored_bytes)` for
+  // every record from `from_position` to the head as of the call, in order,
+  // until `fn` returns false. The bytes are valid only during the call.
+  absl::Status Scan(uint64_t from_position,
+                    const std::function<bool(uint64_t, std::string_view)>& fn) const;
+
+  // The consumer's last stored checkpoint; 0 if it has none.
+  absl::StatusOr<uint64_t> GetCheckpoint(std::string_view consumer) const;
+
+  // Stores a snapshot of a service's state as of `position` (durable), and
+  // keeps only the newest two per name.
+  absl::Status SaveSnapshot(std::string_view name, uint64_t position,
+                            std::string_view state);
+  // The newest snapshot under `name`, or nullopt.
+  absl::StatusOr<std::optional<Snapshot>> LoadSnapshot(std::string_view name) const;
+
+  // Walks the whole log: every key is a position, positions run 1..N with no
+  // gap, every record parses and names its own position, each record's hash
+  // equals the prev_hash its successor stored, stream versions run 1..n per
+  // stream and the stream index points at them, and the last record matches
+  // the stored head. Reports the first bad position.
+  VerifyReport Verify() const;
+
+  // Blocks until the durable head passes `position`, the deadline passes or
+  // the store closes. Returns the head position at return.
+  uint64_t WaitForHeadAbove(uint64_t position, absl::Time deadline) const;
+
+  // Registers `fn` to be called with the new head position after every
+  // durable batch. `fn` runs on the commit thread: it must only signal
+  // (set a flag, notify a condition), never block or read the store.
+  // Returns an id for RemoveHeadListener.
+  int AddHeadListener(std::function<void(uint64_t)> fn);
+  void RemoveHeadListener(int id);
+
+  const StoreStats& stats() const { return stats_; }
+  const Options& options() const { return options_; }
+
+ private:
+  struct Batch;
+  struct PendingId {
+    uint64_t position;
+    uint64_t stream_version;
+    std::string digest;
+  };
+
+  explicit EventStore(const Options& options);
+  absl::Status OpenDb();
+  absl::Status RecoverHead();
+  absl::Status ValidateRequest(const WriteRequest& request) const;
+  absl::StatusOr<WriteResult> PrepareLocked(const WriteRequest& request,
+                                            const std::vector<std::string>& digests,
+                                            Batch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<uint64_t> StreamVersionLocked(const std::string& stream_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::optional<PendingId>> LookupEventIdLocked(
+      const std::string& event_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CommitLoop();
+  // Whether the record after `position` (or the stored head, for the last
+  // record) disagrees with `hash`, the hash of the record at `position`.
+  bool NextLinkBroken(uint64_t position, const std::string& hash) const;
+
+  // Constant after Open.
+  const Options options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* ids_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* checkpoints_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* snapshots_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  StoreStats stats_;
+
+  // Guarded by mu_: the tentative state (including appends not yet durable)
+  // and the batch being filled.
+  mutable absl::Mutex mu_;
+  uint64_t next_position_ ABSL_GUARDED_BY(mu_) = 1;
+  std::string last_hash_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint64_t> stream_versions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, PendingId> pending_ids_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Batch> open_batch_ ABSL_GUARDED_BY(mu_);
+  // Ids of the batch last committed; dropped from pending_ids_ at the next swap.
+  std::vector<std::string> committed_ids_ ABSL_GUARDED_BY(mu_);
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Guarded by head_mu_: the durable head and its listeners.
+  mutable absl::Mutex head_mu_;
+  Head head_ ABSL_GUARDED_BY(head_mu_);
+  bool head_closed_ ABSL_GUARDED_BY(head_mu_) = false;
+  int next_listener_id_ ABSL_GUARDED_BY(head_mu_) = 1;
+  std::vector<std::pair<int, std::function<void(uint64_t)>>> listeners_
+      ABSL_GUARDED_BY(head_mu_);
+
+  std::thread commit_thread_;
+};
+
+// Names of the RocksDB column families and the key of a record in
+// kEventsColumnFamily, for tools and tests that read RocksDB directly.
+inline constexpr char kEventsColumnFamily[] = "events";
+std::string PositionKey(uint64_t position);
+
+}  // namespace mend::eventlog
+
+#endif  // MEND_COMMON_EVENT_STORE_H_

@@ -1,0 +1,81 @@
+// EventLogService: serves mend.eventlog.v1.EventLog over one EventStore.
+//
+//   EventLogService log_service(store.get());
+//   builder.RegisterService(&log_service);
+//   ...
+//   log_service.Shutdown();   // ends every Subscribe with UNAVAILABLE
+//   server->Shutdown();
+//
+// Subscribe keeps at most one message per subscriber in flight: the next batch
+// is read from the store only when the client has taken the previous one, so a
+// slow client costs one message of memory, never a growing queue. Subscribers
+// waiting at the head are woken by one notifier thread when a batch becomes
+// durable.
+//
+// Thread safety: gRPC calls the handlers from its threads; Shutdown may be
+// called from any thread, once. The store must outlive the service.
+#ifndef MEND_COMMON_EVENTLOG_SERVICE_H_
+#define MEND_COMMON_EVENTLOG_SERVICE_H_
+
+#include <cstdint>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "common/event_store.h"
+#include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+
+namespace mend::eventlog {
+
+class EventLogService final : public v1::EventLog::CallbackService {
+ public:
+  static constexpr int32_t kDefaultMaxCount = 100;
+  static constexpr int32_t kMaxCount = 1000;
+  // A response stops growing past this many record bytes (gRPC's default
+  // message limit is 4 MiB).
+  static constexpr size_t kMaxResponseBytes = 2 << 20;
+
+  explicit EventLogService(EventStore* store);
+  ~EventLogService() override;
+
+  // Ends every open subscription with UNAVAILABLE and refuses new ones.
+  void Shutdown();
+
+  grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* context,
+                                 const v1::ReadRequest* request,
+                                 v1::ReadResponse* response) override;
+  grpc::ServerUnaryReactor* ReadStream(grpc::CallbackServerContext* context,
+                                       const v1::ReadStreamRequest* request,
+                                       v1::ReadResponse* response) override;
+  grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) override;
+  grpc::ServerUnaryReactor* GetHead(grpc::CallbackServerContext* context,
+                                    const v1::GetHeadRequest* request,
+                                    v1::GetHeadResponse* response) override;
+
+  // Open subscriptions, for metrics and tests.
+  size_t subscriber_count() const;
+
+ private:
+  class Subscription;
+  void NotifierLoop();
+  void Remove(Subscription* s);
+
+  EventStore* const store_;
+  int listener_id_ = 0;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<Subscription*> subscriptions_ ABSL_GUARDED_BY(mu_);
+  uint64_t notified_head_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t handled_head_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread notifier_;
+};
+
+// Fills `out` from a stored record: position, the exact bytes, their hash.
+void ToRecordedEvent(const RawRecord& record, v1::RecordedEvent* out);
+
+}  // namespace mend::eventlog
+
+#endif  // MEND_COMMON_EVENTLOG_SERVICE_H_
