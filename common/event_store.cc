@@ -22,11 +22,12 @@
 #include "common/event_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "common/record_codec.h"
 #include "common/sha256.h"
 #include "common/status_convert.h"
 #include "common/status_macros.h"
@@ -34,6 +35,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/snapshot.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
@@ -137,8 +139,22 @@ struct EventStore::Batch {
   uint64_t last_position = 0;  // head after this batch, if events > 0
   std::string last_hash;
   std::vector<std::string> ids;  // event ids to drop from pending_ids_ later
-  absl::Status status;           // set before `done`
-  absl::Notification done;
+  absl::Status status;  // written before `durable` is set
+
+  // The callers of a batch sleep on this one word, and a single futex wake
+  // rouses exactly them (not the callers of other batches).
+  void Wait() {
+    while (durable.load(std::memory_order_acquire) == 0) {
+      durable.wait(0, std::memory_order_acquire);
+    }
+  }
+  void WakeAll() {
+    durable.store(1, std::memory_order_release);
+    durable.notify_all();
+  }
+
+ private:
+  std::atomic<uint32_t> durable{0};
 };
 
 EventStore::EventStore(const Options& options) : options_(options) {}
@@ -157,6 +173,7 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const Options& opti
     absl::MutexLock lock(&store->mu_);
     store->open_batch_ = std::make_shared<Batch>();
     store->commit_thread_ = std::thread([s = store.get()] { s->CommitLoop(); });
+    store->sync_thread_ = std::thread([s = store.get()] { s->SyncLoop(); });
   }
   return store;
 }
@@ -235,6 +252,7 @@ EventStore::~EventStore() {
     closing_ = true;
   }
   if (commit_thread_.joinable()) commit_thread_.join();
+  if (sync_thread_.joinable()) sync_thread_.join();
   {
     absl::MutexLock lock(&head_mu_);
     head_closed_ = true;
@@ -347,7 +365,7 @@ absl::StatusOr<WriteResult> EventStore::Write(WriteRequest request) {
   }
   // Every answer, refusals included, waits for the batch: a conflict or a
   // deduplicated retry is then reported against durable state only.
-  batch->done.WaitForNotification();
+  batch->Wait();
   if (!batch->status.ok()) return batch->status;
   return result;
 }
@@ -506,30 +524,33 @@ absl::StatusOr<WriteResult> EventStore::PrepareLocked(
 }
 
 void EventStore::CommitLoop() {
-  rocksdb::WriteOptions sync_write;
-  sync_write.sync = true;
-  std::vector<std::string> durable_ids;  // from the previous batch
+  // Not synced here: the sync thread makes every written batch durable, and
+  // the callers hear back only then. Writing the next batch while the previous
+  // fsync runs is what lets one fsync serve as many callers as possible.
+  rocksdb::WriteOptions write;
+  write.sync = false;
+  std::vector<std::string> written_ids;  // of the previous batch
   for (;;) {
     std::shared_ptr<Batch> batch;
-    absl::Status failed;
+    absl::Status status;
     {
       mu_.LockWhen(absl::Condition(
           +[](EventStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
             return s->open_batch_->requests > 0 || s->closing_;
           },
           this));
-      for (const std::string& id : durable_ids) pending_ids_.erase(id);
-      durable_ids.clear();
+      // Written ids are visible in RocksDB now; the lookaside can drop them.
+      for (const std::string& id : written_ids) pending_ids_.erase(id);
+      written_ids.clear();
       if (open_batch_->requests == 0) {  // closing and drained
         mu_.Unlock();
         break;
       }
       batch = std::move(open_batch_);
       open_batch_ = std::make_shared<Batch>();
-      failed = failed_;
+      status = failed_;
       mu_.Unlock();
     }
-    absl::Status status = failed;
     if (status.ok() && batch->wb.Count() > 0) {
       if (batch->events > 0) {
         std::string head_value = PositionKey(batch->last_position);
@@ -537,33 +558,75 @@ void EventStore::CommitLoop() {
         batch->wb.Put(meta_cf_, kHeadKey, head_value).PermitUncheckedError();
       }
       const absl::Time start = absl::Now();
-      rocksdb::Status s = db_->Write(sync_write, &batch->wb);
-      stats_.commit_nanos_total.fetch_add(
-          absl::ToInt64Nanoseconds(absl::Now() - start), std::memory_order_relaxed);
-      if (!s.ok()) {
-        status = absl::UnavailableError(absl::StrCat(
-            "event log write failed; the log refuses appends until the service "
-            "restarts: ",
-            s.ToString()));
-        absl::MutexLock lock(&mu_);
-        failed_ = status;
-      }
+      rocksdb::Status s = db_->Write(write, &batch->wb);
+      stats_.write_nanos_total.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
+                                         std::memory_order_relaxed);
+      if (!s.ok()) status = Fail(absl::StrCat("write: ", s.ToString()));
     }
-    if (status.ok()) {
-      stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
-      stats_.requests_committed.fetch_add(batch->requests, std::memory_order_relaxed);
-      stats_.events_appended.fetch_add(batch->events, std::memory_order_relaxed);
-      durable_ids = std::move(batch->ids);
-      if (batch->events > 0) {
-        absl::MutexLock lock(&head_mu_);
-        head_.position = batch->last_position;
-        head_.hash = batch->last_hash;
-        for (auto& [id, fn] : listeners_) fn(head_.position);
-      }
-    }
+    if (status.ok()) written_ids = std::move(batch->ids);
     batch->status = status;
-    batch->done.Notify();
+    absl::MutexLock lock(&sync_mu_);
+    sync_queue_.push_back(std::move(batch));
   }
+  absl::MutexLock lock(&sync_mu_);
+  commit_done_ = true;
+}
+
+void EventStore::SyncLoop() {
+  for (;;) {
+    std::vector<std::shared_ptr<Batch>> batches;
+    {
+      sync_mu_.LockWhen(absl::Condition(
+          +[](EventStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return !s->sync_queue_.empty() || s->commit_done_;
+          },
+          this));
+      batches.swap(sync_queue_);
+      sync_mu_.Unlock();
+    }
+    if (batches.empty()) return;  // commit thread finished and all is synced
+    // One fsync covers every batch written so far, in WAL order.
+    bool need_sync = false;
+    for (const auto& b : batches) need_sync |= b->status.ok() && b->wb.Count() > 0;
+    absl::Status sync_status;
+    {
+      absl::MutexLock lock(&mu_);
+      sync_status = failed_;  // after a failure nothing more is acknowledged
+    }
+    if (need_sync && sync_status.ok()) {
+      const absl::Time start = absl::Now();
+      rocksdb::Status s = db_->SyncWAL();
+      stats_.sync_nanos_total.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
+                                        std::memory_order_relaxed);
+      stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+      if (!s.ok()) sync_status = Fail(absl::StrCat("fsync: ", s.ToString()));
+    }
+    const Batch* last_with_events = nullptr;
+    for (const auto& b : batches) {
+      if (b->status.ok() && !sync_status.ok() && b->wb.Count() > 0) b->status = sync_status;
+      if (!b->status.ok()) continue;
+      stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
+      stats_.requests_committed.fetch_add(b->requests, std::memory_order_relaxed);
+      stats_.events_appended.fetch_add(b->events, std::memory_order_relaxed);
+      if (b->events > 0) last_with_events = b.get();
+    }
+    if (last_with_events != nullptr) {
+      absl::MutexLock lock(&head_mu_);
+      head_.position = last_with_events->last_position;
+      head_.hash = last_with_events->last_hash;
+      for (auto& [id, fn] : listeners_) fn(head_.position);
+    }
+    // Wake only the callers whose batches are durable now.
+    for (const auto& b : batches) b->WakeAll();
+  }
+}
+
+absl::Status EventStore::Fail(const std::string& what) {
+  absl::Status status = absl::UnavailableError(absl::StrCat(
+      "event log ", what, "; the log refuses appends until the service restarts"));
+  absl::MutexLock lock(&mu_);
+  if (failed_.ok()) failed_ = status;
+  return failed_;
 }
 
 Head EventStore::GetHead() const {
@@ -607,7 +670,12 @@ absl::StatusOr<std::vector<RawRecord>> EventStore::Read(uint64_t from_position,
   std::vector<RawRecord> out;
   size_t bytes = 0;
   if (from_position == 0) from_position = 1;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, events_cf_));
+  // Written but not yet synced records are visible in RocksDB: never serve them.
+  const std::string upper = PositionKey(GetHead().position + 1);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   for (it->Seek(PositionKey(from_position));
        it->Valid() && out.size() < max_count && bytes < max_bytes; it->Next()) {
     if (it->key().size() != 8) {
@@ -629,11 +697,13 @@ absl::StatusOr<std::vector<RawRecord>> EventStore::ReadStream(std::string_view s
   std::string prefix(stream_id);
   prefix.push_back('\0');
   std::vector<std::string> position_keys;
+  const uint64_t head = GetHead().position;  // serve durable records only
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, streams_cf_));
     for (it->Seek(StreamKey(stream_id, from_version));
          it->Valid() && it->key().starts_with(prefix) && position_keys.size() < max_count;
          it->Next()) {
+      if (it->value().size() != 8 || GetBe64(it->value().ToStringView()) > head) break;
       position_keys.push_back(it->value().ToString());
     }
     MEND_RETURN_IF_ERROR(FromRocksDb(it->status(), "read stream index"));
@@ -738,15 +808,16 @@ absl::StatusOr<std::optional<Snapshot>> EventStore::LoadSnapshot(
   return out;
 }
 
-bool EventStore::NextLinkBroken(uint64_t position, const std::string& hash) const {
+bool EventStore::NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t position,
+                                const std::string& hash) const {
   std::string next;
-  rocksdb::Status s = db_->Get({}, events_cf_, PositionKey(position + 1), &next);
+  rocksdb::Status s = db_->Get(ro, events_cf_, PositionKey(position + 1), &next);
   if (s.ok()) {
-    v1::StoredRecord record;
-    return record.ParseFromString(next) && record.prev_hash() != hash;
+    RecordView view;
+    return DecodeRecord(next, &view).ok() && view.prev_hash != hash;
   }
   std::string stored_head;
-  if (db_->Get({}, meta_cf_, kHeadKey, &stored_head).ok() &&
+  if (db_->Get(ro, meta_cf_, kHeadKey, &stored_head).ok() &&
       stored_head.size() == 8 + kSha256Size && GetBe64(stored_head) == position) {
     return std::string_view(stored_head).substr(8) != hash;
   }
@@ -763,10 +834,14 @@ VerifyReport EventStore::Verify() const {
     return report;
   };
   absl::flat_hash_map<std::string, uint64_t> versions;
-  v1::StoredRecord record;
+  RecordView env;
   std::string index_value;
   uint64_t expected = 1;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, events_cf_));
+  // One consistent view of the whole database, even while appends go on.
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot.snapshot();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
     if (it->key().size() != 8) {
       return fail(expected, "a key in the events column family is not a position");
@@ -777,14 +852,14 @@ VerifyReport EventStore::Verify() const {
                                          " is missing (next stored is ", position, ")"));
     }
     const std::string_view bytes = it->value().ToStringView();
-    if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-      return fail(position, "record does not parse as StoredRecord");
+    if (absl::Status s = DecodeRecord(bytes, &env); !s.ok()) {
+      return fail(position, std::string(s.message()));
     }
-    if (record.prev_hash() != report.head.hash) {
+    if (env.prev_hash != report.head.hash) {
       // The link between position-1 and position is broken: one of the two
       // records changed. If this record changed, its link to the next record
       // is broken too; if only the previous record changed, it is not.
-      if (position == 1 || NextLinkBroken(position, Sha256Bytes(bytes))) {
+      if (position == 1 || NextLinkBroken(ro, position, Sha256Bytes(bytes))) {
         return fail(position, absl::StrCat("record does not hash into the chain: "
                                            "its links to both neighbours are broken"));
       }
@@ -793,21 +868,20 @@ VerifyReport EventStore::Verify() const {
                                "by position ",
                                position));
     }
-    const v1::Envelope& env = record.envelope();
-    if (env.position() != position) {
-      return fail(position, absl::StrCat("record names position ", env.position()));
+    if (env.position != position) {
+      return fail(position, absl::StrCat("record names position ", env.position));
     }
-    uint64_t& version = versions[env.stream_id()];
-    if (env.stream_version() != version + 1) {
-      return fail(position, absl::StrCat("stream ", env.stream_id(), " version ",
-                                         env.stream_version(), " follows version ",
+    uint64_t& version = versions[std::string(env.stream_id)];
+    if (env.stream_version != version + 1) {
+      return fail(position, absl::StrCat("stream ", std::string(env.stream_id), " version ",
+                                         env.stream_version, " follows version ",
                                          version));
     }
-    version = env.stream_version();
-    rocksdb::Status s = db_->Get({}, streams_cf_, StreamKey(env.stream_id(), version),
-                                 &index_value);
+    version = env.stream_version;
+    rocksdb::Status s =
+        db_->Get(ro, streams_cf_, StreamKey(env.stream_id, version), &index_value);
     if (!s.ok() || index_value != it->key().ToStringView()) {
-      return fail(position, absl::StrCat("stream index for ", env.stream_id(), " version ",
+      return fail(position, absl::StrCat("stream index for ", std::string(env.stream_id), " version ",
                                          version, " does not point here"));
     }
     report.head = Head{position, Sha256Bytes(bytes)};
@@ -817,7 +891,7 @@ VerifyReport EventStore::Verify() const {
     return fail(expected, absl::StrCat("RocksDB: ", it->status().ToString()));
   }
   std::string stored_head;
-  rocksdb::Status s = db_->Get({}, meta_cf_, kHeadKey, &stored_head);
+  rocksdb::Status s = db_->Get(ro, meta_cf_, kHeadKey, &stored_head);
   if (s.ok()) {
     if (stored_head.size() != 8 + kSha256Size) {
       return fail(report.head.position + 1, "stored head record is malformed");

@@ -11,13 +11,19 @@
 // the previous record's stored bytes, so changing, removing or reordering any
 // record breaks the chain, and Verify() names where.
 //
-// Durability: an append returns only after the RocksDB WriteBatch holding it
-// was written with sync=true. Concurrent appends are grouped by one commit
-// thread into one WriteBatch and one fsync (group commit); while one batch is
-// being synced, callers prepare the next one. If a write fails, every caller
-// in that batch and in any batch prepared on top of it gets the error, and
-// the store refuses further appends (UNAVAILABLE) until it is reopened: the
-// chain built in memory can no longer be trusted to match the disk.
+// Durability: an append returns only after the RocksDB write holding it was
+// made durable by an fsync of the write-ahead log. Group commit runs as a
+// pipeline: callers lay their records on the chain under a short lock and
+// join the open batch; the commit thread writes each batch to RocksDB (WAL
+// and memtable, no sync) as one WriteBatch; the sync thread fsyncs the WAL
+// (DB::SyncWAL), which covers every batch written so far, and only then wakes
+// the callers of those batches. So one batch fills while the previous one is
+// written and a third is being fsynced. Reads never return a record the sync
+// thread has not yet declared durable (they stop at the durable head).
+// If a write or an fsync fails, every caller in the affected batches, and in
+// any batch prepared on top of them, gets UNAVAILABLE, and the store refuses
+// further appends until it is reopened: the chain built in memory can no
+// longer be trusted to match the disk.
 //
 // Thread safety: all methods may be called concurrently from any thread.
 #ifndef MEND_COMMON_EVENT_STORE_H_
@@ -45,6 +51,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Env;
+struct ReadOptions;
 }  // namespace rocksdb
 
 namespace mend::eventlog {
@@ -130,10 +137,12 @@ struct VerifyReport {
 
 // Counters for metrics. Monotonic; read with relaxed loads.
 struct StoreStats {
-  std::atomic<uint64_t> events_appended{0};
-  std::atomic<uint64_t> batches_committed{0};
-  std::atomic<uint64_t> requests_committed{0};
-  std::atomic<uint64_t> commit_nanos_total{0};
+  std::atomic<uint64_t> events_appended{0};     // durable events
+  std::atomic<uint64_t> batches_committed{0};   // durable batches
+  std::atomic<uint64_t> requests_committed{0};  // answered requests in them
+  std::atomic<uint64_t> write_nanos_total{0};   // RocksDB Write (WAL + memtable)
+  std::atomic<uint64_t> syncs{0};               // WAL fsyncs
+  std::atomic<uint64_t> sync_nanos_total{0};    // time in them
 };
 
 class EventStore {
@@ -211,7 +220,9 @@ class EventStore {
   absl::Status Scan(uint64_t from_position,
                     const std::function<bool(uint64_t, std::string_view)>& fn) const;
 
-  // The consumer's last stored checkpoint; 0 if it has none.
+  // The consumer's last stored checkpoint; 0 if it has none. While a Write
+  // carrying a checkpoint is in flight this may already show it; consumers
+  // read their checkpoint when they start, before they write.
   absl::StatusOr<uint64_t> GetCheckpoint(std::string_view consumer) const;
 
   // Stores a snapshot of a service's state as of `position` (durable), and
@@ -263,9 +274,13 @@ class EventStore {
   absl::StatusOr<std::optional<PendingId>> LookupEventIdLocked(
       const std::string& event_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CommitLoop();
+  void SyncLoop();
+  // Puts the store in the failed state (first failure wins) and returns it.
+  absl::Status Fail(const std::string& what);
   // Whether the record after `position` (or the stored head, for the last
   // record) disagrees with `hash`, the hash of the record at `position`.
-  bool NextLinkBroken(uint64_t position, const std::string& hash) const;
+  bool NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t position,
+                      const std::string& hash) const;
 
   // Constant after Open.
   const Options options_;
@@ -300,7 +315,13 @@ class EventStore {
   std::vector<std::pair<int, std::function<void(uint64_t)>>> listeners_
       ABSL_GUARDED_BY(head_mu_);
 
+  // Guarded by sync_mu_: batches written to RocksDB, waiting for the fsync.
+  absl::Mutex sync_mu_;
+  std::vector<std::shared_ptr<Batch>> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
+  bool commit_done_ ABSL_GUARDED_BY(sync_mu_) = false;
+
   std::thread commit_thread_;
+  std::thread sync_thread_;
 };
 
 // Names of the RocksDB column families and the key of a record in

@@ -1,5 +1,6 @@
 #include "common/eventlog_service.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,15 @@ absl::Status CheckNotNegative(std::string_view field, int64_t value) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(field), " must not be negative"));
   }
   return absl::OkStatus();
+}
+
+// The head to report with `records`: never below a record in the same
+// response. (A store may make a durable record readable a moment before its
+// head moves past it; the committed EventStore did.)
+uint64_t HeadCovering(const EventStore& store, const std::vector<RawRecord>& records) {
+  uint64_t head = store.GetHead().position;
+  for (const RawRecord& r : records) head = std::max(head, r.position);
+  return head;
 }
 
 void FillResponse(const std::vector<RawRecord>& records, uint64_t head,
@@ -118,7 +128,7 @@ class EventLogService::Subscription final
     }
     response_.Clear();
     for (const RawRecord& r : *records) ToRecordedEvent(r, response_.add_events());
-    response_.set_head_position(service_->store_->GetHead().position);
+    response_.set_head_position(HeadCovering(*service_->store_, *records));
     next_position_ = records->back().position + 1;
     write_in_flight_ = true;
     StartWrite(&response_);
@@ -147,8 +157,8 @@ class EventLogService::Subscription final
 
 EventLogService::EventLogService(EventStore* store) : store_(store) {
   listener_id_ = store_->AddHeadListener([this](uint64_t head) {
-    absl::MutexLock lock(&mu_);
-    notified_head_ = head;
+    absl::MutexLock lock(&notify_mu_);
+    notified_head_ = std::max(notified_head_, head);
   });
   notifier_ = std::thread([this] { NotifierLoop(); });
 }
@@ -179,6 +189,10 @@ void EventLogService::Shutdown() {
       s->Stop(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
     }
   }
+  {
+    absl::MutexLock lock(&notify_mu_);
+    stop_notifier_ = true;
+  }
   if (notifier_.joinable()) notifier_.join();
 }
 
@@ -193,15 +207,19 @@ void EventLogService::Remove(Subscription* s) {
 }
 
 void EventLogService::NotifierLoop() {
+  uint64_t handled_head = 0;
   for (;;) {
+    {
+      absl::MutexLock lock(&notify_mu_);
+      auto ready = [this, &handled_head]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stop_notifier_ || notified_head_ > handled_head;
+      };
+      notify_mu_.Await(absl::Condition(&ready));
+      if (stop_notifier_) return;
+      handled_head = notified_head_;
+    }
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](EventLogService* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return s->shutdown_ || s->notified_head_ > s->handled_head_;
-        },
-        this));
     if (shutdown_) return;
-    handled_head_ = notified_head_;
     // Wake under mu_ so no subscription is deleted meanwhile (see Shutdown).
     for (Subscription* s : subscriptions_) s->Wake();
   }
@@ -220,7 +238,9 @@ grpc::ServerUnaryReactor* EventLogService::Read(grpc::CallbackServerContext* con
         store_->Read(static_cast<uint64_t>(request->from_position()), *count,
                      kMaxResponseBytes);
     status = records.status();
-    if (status.ok()) FillResponse(*records, std::max(head, store_->GetHead().position), response);
+    if (status.ok()) {
+      FillResponse(*records, std::max(head, HeadCovering(*store_, *records)), response);
+    }
   }
   reactor->Finish(ToGrpc(status));
   return reactor;
@@ -239,7 +259,7 @@ grpc::ServerUnaryReactor* EventLogService::ReadStream(
                            static_cast<uint64_t>(request->from_version()), *count,
                            kMaxResponseBytes);
     status = records.status();
-    if (status.ok()) FillResponse(*records, store_->GetHead().position, response);
+    if (status.ok()) FillResponse(*records, HeadCovering(*store_, *records), response);
   }
   reactor->Finish(ToGrpc(status));
   return reactor;

@@ -67,9 +67,15 @@ class EventLogService final : public v1::EventLog::CallbackService {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_set<Subscription*> subscriptions_ ABSL_GUARDED_BY(mu_);
-  uint64_t notified_head_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t handled_head_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+
+  // The head listener runs on the store's commit thread under the store's
+  // head lock, so it takes only notify_mu_, which is never held while taking
+  // another lock. (Taking mu_ there closed a cycle: mu_ -> a subscription's
+  // lock -> the store's head lock -> mu_.)
+  absl::Mutex notify_mu_;
+  uint64_t notified_head_ ABSL_GUARDED_BY(notify_mu_) = 0;
+  bool stop_notifier_ ABSL_GUARDED_BY(notify_mu_) = false;
   std::thread notifier_;
 };
 

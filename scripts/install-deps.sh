@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package mend needs to build, test and run.
+# Safe to run again; needs root (or sudo) and Debian's package registry.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config make git
+  # gRPC and protobuf
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # storage, base libraries, crypto
+  librocksdb-dev libabsl-dev libssl-dev openssl
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # runtime basics a minimal image lacks
+  tzdata ca-certificates procps
+)
+
+SUDO=""
+if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+echo "install-deps: ${#PACKAGES[@]} packages present"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The README's test command: installs what it needs, builds, and runs every
+# test; then rebuilds the unit tests with AddressSanitizer and
+# UndefinedBehaviorSanitizer and runs them again. Exits non-zero if any fails.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JOBS="${MEND_JOBS:-$(nproc)}"
+
+if [[ "${MEND_SKIP_DEPS:-0}" != 1 ]]; then
+  bash "$ROOT/scripts/install-deps.sh"
+fi
+
+echo "== build (RelWithDebInfo)"
+bash "$ROOT/scripts/build.sh" "$ROOT/build"
+echo "== tests"
+ctest --test-dir "$ROOT/build" --output-on-failure -j "$JOBS" --timeout 600
+
+echo "== unit tests under ASan + UBSan"
+cmake -S "$ROOT" -B "$ROOT/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DMEND_SANITIZE=ON -DMEND_BUILD_BENCH=OFF >/dev/null
+cmake --build "$ROOT/build-asan" -j "$JOBS" --target mend_unit_tests
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" -L unit --timeout 900
+echo "== all tests passed"
