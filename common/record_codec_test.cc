@@ -92,13 +92,15 @@ TEST(RecordCodecTest, DecodesEveryEnvelopeFieldWithoutCopying) {
 
 TEST(RecordCodecTest, DecodesBinaryPayloadAndResetsTheView) {
   RecordView view;
-  ASSERT_THAT(DecodeRecord(Serialized(Sample()), &view), IsOk());
+  const std::string first = Serialized(Sample());  // views point into it
+  ASSERT_THAT(DecodeRecord(first, &view), IsOk());
   EXPECT_EQ(view.payload, std::string("\0payload\xff", 9));
   EXPECT_EQ(view.position, 7u);
   v1::StoredRecord other;
   other.mutable_envelope()->set_position(8);
   other.set_prev_hash(std::string(32, 'x'));
-  ASSERT_THAT(DecodeRecord(Serialized(other), &view), IsOk());
+  const std::string second = Serialized(other);
+  ASSERT_THAT(DecodeRecord(second, &view), IsOk());
   EXPECT_EQ(view.stream_id, "");
   EXPECT_TRUE(view.payload.empty());
   EXPECT_EQ(view.position, 8u);
