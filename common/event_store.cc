@@ -132,13 +132,25 @@ std::string PositionKey(uint64_t position) {
 }
 
 // The batch being filled by callers while the previous one is synced.
+// One caller's write, waiting in a batch.
+struct EventStore::Request {
+  const WriteRequest* request;
+  const std::vector<std::string>* digests;  // content digest of every event
+  absl::StatusOr<WriteResult> result;       // set by the commit thread
+};
+
+// The requests that share one RocksDB write. Callers join the open batch;
+// the commit thread lays it out and writes it; the sync thread fsyncs it and
+// wakes its callers.
 struct EventStore::Batch {
+  std::vector<Request*> requests;  // in arrival order (= chain order)
   rocksdb::WriteBatch wb;
-  size_t requests = 0;
   size_t events = 0;
   uint64_t last_position = 0;  // head after this batch, if events > 0
   std::string last_hash;
-  std::vector<std::string> ids;  // event ids to drop from pending_ids_ later
+  // Event ids laid out in this batch and not yet in RocksDB, for idempotency
+  // between requests of the same batch.
+  absl::flat_hash_map<std::string, PriorEvent> ids;
   absl::Status status;  // written before `durable` is set
 
   // The callers of a batch sleep on this one word, and a single futex wake
@@ -170,7 +182,7 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const Options& opti
   MEND_RETURN_IF_ERROR(store->OpenDb());
   MEND_RETURN_IF_ERROR(store->RecoverHead());
   if (!options.read_only) {
-    absl::MutexLock lock(&store->mu_);
+    absl::MutexLock lock(&store->queue_mu_);
     store->open_batch_ = std::make_shared<Batch>();
     store->commit_thread_ = std::thread([s = store.get()] { s->CommitLoop(); });
     store->sync_thread_ = std::thread([s = store.get()] { s->SyncLoop(); });
@@ -236,11 +248,8 @@ absl::Status EventStore::RecoverHead() {
     }
     MEND_RETURN_IF_ERROR(FromRocksDb(it->status(), "recover event log head"));
   }
-  {
-    absl::MutexLock lock(&mu_);
-    next_position_ = head.position + 1;
-    last_hash_ = head.hash;
-  }
+  next_position_ = head.position + 1;  // before the commit thread starts
+  last_hash_ = head.hash;
   absl::MutexLock lock(&head_mu_);
   head_ = std::move(head);
   return absl::OkStatus();
@@ -248,7 +257,7 @@ absl::Status EventStore::RecoverHead() {
 
 EventStore::~EventStore() {
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&queue_mu_);
     closing_ = true;
   }
   if (commit_thread_.joinable()) commit_thread_.join();
@@ -353,24 +362,23 @@ absl::StatusOr<WriteResult> EventStore::Write(WriteRequest request) {
       digests.emplace_back(AsStringView(d));
     }
   }
+  Request pending{&request, &digests, absl::UnknownError("not yet prepared")};
   std::shared_ptr<Batch> batch;
-  absl::StatusOr<WriteResult> result;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&queue_mu_);
     if (closing_) return absl::UnavailableError("event log is closing");
     if (!failed_.ok()) return failed_;
     batch = open_batch_;
-    result = PrepareLocked(request, digests, *batch);
-    ++batch->requests;
+    batch->requests.push_back(&pending);
   }
-  // Every answer, refusals included, waits for the batch: a conflict or a
-  // deduplicated retry is then reported against durable state only.
+  // Every answer, refusals included, waits for the batch to be durable: a
+  // conflict or a deduplicated retry is then reported against durable state.
   batch->Wait();
   if (!batch->status.ok()) return batch->status;
-  return result;
+  return std::move(pending.result);
 }
 
-absl::StatusOr<uint64_t> EventStore::StreamVersionLocked(const std::string& stream_id) {
+absl::StatusOr<uint64_t> EventStore::StreamVersion(const std::string& stream_id) {
   auto it = stream_versions_.find(stream_id);
   if (it != stream_versions_.end()) return it->second;
   std::string prefix = stream_id;
@@ -387,10 +395,12 @@ absl::StatusOr<uint64_t> EventStore::StreamVersionLocked(const std::string& stre
   return version;
 }
 
-absl::StatusOr<std::optional<EventStore::PendingId>> EventStore::LookupEventIdLocked(
-    const std::string& event_id) {
-  auto it = pending_ids_.find(event_id);
-  if (it != pending_ids_.end()) return it->second;
+absl::StatusOr<std::optional<EventStore::PriorEvent>> EventStore::LookupEventId(
+    const std::string& event_id, const Batch& batch) {
+  // Earlier batches are already written to RocksDB (durable or not yet);
+  // earlier requests of this batch are only in `batch.ids`.
+  auto it = batch.ids.find(event_id);
+  if (it != batch.ids.end()) return it->second;
   std::string value;
   rocksdb::Status s = db_->Get({}, ids_cf_, event_id, &value);
   if (s.IsNotFound()) return std::nullopt;
@@ -399,12 +409,20 @@ absl::StatusOr<std::optional<EventStore::PendingId>> EventStore::LookupEventIdLo
     return absl::DataLossError(absl::StrCat("event id index entry for ", event_id,
                                             " has ", value.size(), " bytes"));
   }
-  return PendingId{GetBe64(value), GetBe64(std::string_view(value).substr(8)),
-                   value.substr(16)};
+  return PriorEvent{GetBe64(value), GetBe64(std::string_view(value).substr(8)),
+                    value.substr(16)};
 }
 
-absl::StatusOr<WriteResult> EventStore::PrepareLocked(
-    const WriteRequest& request, const std::vector<std::string>& digests, Batch& batch) {
+void EventStore::Prepare(Batch& batch) {
+  for (Request* request : batch.requests) {
+    request->result = PrepareRequest(*request, batch);
+  }
+}
+
+absl::StatusOr<WriteResult> EventStore::PrepareRequest(const Request& pending,
+                                                      Batch& batch) {
+  const WriteRequest& request = *pending.request;
+  const std::vector<std::string>& digests = *pending.digests;
   WriteResult out;
   out.appends.resize(request.appends.size());
   // Phase 1: decide every append (dedup or version check) before writing any.
@@ -414,10 +432,10 @@ absl::StatusOr<WriteResult> EventStore::PrepareLocked(
   for (size_t i = 0; i < request.appends.size(); ++i) {
     const StreamAppend& append = request.appends[i];
     size_t seen = 0;
-    std::optional<PendingId> first, last;
+    std::optional<PriorEvent> first, last;
     for (size_t j = 0; j < append.events.size(); ++j) {
       const NewEvent& e = append.events[j];
-      MEND_ASSIGN_OR_RETURN(std::optional<PendingId> prior, LookupEventIdLocked(e.event_id));
+      MEND_ASSIGN_OR_RETURN(std::optional<PriorEvent> prior, LookupEventId(e.event_id, batch));
       if (!prior.has_value()) continue;
       if (prior->digest != digests[digest_index + j]) {
         return absl::AlreadyExistsError(absl::StrCat(
@@ -439,7 +457,7 @@ absl::StatusOr<WriteResult> EventStore::PrepareLocked(
           "append to ", append.stream_id, ": ", seen, " of its ", append.events.size(),
           " event ids were appended before; a retry must repeat the same events"));
     }
-    MEND_ASSIGN_OR_RETURN(uint64_t current, StreamVersionLocked(append.stream_id));
+    MEND_ASSIGN_OR_RETURN(uint64_t current, StreamVersion(append.stream_id));
     bool ok = true;
     switch (append.expected.kind) {
       case ExpectedVersion::Kind::kAny:
@@ -507,8 +525,7 @@ absl::StatusOr<WriteResult> EventStore::PrepareLocked(
       PutBe64(&id_value, version);
       id_value.append(digest);
       batch.wb.Put(ids_cf_, e.event_id, id_value).PermitUncheckedError();
-      pending_ids_[e.event_id] = PendingId{position, version, digest};
-      batch.ids.push_back(e.event_id);
+      batch.ids[e.event_id] = PriorEvent{position, version, digest};
       ++batch.events;
     }
     stream_versions_[append.stream_id] = version;
@@ -525,46 +542,46 @@ absl::StatusOr<WriteResult> EventStore::PrepareLocked(
 
 void EventStore::CommitLoop() {
   // Not synced here: the sync thread makes every written batch durable, and
-  // the callers hear back only then. Writing the next batch while the previous
-  // fsync runs is what lets one fsync serve as many callers as possible.
+  // the callers hear back only then. Laying out and writing the next batch
+  // while the previous fsync runs lets one fsync serve as many callers as
+  // possible.
   rocksdb::WriteOptions write;
   write.sync = false;
-  std::vector<std::string> written_ids;  // of the previous batch
   for (;;) {
     std::shared_ptr<Batch> batch;
     absl::Status status;
     {
-      mu_.LockWhen(absl::Condition(
+      queue_mu_.LockWhen(absl::Condition(
           +[](EventStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return s->open_batch_->requests > 0 || s->closing_;
+            return !s->open_batch_->requests.empty() || s->closing_;
           },
           this));
-      // Written ids are visible in RocksDB now; the lookaside can drop them.
-      for (const std::string& id : written_ids) pending_ids_.erase(id);
-      written_ids.clear();
-      if (open_batch_->requests == 0) {  // closing and drained
-        mu_.Unlock();
+      if (open_batch_->requests.empty()) {  // closing and drained
+        queue_mu_.Unlock();
         break;
       }
       batch = std::move(open_batch_);
       open_batch_ = std::make_shared<Batch>();
       status = failed_;
-      mu_.Unlock();
+      queue_mu_.Unlock();
     }
-    if (status.ok() && batch->wb.Count() > 0) {
-      if (batch->events > 0) {
-        std::string head_value = PositionKey(batch->last_position);
-        head_value.append(batch->last_hash);
-        batch->wb.Put(meta_cf_, kHeadKey, head_value).PermitUncheckedError();
-      }
+    if (status.ok()) {
       const absl::Time start = absl::Now();
-      rocksdb::Status s = db_->Write(write, &batch->wb);
+      Prepare(*batch);
+      if (batch->wb.Count() > 0) {
+        if (batch->events > 0) {
+          std::string head_value = PositionKey(batch->last_position);
+          head_value.append(batch->last_hash);
+          batch->wb.Put(meta_cf_, kHeadKey, head_value).PermitUncheckedError();
+        }
+        rocksdb::Status s = db_->Write(write, &batch->wb);
+        if (!s.ok()) status = Fail(absl::StrCat("write: ", s.ToString()));
+      }
       stats_.write_nanos_total.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
                                          std::memory_order_relaxed);
-      if (!s.ok()) status = Fail(absl::StrCat("write: ", s.ToString()));
     }
-    if (status.ok()) written_ids = std::move(batch->ids);
     batch->status = status;
+    batch->ids.clear();  // in RocksDB now
     absl::MutexLock lock(&sync_mu_);
     sync_queue_.push_back(std::move(batch));
   }
@@ -590,7 +607,7 @@ void EventStore::SyncLoop() {
     for (const auto& b : batches) need_sync |= b->status.ok() && b->wb.Count() > 0;
     absl::Status sync_status;
     {
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&queue_mu_);
       sync_status = failed_;  // after a failure nothing more is acknowledged
     }
     if (need_sync && sync_status.ok()) {
@@ -606,7 +623,7 @@ void EventStore::SyncLoop() {
       if (b->status.ok() && !sync_status.ok() && b->wb.Count() > 0) b->status = sync_status;
       if (!b->status.ok()) continue;
       stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
-      stats_.requests_committed.fetch_add(b->requests, std::memory_order_relaxed);
+      stats_.requests_committed.fetch_add(b->requests.size(), std::memory_order_relaxed);
       stats_.events_appended.fetch_add(b->events, std::memory_order_relaxed);
       if (b->events > 0) last_with_events = b.get();
     }
@@ -624,7 +641,7 @@ void EventStore::SyncLoop() {
 absl::Status EventStore::Fail(const std::string& what) {
   absl::Status status = absl::UnavailableError(absl::StrCat(
       "event log ", what, "; the log refuses appends until the service restarts"));
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&queue_mu_);
   if (failed_.ok()) failed_ = status;
   return failed_;
 }

@@ -12,16 +12,20 @@
 // record breaks the chain, and Verify() names where.
 //
 // Durability: an append returns only after the RocksDB write holding it was
-// made durable by an fsync of the write-ahead log. Group commit runs as a
-// pipeline: callers lay their records on the chain under a short lock and
-// join the open batch; the commit thread writes each batch to RocksDB (WAL
-// and memtable, no sync) as one WriteBatch; the sync thread fsyncs the WAL
-// (DB::SyncWAL), which covers every batch written so far, and only then wakes
-// the callers of those batches. So one batch fills while the previous one is
-// written and a third is being fsynced. Reads never return a record the sync
-// thread has not yet declared durable (they stop at the durable head).
+// made durable by an fsync of the write-ahead log. Group commit is a
+// three-stage pipeline with one writer:
+//   1. callers validate their input, then join the open batch (a short lock
+//      that only appends a pointer) and sleep;
+//   2. the commit thread takes the open batch, lays every request of it on the
+//      chain in arrival order (version checks, idempotency, positions, hashes)
+//      and writes it to RocksDB as one WriteBatch (WAL and memtable, no sync);
+//   3. the sync thread fsyncs the WAL (DB::SyncWAL), which covers every batch
+//      written so far, and then wakes exactly the callers of those batches.
+// So while one fsync runs, the next batch is laid out and written, and a third
+// fills. Reads never return a record before it is durable (they stop at the
+// durable head).
 // If a write or an fsync fails, every caller in the affected batches, and in
-// any batch prepared on top of them, gets UNAVAILABLE, and the store refuses
+// any batch written after them, gets UNAVAILABLE, and the store refuses
 // further appends until it is reopened: the chain built in memory can no
 // longer be trusted to match the disk.
 //
@@ -255,7 +259,8 @@ class EventStore {
 
  private:
   struct Batch;
-  struct PendingId {
+  struct Request;
+  struct PriorEvent {  // what the event-id index says about an id
     uint64_t position;
     uint64_t stream_version;
     std::string digest;
@@ -265,15 +270,15 @@ class EventStore {
   absl::Status OpenDb();
   absl::Status RecoverHead();
   absl::Status ValidateRequest(const WriteRequest& request) const;
-  absl::StatusOr<WriteResult> PrepareLocked(const WriteRequest& request,
-                                            const std::vector<std::string>& digests,
-                                            Batch& batch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<uint64_t> StreamVersionLocked(const std::string& stream_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::optional<PendingId>> LookupEventIdLocked(
-      const std::string& event_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The commit thread's work, in order: Prepare lays each request of a batch
+  // on the chain (or refuses it) and fills the batch's WriteBatch.
   void CommitLoop();
+  void Prepare(Batch& batch);
+  absl::StatusOr<WriteResult> PrepareRequest(const Request& request, Batch& batch);
+  absl::StatusOr<uint64_t> StreamVersion(const std::string& stream_id);
+  absl::StatusOr<std::optional<PriorEvent>> LookupEventId(const std::string& event_id,
+                                                          const Batch& batch);
   void SyncLoop();
   // Puts the store in the failed state (first failure wins) and returns it.
   absl::Status Fail(const std::string& what);
@@ -294,18 +299,20 @@ class EventStore {
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   StoreStats stats_;
 
-  // Guarded by mu_: the tentative state (including appends not yet durable)
-  // and the batch being filled.
-  mutable absl::Mutex mu_;
-  uint64_t next_position_ ABSL_GUARDED_BY(mu_) = 1;
-  std::string last_hash_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, uint64_t> stream_versions_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, PendingId> pending_ids_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<Batch> open_batch_ ABSL_GUARDED_BY(mu_);
-  // Ids of the batch last committed; dropped from pending_ids_ at the next swap.
-  std::vector<std::string> committed_ids_ ABSL_GUARDED_BY(mu_);
-  absl::Status failed_ ABSL_GUARDED_BY(mu_);
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // Owned by the commit thread (set up by Open before it starts): the chain
+  // as written to RocksDB, which runs ahead of the durable head.
+  uint64_t next_position_ = 1;
+  std::string last_hash_;
+  // Current version of every stream touched since Open (read from the streams
+  // index on first touch).
+  absl::flat_hash_map<std::string, uint64_t> stream_versions_;
+
+  // Guarded by queue_mu_: the batch callers are joining. Callers hold it only
+  // to add themselves, so they never queue behind each other's work.
+  absl::Mutex queue_mu_;
+  std::shared_ptr<Batch> open_batch_ ABSL_GUARDED_BY(queue_mu_);
+  absl::Status failed_ ABSL_GUARDED_BY(queue_mu_);
+  bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   // Guarded by head_mu_: the durable head and its listeners.
   mutable absl::Mutex head_mu_;
