@@ -231,6 +231,7 @@ absl::Status EventStore::OpenDb() {
   checkpoints_cf_ = handles_[4];
   snapshots_cf_ = handles_[5];
   meta_cf_ = handles_[6];
+  keys_cf_ = handles_[7];
   return absl::OkStatus();
 }
 
@@ -839,6 +840,51 @@ bool EventStore::NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t positio
     return std::string_view(stored_head).substr(8) != hash;
   }
   return false;
+}
+
+absl::Status EventStore::PutKey(std::string_view key_id, std::string_view wrapped_key) {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError("event log was opened read-only");
+  }
+  MEND_RETURN_IF_ERROR(CheckId("key id", key_id));
+  absl::MutexLock lock(&keys_mu_);
+  std::string existing;
+  rocksdb::Status s = db_->Get({}, keys_cf_, key_id, &existing);
+  if (s.ok()) {
+    return absl::AlreadyExistsError(absl::StrCat("key ", std::string(key_id), " exists"));
+  }
+  if (!s.IsNotFound()) return FromRocksDb(s, "read key");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocksDb(db_->Put(wo, keys_cf_, key_id, wrapped_key), "store key");
+}
+
+absl::StatusOr<std::optional<std::string>> EventStore::GetKey(
+    std::string_view key_id) const {
+  MEND_RETURN_IF_ERROR(CheckId("key id", key_id));
+  std::string value;
+  rocksdb::Status s = db_->Get({}, keys_cf_, key_id, &value);
+  if (s.IsNotFound()) return std::nullopt;
+  MEND_RETURN_IF_ERROR(FromRocksDb(s, "read key"));
+  return value;
+}
+
+absl::Status EventStore::DeleteKey(std::string_view key_id) {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError("event log was opened read-only");
+  }
+  MEND_RETURN_IF_ERROR(CheckId("key id", key_id));
+  absl::MutexLock lock(&keys_mu_);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  MEND_RETURN_IF_ERROR(FromRocksDb(db_->Delete(wo, keys_cf_, key_id), "delete key"));
+  // Push the deletion through the memtable and compact, so the key's bytes
+  // are dropped from the live SST files rather than only shadowed.
+  MEND_RETURN_IF_ERROR(FromRocksDb(db_->Flush({}, keys_cf_), "flush keys"));
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocksDb(db_->CompactRange(compact, keys_cf_, nullptr, nullptr),
+                     "compact keys");
 }
 
 VerifyReport EventStore::Verify() const {

@@ -236,6 +236,21 @@ class EventStore {
   // The newest snapshot under `name`, or nullopt.
   absl::StatusOr<std::optional<Snapshot>> LoadSnapshot(std::string_view name) const;
 
+  // Per-person data keys (for crypto-shredding, invariant I6) live in their
+  // own column family, outside the hash chain, so deleting one never touches
+  // the log. The store keeps the bytes it is given (the key store wraps keys
+  // before they get here). Writes are durable on return.
+  //   PutKey: INVALID_ARGUMENT for a malformed id; ALREADY_EXISTS if the id
+  //           has a key (keys are never replaced, or old data would become
+  //           unreadable).
+  //   GetKey: nullopt if there is none (never made, or erased).
+  //   DeleteKey: removes the key, then flushes and compacts the column family
+  //           so the key's bytes leave the live SST files. Deleting a missing
+  //           key is OK.
+  absl::Status PutKey(std::string_view key_id, std::string_view wrapped_key);
+  absl::StatusOr<std::optional<std::string>> GetKey(std::string_view key_id) const;
+  absl::Status DeleteKey(std::string_view key_id);
+
   // Walks the whole log: every key is a position, positions run 1..N with no
   // gap, every record parses and names its own position, each record's hash
   // equals the prev_hash its successor stored, stream versions run 1..n per
@@ -297,7 +312,9 @@ class EventStore {
   rocksdb::ColumnFamilyHandle* checkpoints_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* snapshots_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* keys_cf_ = nullptr;
   StoreStats stats_;
+  absl::Mutex keys_mu_;  // makes PutKey's check-then-put atomic
 
   // Owned by the commit thread (set up by Open before it starts): the chain
   // as written to RocksDB, which runs ahead of the durable head.

@@ -8,8 +8,9 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config make git
   # gRPC and protobuf
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  # storage, base libraries, crypto
-  librocksdb-dev libabsl-dev libssl-dev openssl
+  # storage, base libraries, crypto, tokens, logs, metrics endpoint, JSON
+  librocksdb-dev libabsl-dev libssl-dev openssl libjwt-dev
+  libspdlog-dev libfmt-dev libcpp-httplib-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime basics a minimal image lacks
