@@ -605,7 +605,11 @@ void EventStore::SyncLoop() {
     if (batches.empty()) return;  // commit thread finished and all is synced
     // One fsync covers every batch written so far, in WAL order.
     bool need_sync = false;
-    for (const auto& b : batches) need_sync |= b->status.ok() && b->wb.Count() > 0;
+    uint64_t requests = 0;  // answered by this round's fsync, for the histogram
+    for (const auto& b : batches) {
+      need_sync |= b->status.ok() && b->wb.Count() > 0;
+      if (b->status.ok()) requests += b->requests.size();
+    }
     absl::Status sync_status;
     {
       absl::MutexLock lock(&queue_mu_);
@@ -614,9 +618,11 @@ void EventStore::SyncLoop() {
     if (need_sync && sync_status.ok()) {
       const absl::Time start = absl::Now();
       rocksdb::Status s = db_->SyncWAL();
-      stats_.sync_nanos_total.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
-                                        std::memory_order_relaxed);
+      const int64_t sync_nanos = absl::ToInt64Nanoseconds(absl::Now() - start);
+      stats_.sync_nanos_total.fetch_add(sync_nanos, std::memory_order_relaxed);
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+      stats_.RecordSync(requests,
+                        static_cast<uint64_t>(std::max<int64_t>(sync_nanos, 0)));
       if (!s.ok()) sync_status = Fail(absl::StrCat("fsync: ", s.ToString()));
     }
     const Batch* last_with_events = nullptr;

@@ -33,6 +33,7 @@
 #ifndef MEND_COMMON_EVENT_STORE_H_
 #define MEND_COMMON_EVENT_STORE_H_
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -147,6 +148,35 @@ struct StoreStats {
   std::atomic<uint64_t> write_nanos_total{0};   // RocksDB Write (WAL + memtable)
   std::atomic<uint64_t> syncs{0};               // WAL fsyncs
   std::atomic<uint64_t> sync_nanos_total{0};    // time in them
+
+  // Two histograms with one observation per WAL fsync: how many requests the
+  // fsync answered (the group-commit size) and how long it took. Bucket i
+  // counts observations in (bound[i-1], bound[i]] -- per bucket, not
+  // cumulative; the last bucket counts those above every bound. The sums are
+  // sync_requests_total and sync_nanos_total; the counts are the buckets'
+  // totals (equal to `syncs` once RecordSync has returned).
+  static constexpr std::array<uint64_t, 12> kSyncRequestsBounds = {
+      1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+  static constexpr std::array<double, 15> kSyncSecondsBounds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   10};
+  std::array<std::atomic<uint64_t>, kSyncRequestsBounds.size() + 1>
+      sync_requests_buckets{};
+  std::atomic<uint64_t> sync_requests_total{0};
+  std::array<std::atomic<uint64_t>, kSyncSecondsBounds.size() + 1> sync_seconds_buckets{};
+
+  // Adds one fsync that answered `requests` requests in `nanos` to the two
+  // histograms (the caller counts `syncs` and `sync_nanos_total`).
+  void RecordSync(uint64_t requests, uint64_t nanos) {
+    size_t i = 0;
+    while (i < kSyncRequestsBounds.size() && requests > kSyncRequestsBounds[i]) ++i;
+    sync_requests_buckets[i].fetch_add(1, std::memory_order_relaxed);
+    sync_requests_total.fetch_add(requests, std::memory_order_relaxed);
+    const double seconds = static_cast<double>(nanos) * 1e-9;
+    i = 0;
+    while (i < kSyncSecondsBounds.size() && seconds > kSyncSecondsBounds[i]) ++i;
+    sync_seconds_buckets[i].fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 class EventStore {

@@ -49,6 +49,16 @@ void FillResponse(const std::vector<RawRecord>& records, uint64_t head,
 
 }  // namespace
 
+const MethodPolicy::Table& EventLogPolicy() {
+  static const MethodPolicy::Table* const table = new MethodPolicy::Table{
+      {kEventLogReadMethod, {Role::kAuditor, Role::kService}},
+      {kEventLogReadStreamMethod, {Role::kAuditor, Role::kService}},
+      {kEventLogSubscribeMethod, {Role::kAuditor, Role::kService}},
+      {kEventLogGetHeadMethod, {Role::kAuditor, Role::kService}},
+  };
+  return *table;
+}
+
 void ToRecordedEvent(const RawRecord& record, v1::RecordedEvent* out) {
   out->set_position(record.position);
   out->set_record(record.bytes);
@@ -155,7 +165,8 @@ class EventLogService::Subscription final
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
 };
 
-EventLogService::EventLogService(EventStore* store) : store_(store) {
+EventLogService::EventLogService(EventStore* store, const Authorizer* authorizer)
+    : store_(store), authorizer_(authorizer) {
   listener_id_ = store_->AddHeadListener([this](uint64_t head) {
     absl::MutexLock lock(&notify_mu_);
     notified_head_ = std::max(notified_head_, head);
@@ -225,10 +236,22 @@ void EventLogService::NotifierLoop() {
   }
 }
 
+absl::Status EventLogService::Authorize(const grpc::CallbackServerContext& context,
+                                        const char* full_method) const {
+  if (authorizer_ == nullptr) {  // fail closed
+    return absl::InternalError("EventLog service has no authorizer");
+  }
+  return authorizer_->Authorize(context, full_method).status();
+}
+
 grpc::ServerUnaryReactor* EventLogService::Read(grpc::CallbackServerContext* context,
                                                 const v1::ReadRequest* request,
                                                 v1::ReadResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status auth = Authorize(*context, kEventLogReadMethod); !auth.ok()) {
+    reactor->Finish(ToGrpc(auth));
+    return reactor;
+  }
   absl::Status status = CheckNotNegative("from_position", request->from_position());
   absl::StatusOr<size_t> count = CheckCount("max_count", request->max_count());
   if (status.ok()) status = count.status();
@@ -250,6 +273,10 @@ grpc::ServerUnaryReactor* EventLogService::ReadStream(
     grpc::CallbackServerContext* context, const v1::ReadStreamRequest* request,
     v1::ReadResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status auth = Authorize(*context, kEventLogReadStreamMethod); !auth.ok()) {
+    reactor->Finish(ToGrpc(auth));
+    return reactor;
+  }
   absl::Status status = CheckNotNegative("from_version", request->from_version());
   absl::StatusOr<size_t> count = CheckCount("max_count", request->max_count());
   if (status.ok()) status = count.status();
@@ -267,8 +294,10 @@ grpc::ServerUnaryReactor* EventLogService::ReadStream(
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* EventLogService::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
-  absl::Status status = CheckNotNegative("after_position", request->after_position());
+  // A refused caller gets a stream that ends at once with the refusal.
+  absl::Status status = Authorize(*context, kEventLogSubscribeMethod);
   absl::StatusOr<size_t> batch = CheckCount("max_batch", request->max_batch());
+  if (status.ok()) status = CheckNotNegative("after_position", request->after_position());
   if (status.ok()) status = batch.status();
   auto* subscription = new Subscription(
       this, static_cast<uint64_t>(std::max<int64_t>(0, request->after_position())),
@@ -291,10 +320,14 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventLogService::Subscribe(
 grpc::ServerUnaryReactor* EventLogService::GetHead(grpc::CallbackServerContext* context,
                                                    const v1::GetHeadRequest* request,
                                                    v1::GetHeadResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status auth = Authorize(*context, kEventLogGetHeadMethod); !auth.ok()) {
+    reactor->Finish(ToGrpc(auth));
+    return reactor;
+  }
   Head head = store_->GetHead();
   response->set_position(head.position);
   response->set_hash(head.hash);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -1,6 +1,8 @@
 // EventLogService: serves mend.eventlog.v1.EventLog over one EventStore.
 //
-//   EventLogService log_service(store.get());
+//   MEND_ASSIGN_OR_RETURN(auto policy, MethodPolicy::Create(EventLogPolicy()));
+//   Authorizer authorizer(verifier.get(), policy.get());
+//   EventLogService log_service(store.get(), &authorizer);
 //   builder.RegisterService(&log_service);
 //   ...
 //   log_service.Shutdown();   // ends every Subscribe with UNAVAILABLE
@@ -12,8 +14,16 @@
 // waiting at the head are woken by one notifier thread when a batch becomes
 // durable.
 //
+// Every call is authorized first (common/auth.h): UNAUTHENTICATED without a
+// valid bearer token, PERMISSION_DENIED for a role EventLogPolicy() does not
+// allow. Only auditors and other services read raw logs; facilitators and
+// managers see cases through the case service (invariant I5). A Subscribe is
+// authorized when it starts and then runs until it ends, even past its
+// token's expiry.
+//
 // Thread safety: gRPC calls the handlers from its threads; Shutdown may be
-// called from any thread, once. The store must outlive the service.
+// called from any thread, once. The store and the authorizer must outlive
+// the service.
 #ifndef MEND_COMMON_EVENTLOG_SERVICE_H_
 #define MEND_COMMON_EVENTLOG_SERVICE_H_
 
@@ -23,10 +33,22 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "common/auth.h"
 #include "common/event_store.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 
 namespace mend::eventlog {
+
+// Full gRPC names of EventLog's methods, as its policy table names them.
+inline constexpr char kEventLogReadMethod[] = "/mend.eventlog.v1.EventLog/Read";
+inline constexpr char kEventLogReadStreamMethod[] =
+    "/mend.eventlog.v1.EventLog/ReadStream";
+inline constexpr char kEventLogSubscribeMethod[] = "/mend.eventlog.v1.EventLog/Subscribe";
+inline constexpr char kEventLogGetHeadMethod[] = "/mend.eventlog.v1.EventLog/GetHead";
+
+// Who may call EventLog: every method for auditors and services only. A
+// server serving EventLog adds this table to its MethodPolicy.
+const MethodPolicy::Table& EventLogPolicy();
 
 class EventLogService final : public v1::EventLog::CallbackService {
  public:
@@ -36,7 +58,8 @@ class EventLogService final : public v1::EventLog::CallbackService {
   // message limit is 4 MiB).
   static constexpr size_t kMaxResponseBytes = 2 << 20;
 
-  explicit EventLogService(EventStore* store);
+  // `authorizer` must not be null; it decides every call (see above).
+  EventLogService(EventStore* store, const Authorizer* authorizer);
   ~EventLogService() override;
 
   // Ends every open subscription with UNAVAILABLE and refuses new ones.
@@ -62,7 +85,12 @@ class EventLogService final : public v1::EventLog::CallbackService {
   void NotifierLoop();
   void Remove(Subscription* s);
 
+  // OK, or the status the call must finish with.
+  absl::Status Authorize(const grpc::CallbackServerContext& context,
+                         const char* full_method) const;
+
   EventStore* const store_;
+  const Authorizer* const authorizer_;
   int listener_id_ = 0;
 
   mutable absl::Mutex mu_;

@@ -1,5 +1,6 @@
 #include "common/eventlog_writer_service.h"
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -24,10 +25,27 @@ absl::StatusOr<ExpectedVersion> FromProto(const v1::ExpectedVersion& proto) {
       "expected_version must be one of any, no_stream, exists or exact");
 }
 
+const MethodPolicy::Table& EventLogWriterPolicy() {
+  static const MethodPolicy::Table* const table = new MethodPolicy::Table{
+      {kEventLogWriterAppendMethod, {Role::kService}},
+  };
+  return *table;
+}
+
 grpc::ServerUnaryReactor* EventLogWriterService::Append(
     grpc::CallbackServerContext* context, const v1::AppendRequest* request,
     v1::AppendResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Fail closed without an authorizer.
+  absl::StatusOr<Caller> caller =
+      authorizer_ != nullptr
+          ? authorizer_->Authorize(*context, kEventLogWriterAppendMethod)
+          : absl::InternalError("EventLogWriter service has no authorizer");
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpc(caller.status()));
+    return reactor;
+  }
+  const std::string actor_role(RoleName(caller->role));
   absl::StatusOr<ExpectedVersion> expected = FromProto(request->expected_version());
   if (!expected.ok()) {
     reactor->Finish(ToGrpc(expected.status()));
@@ -39,8 +57,8 @@ grpc::ServerUnaryReactor* EventLogWriterService::Append(
     events.push_back(NewEvent{.event_id = e.event_id(),
                               .event_type = e.event_type(),
                               .payload = e.payload(),
-                              .actor_id = "",
-                              .actor_role = "",
+                              .actor_id = caller->subject,
+                              .actor_role = actor_role,
                               .correlation_id = e.correlation_id(),
                               .causation_id = e.causation_id()});
   }

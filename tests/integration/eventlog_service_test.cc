@@ -2,12 +2,18 @@
 // gRPC server on a loopback ephemeral port, serving an EventStore in a
 // temporary directory, called through the generated stubs over a real
 // channel. Every test owns its port and directory, so tests run in parallel.
+// The server checks bearer tokens against a test key (ES256, generated once
+// per test binary); every call here carries a service token. Authentication
+// and authorization failures are tested in auth_integration_test.cc.
 //
 // Nothing here sleeps to let something happen: streams are read with client
 // deadlines, and server-side state is polled against a deadline.
 #include "common/eventlog_service.h"
 
 #include <grpcpp/grpcpp.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/auth.h"
 #include "common/event_store.h"
 #include "common/eventlog_writer_service.h"
 #include "common/sha256.h"
@@ -69,19 +76,60 @@ bool WaitFor(const std::function<bool()>& condition,
   return true;
 }
 
+// A token signing key pair for the test server: EC P-256 (ES256), PEM.
+struct TokenKeys {
+  std::string private_pem;
+  std::string public_pem;
+};
+
+TokenKeys GenerateTokenKeys() {
+  TokenKeys keys;
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  if (key == nullptr) return keys;
+  auto pem = [key](bool private_half) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (private_half) {
+      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+    } else {
+      PEM_write_bio_PUBKEY(bio, key);
+    }
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<size_t>(length));
+    BIO_free(bio);
+    return out;
+  };
+  keys.private_pem = pem(true);
+  keys.public_pem = pem(false);
+  EVP_PKEY_free(key);
+  return keys;
+}
+
 // The server under test: one store, both services, one gRPC server on
-// 127.0.0.1 and an ephemeral port.
+// 127.0.0.1 and an ephemeral port. Calls are authorized with tokens signed by
+// the private half of `token_public_key_pem`.
 class LoopbackEventLogServer {
  public:
   static absl::StatusOr<std::unique_ptr<LoopbackEventLogServer>> Start(
-      const std::string& path) {
+      const std::string& path, const std::string& token_public_key_pem) {
     absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open({.path = path});
     if (!store.ok()) return store.status();
+    absl::StatusOr<std::unique_ptr<TokenVerifier>> verifier =
+        TokenVerifier::FromPublicKeyPem(token_public_key_pem);
+    if (!verifier.ok()) return verifier.status();
+    absl::StatusOr<std::unique_ptr<MethodPolicy>> policy =
+        MethodPolicy::Create({&EventLogPolicy(), &EventLogWriterPolicy()});
+    if (!policy.ok()) return policy.status();
     std::unique_ptr<LoopbackEventLogServer> server(new LoopbackEventLogServer());
     server->store_ = *std::move(store);
-    server->log_service_ = std::make_unique<EventLogService>(server->store_.get());
-    server->writer_service_ =
-        std::make_unique<EventLogWriterService>(server->store_.get());
+    server->verifier_ = *std::move(verifier);
+    server->policy_ = *std::move(policy);
+    server->authorizer_ =
+        std::make_unique<Authorizer>(server->verifier_.get(), server->policy_.get());
+    server->log_service_ = std::make_unique<EventLogService>(server->store_.get(),
+                                                             server->authorizer_.get());
+    server->writer_service_ = std::make_unique<EventLogWriterService>(
+        server->store_.get(), server->authorizer_.get());
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &server->port_);
@@ -127,6 +175,9 @@ class LoopbackEventLogServer {
   int port_ = 0;
   bool stopped_ = false;
   std::unique_ptr<EventStore> store_;
+  std::unique_ptr<TokenVerifier> verifier_;
+  std::unique_ptr<MethodPolicy> policy_;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<EventLogService> log_service_;
   std::unique_ptr<EventLogWriterService> writer_service_;
   std::unique_ptr<grpc::Server> server_;
@@ -201,11 +252,14 @@ std::vector<uint64_t> Positions(const std::vector<v1::RecordedEvent>& events) {
   return out;
 }
 
-// One client Subscribe call. Collects every event received, in order.
+// One client Subscribe call, made with bearer `token`. Collects every event
+// received, in order.
 class Subscriber {
  public:
-  Subscriber(v1::EventLog::Stub* stub, int64_t after_position, int32_t max_batch) {
+  Subscriber(v1::EventLog::Stub* stub, const std::string& token, int64_t after_position,
+             int32_t max_batch) {
     context_.set_deadline(DeadlineIn(kStreamTimeout));
+    AttachBearerToken(&context_, token);
     v1::SubscribeRequest request;
     request.set_after_position(after_position);
     request.set_max_batch(max_batch);
@@ -274,8 +328,20 @@ class Subscriber {
 
 class EventLogServiceTest : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() { keys_ = new TokenKeys(GenerateTokenKeys()); }
+  static void TearDownTestSuite() {
+    delete keys_;
+    keys_ = nullptr;
+  }
+
   void SetUp() override {
-    auto server = LoopbackEventLogServer::Start(dir_.Sub("log"));
+    ASSERT_FALSE(keys_->public_pem.empty()) << "token key generation failed";
+    // Valid for longer than any test runs.
+    absl::StatusOr<std::string> token = MintToken(
+        keys_->private_pem, "eventlog-test", Role::kService, absl::Hours(2), absl::Now());
+    ASSERT_THAT(token, IsOk());
+    token_ = *std::move(token);
+    auto server = LoopbackEventLogServer::Start(dir_.Sub("log"), keys_->public_pem);
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     channel_ =
@@ -289,6 +355,7 @@ class EventLogServiceTest : public ::testing::Test {
   absl::StatusOr<v1::AppendResponse> Append(const v1::AppendRequest& request) {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kRpcTimeout));
+    AttachBearerToken(&context, token_);
     v1::AppendResponse response;
     grpc::Status status = writer_->Append(&context, request, &response);
     if (!status.ok()) return FromGrpc(status);
@@ -301,6 +368,7 @@ class EventLogServiceTest : public ::testing::Test {
     request.set_max_count(max_count);
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kRpcTimeout));
+    AttachBearerToken(&context, token_);
     v1::ReadResponse response;
     grpc::Status status = log_->Read(&context, request, &response);
     if (!status.ok()) return FromGrpc(status);
@@ -315,6 +383,7 @@ class EventLogServiceTest : public ::testing::Test {
     request.set_max_count(max_count);
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kRpcTimeout));
+    AttachBearerToken(&context, token_);
     v1::ReadResponse response;
     grpc::Status status = log_->ReadStream(&context, request, &response);
     if (!status.ok()) return FromGrpc(status);
@@ -324,6 +393,7 @@ class EventLogServiceTest : public ::testing::Test {
   absl::StatusOr<v1::GetHeadResponse> GetHead() {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kRpcTimeout));
+    AttachBearerToken(&context, token_);
     v1::GetHeadResponse response;
     grpc::Status status = log_->GetHead(&context, v1::GetHeadRequest(), &response);
     if (!status.ok()) return FromGrpc(status);
@@ -383,12 +453,16 @@ class EventLogServiceTest : public ::testing::Test {
     return WaitFor([&] { return server_->log_service()->subscriber_count() == count; });
   }
 
+  static TokenKeys* keys_;
+  std::string token_;  // a service token for every call
   TempDir dir_;
   std::unique_ptr<LoopbackEventLogServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EventLog::Stub> log_;
   std::unique_ptr<v1::EventLogWriter::Stub> writer_;
 };
+
+TokenKeys* EventLogServiceTest::keys_ = nullptr;
 
 // 1. -------------------------------------------------------------------------
 
@@ -577,7 +651,7 @@ TEST_F(EventLogServiceTest, SubscribeRejectsBadArgumentsByEndingTheStream) {
       {"max_batch above the limit", 0, EventLogService::kMaxCount + 1},
   };
   for (const auto& c : cases) {
-    Subscriber subscriber(log_.get(), c.after_position, c.max_batch);
+    Subscriber subscriber(log_.get(), token_, c.after_position, c.max_batch);
     v1::SubscribeResponse message;
     EXPECT_FALSE(subscriber.ReadOne(&message)) << c.name << ": a message was sent";
     grpc::Status status = subscriber.Finish();
@@ -653,7 +727,7 @@ TEST_F(EventLogServiceTest, SubscribeCatchesUpThenFollowsConcurrentWriters) {
   AppendMany("catchup", 250, 60);
   ASSERT_EQ(HeadPosition(), 250u);
 
-  Subscriber subscriber(log_.get(), 0, 100);
+  Subscriber subscriber(log_.get(), token_, 0, 100);
   ASSERT_TRUE(subscriber.ReadThrough(250));
   EXPECT_EQ(subscriber.last_position(), 250u);
   EXPECT_LE(subscriber.max_message_events(), 100);
@@ -705,7 +779,7 @@ TEST_F(EventLogServiceTest, ResumeFromCheckpointAfterCancel) {
   uint64_t checkpoint = 0;
   std::string checkpoint_hash;
   {
-    Subscriber first(log_.get(), 0, 7);
+    Subscriber first(log_.get(), token_, 0, 7);
     ASSERT_TRUE(first.ReadThrough(40));
     checkpoint = first.last_position();
     checkpoint_hash = first.events().back().hash();
@@ -721,7 +795,7 @@ TEST_F(EventLogServiceTest, ResumeFromCheckpointAfterCancel) {
   AppendMany("case-2", 60, 25);
   ASSERT_EQ(HeadPosition(), 160u);
 
-  Subscriber second(log_.get(), static_cast<int64_t>(checkpoint), 7);
+  Subscriber second(log_.get(), token_, static_cast<int64_t>(checkpoint), 7);
   ASSERT_TRUE(second.ReadThrough(160));
   ASSERT_FALSE(second.events().empty());
   EXPECT_EQ(second.events().front().position(), checkpoint + 1);
@@ -740,7 +814,7 @@ TEST_F(EventLogServiceTest, ResumeFromCheckpointAfterCancel) {
 
 TEST_F(EventLogServiceTest, SlowConsumerIsBoundedAndCleanedUpOnCancel) {
   constexpr uint64_t kEvents = 5000;
-  Subscriber subscriber(log_.get(), 0, 10);
+  Subscriber subscriber(log_.get(), token_, 0, 10);
   ASSERT_TRUE(WaitForSubscribers(1));
   // The subscriber reads nothing while the whole log is written.
   AppendMany("bulk", static_cast<int>(kEvents), 250);
@@ -764,7 +838,7 @@ TEST_F(EventLogServiceTest, SlowConsumerIsBoundedAndCleanedUpOnCancel) {
 TEST_F(EventLogServiceTest, SubscriberCountFallsToZeroWhenClientCancelsMidStream) {
   AppendMany("bulk", 2000, 500);
   {
-    Subscriber subscriber(log_.get(), 0, 1);
+    Subscriber subscriber(log_.get(), token_, 0, 1);
     ASSERT_TRUE(subscriber.ReadThrough(5));
     EXPECT_EQ(server_->log_service()->subscriber_count(), 1u);
     // Cancel with most of the log unread and a write probably in flight.
@@ -779,7 +853,7 @@ TEST_F(EventLogServiceTest, SubscriberCountFallsToZeroWhenClientCancelsMidStream
 
 TEST_F(EventLogServiceTest, ShutdownEndsLiveSubscriptionsWithUnavailable) {
   AppendMany("case-1", 5);
-  Subscriber subscriber(log_.get(), 0, 100);
+  Subscriber subscriber(log_.get(), token_, 0, 100);
   ASSERT_TRUE(subscriber.ReadThrough(5));
   ASSERT_TRUE(WaitForSubscribers(1));
 
@@ -809,7 +883,8 @@ TEST_F(EventLogServiceTest, ManySubscribersSeeTheSameSequenceWhileWritersAppend)
 
   std::vector<std::unique_ptr<Subscriber>> subscribers;
   for (int s = 0; s < kSubscribers; ++s) {
-    subscribers.push_back(std::make_unique<Subscriber>(log_.get(), 0, batches[s]));
+    subscribers.push_back(
+        std::make_unique<Subscriber>(log_.get(), token_, 0, batches[s]));
   }
   ASSERT_TRUE(WaitForSubscribers(kSubscribers));
 

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_util.h"
+#include "tests/support/tokens.h"
 
 namespace mend {
 namespace {
@@ -51,7 +52,7 @@ class Upstream {
   ~Upstream() { Stop(); }
 
   void Start(int port = 0) {
-    service_ = std::make_unique<eventlog::EventLogService>(store_.get());
+    service_ = std::make_unique<eventlog::EventLogService>(store_.get(), &authorizer_);
     grpc::ServerBuilder builder;
     builder.AddListeningPort(absl::StrCat("127.0.0.1:", port),
                              grpc::InsecureServerCredentials(), &port_);
@@ -83,6 +84,10 @@ class Upstream {
 
  private:
   std::unique_ptr<EventStore> store_;
+  // Development verifier: claims and roles checked, signatures not.
+  std::unique_ptr<TokenVerifier> verifier_ = TokenVerifier::Development();
+  std::unique_ptr<MethodPolicy> policy_ = *MethodPolicy::Create(eventlog::EventLogPolicy());
+  Authorizer authorizer_{verifier_.get(), policy_.get()};
   std::unique_ptr<eventlog::EventLogService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -111,6 +116,10 @@ Follower::Options OptionsFor(const Upstream& upstream) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   options.channel = grpc::CreateCustomChannel(upstream.address(),
                                               grpc::InsecureChannelCredentials(), args);
+  options.prepare_context = [token = testing::TokenFor(Role::kService, "follower")](
+                                grpc::ClientContext* context) {
+    AttachBearerToken(context, token);
+  };
   options.initial_backoff = absl::Milliseconds(10);
   options.max_backoff = absl::Milliseconds(200);
   options.max_batch = 7;  // several messages even for short logs

@@ -1,0 +1,312 @@
+// The service runtime as operators run it: real processes of the example
+// service, real sockets, real signals.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/auth.h"
+#include "common/event_store.h"
+#include "common/record_codec.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+#include "tests/support/process.h"
+#include "tests/support/test_util.h"
+#include "tests/support/tokens.h"
+
+namespace mend {
+namespace {
+
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::mend::testing::ChildProcess;
+using ::mend::testing::IsOk;
+using ::mend::testing::TempDir;
+using ::mend::testing::TokenFor;
+
+constexpr char kBinary[] = MEND_EXAMPLE_SERVICE;
+
+std::shared_ptr<grpc::Channel> Connect(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+// Opens a health Watch stream (waiting for the server to come up) and
+// returns statuses as they arrive.
+class HealthWatch {
+ public:
+  HealthWatch(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
+      : stub_(grpc::health::v1::Health::NewStub(channel)) {
+    context_.set_wait_for_ready(true);
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    reader_ = stub_->Watch(&context_, HealthCheckRequest());
+  }
+  ~HealthWatch() { Cancel(); }
+  void Cancel() { context_.TryCancel(); }
+
+  // The next status, or nullopt if the stream ended.
+  std::optional<HealthCheckResponse::ServingStatus> Next() {
+    HealthCheckResponse response;
+    if (!reader_->Read(&response)) return std::nullopt;
+    return response.status();
+  }
+
+  // Reads until `wanted` arrives; false if the stream ends first.
+  bool WaitFor(HealthCheckResponse::ServingStatus wanted) {
+    for (;;) {
+      auto status = Next();
+      if (!status.has_value()) return false;
+      if (*status == wanted) return true;
+    }
+  }
+
+ private:
+  std::unique_ptr<grpc::health::v1::Health::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader_;
+};
+
+absl::StatusOr<eventlog::v1::AppendResponse> Append(eventlog::v1::EventLogWriter::Stub& stub,
+                                                    const std::string& token,
+                                                    const std::string& stream,
+                                                    const std::string& id) {
+  grpc::ClientContext context;
+  AttachBearerToken(&context, token);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  eventlog::v1::AppendRequest request;
+  request.set_stream_id(stream);
+  request.mutable_expected_version()->set_any(true);
+  auto* e = request.add_events();
+  e->set_event_id(id);
+  e->set_event_type("mend.example.v1.Appended");
+  e->set_payload(std::string(100, 'x'));
+  eventlog::v1::AppendResponse response;
+  grpc::Status s = stub.Append(&context, request, &response);
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  }
+  return response;
+}
+
+class RuntimeProcessTest : public ::testing::Test {
+ protected:
+  ChildProcess StartService(const std::string& name, int port,
+                            std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", port),
+                                     "--data_dir=" + dir_.Sub(name),
+                                     "--shutdown_grace=5s"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto child = ChildProcess::Start(kBinary, args, dir_.Sub(name + "-log"));
+    EXPECT_THAT(child, IsOk());
+    return *std::move(child);
+  }
+
+  // Waits until the service on `port` reports SERVING.
+  void WaitServing(int port, const ChildProcess& child) {
+    HealthWatch watch(Connect(port), absl::Seconds(30));
+    ASSERT_TRUE(watch.WaitFor(HealthCheckResponse::SERVING)) << child.Output();
+  }
+
+  TempDir dir_;
+  const std::string service_token_ = TokenFor(Role::kService, "example-client");
+};
+
+TEST_F(RuntimeProcessTest, HealthIsNotServingDuringReplayServingAfterAndNotServingOnDrain) {
+  // A log to replay, written before the process starts.
+  {
+    std::filesystem::create_directories(dir_.Sub("svc"));
+    auto store = eventlog::EventStore::Open({.path = dir_.Sub("svc") + "/eventlog"});
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->Append("s", eventlog::ExpectedVersion::Any(),
+                                 {eventlog::NewEvent{.event_id = "e1",
+                                                     .event_type = "mend.example.v1.E",
+                                                     .payload = "",
+                                                     .actor_id = "",
+                                                     .actor_role = "",
+                                                     .correlation_id = "",
+                                                     .causation_id = ""}}),
+                IsOk());
+  }
+  const std::string gate = dir_.Sub("gate");
+  ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
+  const int port = testing::PickFreePort();
+  ChildProcess child = StartService("svc", port, {"--replay_gate=" + gate});
+
+  HealthWatch watch(Connect(port), absl::Seconds(30));
+  // Replay is held at its first event: the server answers, NOT_SERVING.
+  auto first = watch.Next();
+  ASSERT_TRUE(first.has_value()) << child.Output();
+  EXPECT_EQ(*first, HealthCheckResponse::NOT_SERVING);
+
+  // Commands are refused meanwhile; reads of the log are not.
+  auto writer = eventlog::v1::EventLogWriter::NewStub(Connect(port));
+  EXPECT_EQ(Append(*writer, service_token_, "s", "during-replay").status().code(),
+            absl::StatusCode::kUnavailable);
+
+  {
+    std::ofstream open_gate(gate);  // lets replay read its byte
+    open_gate << 'g';
+  }
+  ASSERT_TRUE(watch.WaitFor(HealthCheckResponse::SERVING)) << child.Output();
+  ASSERT_THAT(Append(*writer, service_token_, "s", "after-replay"), IsOk());
+
+  child.Signal(SIGTERM);
+  EXPECT_TRUE(watch.WaitFor(HealthCheckResponse::NOT_SERVING)) << child.Output();
+  watch.Cancel();  // an open watch is an in-flight call: it would hold the drain
+  auto status = child.Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value()) << child.Output();
+  EXPECT_TRUE(WIFEXITED(*status)) << child.Output();
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << child.Output();
+}
+
+TEST_F(RuntimeProcessTest, SigtermDuringLoadLosesNoAcknowledgedAppend) {
+  const int port = testing::PickFreePort();
+  ChildProcess child = StartService("svc", port);
+  WaitServing(port, child);
+
+  absl::Mutex mu;
+  std::map<std::string, uint64_t> acked;  // event id -> position
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused_after_signal{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      auto stub = eventlog::v1::EventLogWriter::NewStub(Connect(port));
+      for (int i = 0; !stop; ++i) {
+        const std::string id = absl::StrCat("c", t, "-", i);
+        auto r = Append(*stub, service_token_, absl::StrCat("s", t), id);
+        if (r.ok()) {
+          absl::MutexLock lock(&mu);
+          acked[id] = r->first_position();
+        } else {
+          ++refused_after_signal;
+          return;  // the server is draining or gone
+        }
+      }
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto enough = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return acked.size() >= 300; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30)))
+        << child.Output();
+  }
+  child.Signal(SIGTERM);
+  auto status = child.Wait(absl::Seconds(30));
+  stop = true;
+  for (auto& c : clients) c.join();
+  ASSERT_TRUE(status.has_value()) << child.Output();
+  ASSERT_TRUE(WIFEXITED(*status)) << child.Output();
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << child.Output();
+
+  auto store = eventlog::EventStore::Open({.path = dir_.Sub("svc") + "/eventlog"});
+  ASSERT_THAT(store, IsOk());
+  eventlog::VerifyReport report = (*store)->Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  absl::MutexLock lock(&mu);
+  for (const auto& [id, position] : acked) {
+    auto record = (*store)->Read(position, 1);
+    ASSERT_THAT(record, IsOk());
+    ASSERT_EQ(record->size(), 1u) << id << " acknowledged at " << position << " is lost";
+    eventlog::RecordView view;
+    ASSERT_THAT(eventlog::DecodeRecord(record->front().bytes, &view), IsOk());
+    EXPECT_EQ(view.event_id, id);
+  }
+}
+
+// Reads the downstream's log through its EventLog until `count` mirror events
+// have arrived, checking that mirror N carries upstream position N.
+void ExpectMirrorsReach(int port, const std::string& auditor_token, uint64_t count,
+                        const ChildProcess& upstream, const ChildProcess& downstream) {
+  auto stub = eventlog::v1::EventLog::NewStub(Connect(port));
+  grpc::ClientContext context;
+  AttachBearerToken(&context, auditor_token);
+  context.set_wait_for_ready(true);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  eventlog::v1::SubscribeRequest request;
+  auto reader = stub->Subscribe(&context, request);
+  eventlog::v1::SubscribeResponse response;
+  uint64_t mirrors = 0;
+  while (mirrors < count && reader->Read(&response)) {
+    for (const auto& e : response.events()) {
+      eventlog::RecordView view;
+      ASSERT_THAT(eventlog::DecodeRecord(e.record(), &view), IsOk());
+      if (view.stream_id != "mirror") continue;
+      ++mirrors;
+      ASSERT_EQ(view.event_id, absl::StrCat("mirror-", mirrors))
+          << "mirror " << mirrors << " is out of order or repeated";
+    }
+  }
+  context.TryCancel();
+  EXPECT_EQ(mirrors, count) << upstream.Output() << downstream.Output();
+}
+
+TEST_F(RuntimeProcessTest, FollowerSurvivesUpstreamKillAndRestartWithoutGapOrDuplicate) {
+  const int up_port = testing::PickFreePort();
+  const int down_port = testing::PickFreePort();
+  // The downstream presents a service token to its upstream, from a file.
+  const std::string token_file = dir_.Sub("down-token");
+  {
+    std::ofstream out(token_file);
+    out << TokenFor(Role::kService, "example-down") << "\n";
+  }
+  const std::vector<std::string> down_flags = {
+      absl::StrCat("--upstream_example=127.0.0.1:", up_port),
+      "--service_token_file=" + token_file};
+  ChildProcess upstream = StartService("up", up_port);
+  ChildProcess downstream = StartService("down", down_port, down_flags);
+  WaitServing(up_port, upstream);
+  WaitServing(down_port, downstream);
+  const std::string auditor = TokenFor(Role::kAuditor, "auditor");
+
+  int next = 0;
+  auto append_upstream = [&](int n) {
+    auto stub = eventlog::v1::EventLogWriter::NewStub(Connect(up_port));
+    for (int i = 0; i < n; ++i, ++next) {
+      ASSERT_THAT(Append(*stub, service_token_, absl::StrCat("u", next % 3),
+                         absl::StrCat("up-", next)),
+                  IsOk())
+          << upstream.Output();
+    }
+  };
+  append_upstream(50);
+  ExpectMirrorsReach(down_port, auditor, 50, upstream, downstream);
+
+  // The upstream dies without warning and comes back on the same port.
+  upstream.Signal(SIGKILL);
+  ASSERT_TRUE(upstream.Wait(absl::Seconds(10)).has_value());
+  upstream = StartService("up", up_port);
+  WaitServing(up_port, upstream);
+  append_upstream(50);
+  ExpectMirrorsReach(down_port, auditor, 100, upstream, downstream);
+
+  // The downstream dies too, mid-stream, and resumes from its checkpoint.
+  std::thread writer([&] { append_upstream(100); });
+  downstream.Signal(SIGKILL);
+  ASSERT_TRUE(downstream.Wait(absl::Seconds(10)).has_value());
+  writer.join();
+  downstream = StartService("down", down_port, down_flags);
+  WaitServing(down_port, downstream);
+  ExpectMirrorsReach(down_port, auditor, 200, upstream, downstream);
+}
+
+}  // namespace
+}  // namespace mend
