@@ -21,6 +21,7 @@
 #include "common/event_store.h"
 #include "common/record_codec.h"
 #include "gmock/gmock.h"
+#include "httplib.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
@@ -306,6 +307,74 @@ TEST_F(RuntimeProcessTest, FollowerSurvivesUpstreamKillAndRestartWithoutGapOrDup
   downstream = StartService("down", down_port, down_flags);
   WaitServing(down_port, downstream);
   ExpectMirrorsReach(down_port, auditor, 200, upstream, downstream);
+}
+
+TEST_F(RuntimeProcessTest, MetricsEndpointShowsCallsAppendsAndFsyncs) {
+  const int port = testing::PickFreePort();
+  const int metrics_port = testing::PickFreePort();
+  ChildProcess child =
+      StartService("svc", port, {absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
+  WaitServing(port, child);
+  auto writer = eventlog::v1::EventLogWriter::NewStub(Connect(port));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_THAT(Append(*writer, service_token_, "s", absl::StrCat("m", i)), IsOk());
+  }
+  // A facilitator may not append: counted with its code.
+  EXPECT_EQ(Append(*writer, TokenFor(Role::kFacilitator), "s", "refused").status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  httplib::Client http("127.0.0.1", metrics_port);
+  auto scraped = http.Get("/metrics");
+  ASSERT_TRUE(scraped) << child.Output();
+  ASSERT_EQ(scraped->status, 200);
+  const std::string& text = scraped->body;
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "mend_grpc_server_handled_total{method=\"mend.eventlog.v1."
+                        "EventLogWriter/Append\",code=\"OK\"} 3"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "mend_grpc_server_handled_total{method=\"mend.eventlog.v1."
+                        "EventLogWriter/Append\",code=\"PERMISSION_DENIED\"} 1"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "mend_eventlog_appended_events_total{service=\"example\"} 3"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "mend_eventlog_head_position{service=\"example\"} 3"));
+  EXPECT_THAT(text, ::testing::HasSubstr("mend_eventlog_fsync_seconds_count{service="));
+  EXPECT_THAT(text, ::testing::HasSubstr("mend_process_uptime_seconds"));
+}
+
+// Runs the example service with `args` and `env`, expecting it to refuse to
+// start: exit code 2 (bad flag value) or 1 (unusable configuration), and a
+// message on stderr containing `needle`.
+void ExpectRefusesToStart(const TempDir& dir, std::vector<std::string> args,
+                          std::vector<std::string> env, int exit_code,
+                          const std::string& needle) {
+  auto child = ChildProcess::Start(kBinary, args, dir.Sub("refused"), env);
+  ASSERT_THAT(child, IsOk());
+  auto status = child->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value());
+  ASSERT_TRUE(WIFEXITED(*status)) << child->Output();
+  EXPECT_EQ(WEXITSTATUS(*status), exit_code) << child->Output();
+  EXPECT_THAT(child->Output(), ::testing::HasSubstr(needle));
+}
+
+TEST_F(RuntimeProcessTest, BadConfigurationStopsTheProcessNamingTheFlag) {
+  const std::string data = "--data_dir=" + dir_.Sub("bad");
+  ExpectRefusesToStart(dir_, {data, "--shutdown_grace=soon"}, {}, 1, "shutdown_grace");
+  ExpectRefusesToStart(dir_, {data}, {"MEND_LOG_LEVEL=loud"}, 2, "--log_level");
+  ExpectRefusesToStart(dir_, {data}, {"MEND_MAX_MESSAGE_BYTES=many"}, 2,
+                       "MEND_MAX_MESSAGE_BYTES");
+  ExpectRefusesToStart(dir_, {}, {}, 2, "--data_dir");
+  // The command line wins over the environment.
+  ExpectRefusesToStart(dir_, {data, "--log_level=verbose"}, {"MEND_LOG_LEVEL=info"}, 2,
+                       "--log_level");
+}
+
+TEST_F(RuntimeProcessTest, PlaintextOrUnverifiedTokensOnlyOnLoopback) {
+  const std::string data = "--data_dir=" + dir_.Sub("exposed");
+  ExpectRefusesToStart(dir_, {data, "--listen=0.0.0.0:0"}, {}, 1, "--allow_insecure");
+  // Even with --allow_insecure, no verification key means loopback only.
+  ExpectRefusesToStart(dir_, {data, "--listen=0.0.0.0:0", "--allow_insecure"}, {}, 1,
+                       "--token_public_key");
 }
 
 }  // namespace

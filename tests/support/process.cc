@@ -115,12 +115,13 @@ std::optional<int> ChildProcess::Wait(absl::Duration timeout) {
 }
 
 std::string ChildProcess::Output() const {
-  std::stringstream all;
+  std::string all;
   for (const char* suffix : {".stdout", ".stderr"}) {
     std::ifstream in(log_prefix_ + suffix);
-    all << "--- " << log_prefix_ << suffix << "\n" << in.rdbuf() << "\n";
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    all += "--- " + log_prefix_ + suffix + "\n" + text + "\n";
   }
-  return all.str();
+  return all;
 }
 
 int PickFreePort() {
