@@ -884,13 +884,18 @@ absl::Status EventStore::DeleteKey(std::string_view key_id) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   MEND_RETURN_IF_ERROR(FromRocksDb(db_->Delete(wo, keys_cf_, key_id), "delete key"));
-  // Push the deletion through the memtable and compact, so the key's bytes
-  // are dropped from the live SST files rather than only shadowed.
-  MEND_RETURN_IF_ERROR(FromRocksDb(db_->Flush({}, keys_cf_), "flush keys"));
+  // The key's bytes are still in the write-ahead log (shared by every column
+  // family) and in the keys column family's SST files. Flushing every column
+  // family makes the WAL that holds them obsolete; compacting the keys column
+  // family rewrites its SSTs without them; purging deletes the obsolete files
+  // now rather than at some later background run.
+  MEND_RETURN_IF_ERROR(FromRocksDb(db_->Flush({}, handles_), "flush before erasure"));
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  return FromRocksDb(db_->CompactRange(compact, keys_cf_, nullptr, nullptr),
-                     "compact keys");
+  MEND_RETURN_IF_ERROR(FromRocksDb(db_->CompactRange(compact, keys_cf_, nullptr, nullptr),
+                                   "compact keys"));
+  MEND_RETURN_IF_ERROR(FromRocksDb(db_->DisableFileDeletions(), "purge obsolete files"));
+  return FromRocksDb(db_->EnableFileDeletions(/*force=*/true), "purge obsolete files");
 }
 
 VerifyReport EventStore::Verify() const {

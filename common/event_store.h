@@ -274,9 +274,12 @@ class EventStore {
   //           has a key (keys are never replaced, or old data would become
   //           unreadable).
   //   GetKey: nullopt if there is none (never made, or erased).
-  //   DeleteKey: removes the key, then flushes and compacts the column family
-  //           so the key's bytes leave the live SST files. Deleting a missing
-  //           key is OK.
+  //   DeleteKey: removes the key, flushes every column family (so the WAL
+  //           holding the key becomes obsolete), compacts the keys column
+  //           family and deletes the obsolete files at once: no file of the
+  //           database holds the key's bytes afterwards (what the file system
+  //           keeps of deleted blocks is outside RocksDB's reach). Deleting a
+  //           missing key is OK.
   absl::Status PutKey(std::string_view key_id, std::string_view wrapped_key);
   absl::StatusOr<std::optional<std::string>> GetKey(std::string_view key_id) const;
   absl::Status DeleteKey(std::string_view key_id);

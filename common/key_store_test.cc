@@ -277,6 +277,44 @@ TEST_F(KeyStoreTest, EraseKeepsTheLogVerifiable) {
   }
 }
 
+// After Erase returns, while the service still runs, no file of the database
+// (WAL, SST, anything) holds the wrapped key's bytes any more.
+TEST_F(KeyStoreTest, EraseLeavesNoFileHoldingTheWrappedKey) {
+  MustSeal("victim-1", "secret", "f");
+  MustSeal("victim-2", "kept", "f");
+  absl::StatusOr<std::optional<std::string>> wrapped = store_->GetKey("person/victim-1");
+  ASSERT_THAT(wrapped, IsOk());
+  ASSERT_TRUE(wrapped->has_value());
+  const std::string wrapped_bytes = **wrapped;
+  auto files_holding_key = [&] {
+    std::vector<std::string> holding;
+    for (const auto& entry : std::filesystem::directory_iterator(log_path_)) {
+      if (!entry.is_regular_file()) continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (bytes.find(wrapped_bytes) != std::string::npos) {
+        holding.push_back(entry.path().filename().string());
+      }
+    }
+    return holding;
+  };
+  // Events in the same write-ahead log keep it alive unless every column
+  // family is flushed.
+  ASSERT_THAT(store_->Append("case-1", eventlog::ExpectedVersion::Any(),
+                             {eventlog::NewEvent{.event_id = "e1",
+                                                 .event_type = "mend.test.v1.E",
+                                                 .payload = "p",
+                                                 .actor_id = "",
+                                                 .actor_role = "",
+                                                 .correlation_id = "",
+                                                 .causation_id = ""}}),
+              IsOk());
+  ASSERT_FALSE(files_holding_key().empty());  // the check can see the key
+  ASSERT_THAT(keys_->Erase("victim-1"), IsOk());
+  EXPECT_THAT(files_holding_key(), ::testing::IsEmpty());
+  EXPECT_THAT(keys_->Unseal("victim-2", MustSeal("victim-2", "still", "f"), "f"), IsOk());
+}
+
 // After Erase, the wrapped key is gone from the keys column family as RocksDB
 // itself sees it, not just hidden behind the EventStore's API.
 TEST_F(KeyStoreTest, EraseRemovesWrappedKeyFromRocksDb) {
