@@ -369,6 +369,11 @@ void ServiceRuntime::Shutdown() {
   draining_ = true;
   serving_ = false;
   SetHealth(false);
+  // Freezes every status at NOT_SERVING (watchers have been told), so
+  // nothing can report SERVING again while the server drains.
+  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->Shutdown();
+  }
   if (eventlog_service_ != nullptr) eventlog_service_->Shutdown();
   for (auto& follower : followers_) follower->Stop();
   if (server_ != nullptr) {
