@@ -4,15 +4,18 @@
 #include <grpcpp/support/interceptor.h>
 #include <grpcpp/support/status.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/logging.h"
 
 namespace mend::metrics {
 namespace {
@@ -74,7 +77,35 @@ class MetricsInterceptor final : public Interceptor {
   Factory* const factory_;
   MethodMetrics* const method_;
   const std::chrono::steady_clock::time_point start_;
+  std::string trace_id_;        // from the caller's metadata, if any
+  std::string correlation_id_;  // likewise
 };
+
+// A caller-supplied id from metadata, bounded so a client cannot flood logs.
+std::string MetadataId(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                       std::string_view key) {
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), std::min<size_t>(it->second.size(), 128));
+}
+
+// The access log's level for a status: routine outcomes at debug, the
+// caller's mistakes at info, the server's trouble at warn.
+log::Level LevelFor(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return log::Level::kDebug;
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::DATA_LOSS:
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return log::Level::kWarn;
+    default:
+      return log::Level::kInfo;
+  }
+}
 
 class Factory final : public ServerInterceptorFactoryInterface {
  public:
@@ -143,6 +174,14 @@ class Factory final : public ServerInterceptorFactoryInterface {
 };
 
 void MetricsInterceptor::Intercept(InterceptorBatchMethods* methods) {
+  if (methods->QueryInterceptionHookPoint(
+          InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+    if (const auto* metadata = methods->GetRecvInitialMetadata(); metadata != nullptr) {
+      trace_id_ = MetadataId(*metadata, "x-trace-id");
+      if (trace_id_.empty()) trace_id_ = MetadataId(*metadata, "traceparent");
+      correlation_id_ = MetadataId(*metadata, "x-correlation-id");
+    }
+  }
   if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
     const std::chrono::duration<double> elapsed =
         std::chrono::steady_clock::now() - start_;
@@ -150,6 +189,16 @@ void MetricsInterceptor::Intercept(InterceptorBatchMethods* methods) {
     method_->seconds->Observe(elapsed.count());
     if (Counter* handled = factory_->Handled(method_, status.error_code())) {
       handled->Increment();
+    }
+    // The access log: the code, never the message (it may echo input).
+    const log::Level level = LevelFor(status.error_code());
+    if (log::Enabled(level)) {
+      log::Log(level, "rpc",
+               {{log::kMethod, method_->label},
+                {log::kStatus, GrpcCodeName(status.error_code())},
+                {"seconds", elapsed.count()},
+                {log::kTraceId, trace_id_},
+                {log::kCorrelationId, correlation_id_}});
     }
   }
   methods->Proceed();

@@ -343,6 +343,10 @@ TEST_F(RuntimeProcessTest, MetricsEndpointShowsCallsAppendsAndFsyncs) {
                         "mend_eventlog_head_position{service=\"example\"} 3"));
   EXPECT_THAT(text, ::testing::HasSubstr("mend_eventlog_fsync_seconds_count{service="));
   EXPECT_THAT(text, ::testing::HasSubstr("mend_process_uptime_seconds"));
+  // The refused call is in the JSON access log with its method and code.
+  EXPECT_THAT(child.Output(),
+              ::testing::HasSubstr("\"message\":\"rpc\",\"method\":\"mend.eventlog.v1."
+                                   "EventLogWriter/Append\",\"status\":\"PERMISSION_DENIED\""));
 }
 
 // Runs the example service with `args` and `env`, expecting it to refuse to
