@@ -22,33 +22,10 @@ die() {
   exit 1
 }
 
-FORCE=0
-OUT_DIR=""
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --force) FORCE=1 ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    --) shift; [[ $# -gt 0 ]] && { OUT_DIR="$1"; shift; }; break ;;
-    -*) die "unknown option '$1' (try --help)" ;;
-    *)
-      [[ -z "$OUT_DIR" ]] || die "more than one output directory given ('$OUT_DIR', '$1')"
-      OUT_DIR="$1"
-      ;;
-  esac
-  shift
-done
-[[ $# -eq 0 ]] || die "unexpected arguments after the output directory: $*"
-OUT_DIR="${OUT_DIR:-./dev-keys}"
-
-command -v openssl >/dev/null 2>&1 ||
-  die "the openssl binary is not installed (Debian: apt-get install openssl)"
-
-mkdir -p -- "$OUT_DIR" || die "cannot create output directory '$OUT_DIR'"
-[[ -d "$OUT_DIR" && -w "$OUT_DIR" ]] || die "'$OUT_DIR' is not a writable directory"
-OUT_DIR="$(cd -- "$OUT_DIR" && pwd)"
+# shellcheck source=lib/out-dir-args.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/out-dir-args.sh"
+parse_out_dir_args "./dev-keys" "$@"
+prepare_out_dir
 PRIVATE="$OUT_DIR/token-key.pem"
 PUBLIC="$OUT_DIR/token-pub.pem"
 
