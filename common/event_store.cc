@@ -627,7 +627,10 @@ void EventStore::SyncLoop() {
     }
     const Batch* last_with_events = nullptr;
     for (const auto& b : batches) {
-      if (b->status.ok() && !sync_status.ok() && b->wb.Count() > 0) b->status = sync_status;
+      // Every batch of a failed round fails, even one that wrote nothing: its
+      // answers (a deduplicated retry, a conflict) may rest on a batch of
+      // this round that is not durable.
+      if (b->status.ok() && !sync_status.ok()) b->status = sync_status;
       if (!b->status.ok()) continue;
       stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
       stats_.requests_committed.fetch_add(b->requests.size(), std::memory_order_relaxed);
