@@ -28,6 +28,9 @@
 //   - Give returned events deterministic ids (e.g. derived from the consumer
 //     and the upstream position) so a write whose outcome was unknown is
 //     deduplicated when it is retried.
+//   - The committed callback gets the WriteResult: an append reported as
+//     deduplicated was written before (its effect is already in the state the
+//     service replayed), so the callback must not apply it a second time.
 //   - A handler error stops the follower at that event: it retries after a
 //     backoff and never skips an event. ABORTED from the write (a command
 //     raced on the same stream) re-runs the handler at once.
