@@ -29,9 +29,13 @@
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 #include "mend/eventlog/v1/record.pb.h"
 #include "tests/support/test_util.h"
+#include "tests/support/tokens.h"
 
 namespace mend::eventlog {
 namespace {
+
+using ::mend::testing::FromGrpc;
+using ::mend::testing::WaitFor;
 
 using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
@@ -44,51 +48,6 @@ constexpr std::chrono::seconds kRpcTimeout(30);
 
 std::chrono::system_clock::time_point Deadline() {
   return std::chrono::system_clock::now() + kRpcTimeout;
-}
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
-// Polls `condition` every millisecond until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition,
-             absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
-
-struct TokenKeys {
-  std::string private_pem;
-  std::string public_pem;
-};
-
-// A fresh EC P-256 key pair (ES256), as PEM.
-TokenKeys GenerateTokenKeys() {
-  TokenKeys keys;
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  if (key == nullptr) return keys;
-  auto pem = [key](bool private_half) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    if (private_half) {
-      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-    } else {
-      PEM_write_bio_PUBKEY(bio, key);
-    }
-    char* data = nullptr;
-    const long length = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<size_t>(length));
-    BIO_free(bio);
-    return out;
-  };
-  keys.private_pem = pem(true);
-  keys.public_pem = pem(false);
-  EVP_PKEY_free(key);
-  return keys;
 }
 
 // How a test call authenticates: no metadata, or this exact header value.
@@ -110,8 +69,8 @@ struct Credentials {
 class AuthIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    keys_ = new TokenKeys(GenerateTokenKeys());
-    other_keys_ = new TokenKeys(GenerateTokenKeys());
+    keys_ = new ::mend::testing::KeyPair(::mend::testing::NewSigningKey());
+    other_keys_ = new ::mend::testing::KeyPair(::mend::testing::NewSigningKey());
   }
   static void TearDownTestSuite() {
     delete keys_;
@@ -179,7 +138,7 @@ class AuthIntegrationTest : public ::testing::Test {
   static std::string Token(Role role, const std::string& subject = "tester",
                            absl::Duration ttl = absl::Hours(1),
                            absl::Time issued = absl::Now(),
-                           const TokenKeys* keys = nullptr) {
+                           const ::mend::testing::KeyPair* keys = nullptr) {
     absl::StatusOr<std::string> token = MintToken(
         (keys != nullptr ? keys : keys_)->private_pem, subject, role, ttl, issued);
     EXPECT_THAT(token, IsOk());
@@ -274,8 +233,8 @@ class AuthIntegrationTest : public ::testing::Test {
     };
   }
 
-  static TokenKeys* keys_;
-  static TokenKeys* other_keys_;
+  static ::mend::testing::KeyPair* keys_;
+  static ::mend::testing::KeyPair* other_keys_;
   TempDir dir_;
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<TokenVerifier> verifier_;
@@ -290,8 +249,8 @@ class AuthIntegrationTest : public ::testing::Test {
   int appends_ = 0;
 };
 
-TokenKeys* AuthIntegrationTest::keys_ = nullptr;
-TokenKeys* AuthIntegrationTest::other_keys_ = nullptr;
+::mend::testing::KeyPair* AuthIntegrationTest::keys_ = nullptr;
+::mend::testing::KeyPair* AuthIntegrationTest::other_keys_ = nullptr;
 
 TEST_F(AuthIntegrationTest, NoTokenIsUnauthenticated) {
   for (const auto& [method, status] : CallEveryUnaryMethod(Credentials::None())) {

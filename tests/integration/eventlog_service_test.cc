@@ -38,9 +38,13 @@
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 #include "mend/eventlog/v1/record.pb.h"
 #include "tests/support/test_util.h"
+#include "tests/support/tokens.h"
 
 namespace mend::eventlog {
 namespace {
+
+using ::mend::testing::FromGrpc;
+using ::mend::testing::WaitFor;
 
 using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
@@ -57,53 +61,7 @@ std::chrono::system_clock::time_point DeadlineIn(std::chrono::seconds timeout) {
   return std::chrono::system_clock::now() + timeout;
 }
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
 std::string ZeroHash() { return std::string(kSha256Size, '\0'); }
-
-// Polls `condition` every millisecond until it holds or `timeout` passes.
-// Returns whether it held.
-bool WaitFor(const std::function<bool()>& condition,
-             absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!condition()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
-
-// A token signing key pair for the test server: EC P-256 (ES256), PEM.
-struct TokenKeys {
-  std::string private_pem;
-  std::string public_pem;
-};
-
-TokenKeys GenerateTokenKeys() {
-  TokenKeys keys;
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  if (key == nullptr) return keys;
-  auto pem = [key](bool private_half) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    if (private_half) {
-      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-    } else {
-      PEM_write_bio_PUBKEY(bio, key);
-    }
-    char* data = nullptr;
-    const long length = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<size_t>(length));
-    BIO_free(bio);
-    return out;
-  };
-  keys.private_pem = pem(true);
-  keys.public_pem = pem(false);
-  EVP_PKEY_free(key);
-  return keys;
-}
 
 // The server under test: one store, both services, one gRPC server on
 // 127.0.0.1 and an ephemeral port. Calls are authorized with tokens signed by
@@ -328,7 +286,7 @@ class Subscriber {
 
 class EventLogServiceTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { keys_ = new TokenKeys(GenerateTokenKeys()); }
+  static void SetUpTestSuite() { keys_ = new ::mend::testing::KeyPair(::mend::testing::NewSigningKey()); }
   static void TearDownTestSuite() {
     delete keys_;
     keys_ = nullptr;
@@ -453,7 +411,7 @@ class EventLogServiceTest : public ::testing::Test {
     return WaitFor([&] { return server_->log_service()->subscriber_count() == count; });
   }
 
-  static TokenKeys* keys_;
+  static ::mend::testing::KeyPair* keys_;
   std::string token_;  // a service token for every call
   TempDir dir_;
   std::unique_ptr<LoopbackEventLogServer> server_;
@@ -462,7 +420,7 @@ class EventLogServiceTest : public ::testing::Test {
   std::unique_ptr<v1::EventLogWriter::Stub> writer_;
 };
 
-TokenKeys* EventLogServiceTest::keys_ = nullptr;
+::mend::testing::KeyPair* EventLogServiceTest::keys_ = nullptr;
 
 // 1. -------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 #include "tests/support/test_util.h"
+#include "tests/support/tokens.h"
 
 namespace mend::metrics {
 namespace {
@@ -62,35 +63,6 @@ constexpr char kGetHead[] = "mend.eventlog.v1.EventLog/GetHead";
 
 std::chrono::system_clock::time_point Deadline() {
   return std::chrono::system_clock::now() + kRpcTimeout;
-}
-
-// A token signing key pair: EC P-256 (ES256), PEM.
-struct TokenKeys {
-  std::string private_pem;
-  std::string public_pem;
-};
-
-TokenKeys GenerateTokenKeys() {
-  TokenKeys keys;
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  if (key == nullptr) return keys;
-  auto pem = [key](bool private_half) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    if (private_half) {
-      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-    } else {
-      PEM_write_bio_PUBKEY(bio, key);
-    }
-    char* data = nullptr;
-    const long length = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<size_t>(length));
-    BIO_free(bio);
-    return out;
-  };
-  keys.private_pem = pem(true);
-  keys.public_pem = pem(false);
-  EVP_PKEY_free(key);
-  return keys;
 }
 
 // Samples of one scrape: series text (name and labels, as rendered) -> value.
@@ -128,7 +100,7 @@ std::string StoreSeries(const std::string& name) {
 
 class MetricsIntegrationTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { keys_ = new TokenKeys(GenerateTokenKeys()); }
+  static void SetUpTestSuite() { keys_ = new ::mend::testing::KeyPair(::mend::testing::NewSigningKey()); }
   static void TearDownTestSuite() {
     delete keys_;
     keys_ = nullptr;
@@ -232,7 +204,7 @@ class MetricsIntegrationTest : public ::testing::Test {
     return status;
   }
 
-  static TokenKeys* keys_;
+  static ::mend::testing::KeyPair* keys_;
   std::string token_;
   int next_event_ = 0;
 
@@ -253,7 +225,7 @@ class MetricsIntegrationTest : public ::testing::Test {
   std::unique_ptr<v1::EventLogWriter::Stub> writer_stub_;
 };
 
-TokenKeys* MetricsIntegrationTest::keys_ = nullptr;
+::mend::testing::KeyPair* MetricsIntegrationTest::keys_ = nullptr;
 
 TEST_F(MetricsIntegrationTest, RpcAndStoreCountersMoveByExactlyWhatHappened) {
   const Samples before = Scrape();

@@ -37,11 +37,14 @@
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 #include "tests/support/test_util.h"
+#include "tests/support/tokens.h"
 
 extern char** environ;
 
 namespace mend {
 namespace {
+
+using ::mend::testing::FromGrpc;
 
 using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
@@ -49,11 +52,6 @@ using ::mend::testing::TempDir;
 
 constexpr std::chrono::seconds kRpcTimeout(5);
 constexpr const char* kServices[] = {"case", "consent", "scheduling", "conference"};
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
 
 // The repository root: three levels above this file, or failing that (a
 // relative __FILE__), the first directory upwards from the working directory

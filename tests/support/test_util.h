@@ -4,10 +4,14 @@
 #define MEND_TESTS_SUPPORT_TEST_UTIL_H_
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/support/status.h"
 #include "gmock/gmock.h"
 
 namespace mend::testing {
@@ -55,6 +59,25 @@ MATCHER_P(IsOkAndHolds, inner, "is OK and holds a matching value") {
     return false;
   }
   return ::testing::ExplainMatchResult(inner, *arg, result_listener);
+}
+
+// The absl form of a gRPC status (same code, same message).
+inline absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+// Checks `condition` every millisecond until it holds or `timeout` passes;
+// returns whether it held. For state that has no notification to wait on
+// (e.g. a server-side counter); prefer a stream or a deadline when there is.
+inline bool WaitFor(const std::function<bool()>& condition,
+                    absl::Duration timeout = absl::Seconds(20)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
 }
 
 }  // namespace mend::testing
