@@ -4,9 +4,6 @@
 // TokenVerifier (ES256, key generated in-process). Each test owns its port
 // and directory.
 #include <grpcpp/grpcpp.h>
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <chrono>
 #include <functional>

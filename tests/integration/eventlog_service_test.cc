@@ -11,9 +11,6 @@
 #include "common/eventlog_service.h"
 
 #include <grpcpp/grpcpp.h>
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <algorithm>
 #include <chrono>
