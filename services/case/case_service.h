@@ -1,0 +1,227 @@
+// CaseServiceImpl: mend.case.v1.CaseService over the service runtime — the
+// thin gRPC layer on top of the case domain (case_validation.h,
+// case_decide.h, case_state.h, case_view.h).
+//
+//   auto runtime = ServiceRuntime::Create(options);   // with a master key
+//   CaseServiceImpl service(runtime->get());
+//   (*runtime)->RegisterService(&service);
+//   (*runtime)->SetReplay([&](const ReplayedEvent& e) { return service.Apply(e); });
+//   (*runtime)->Start();
+//
+// A command: authorize (the runtime's method table CasePolicy(), which also
+// refuses calls with UNAVAILABLE until replay is done) → validate → under the
+// case's lock: catch the case up with its stream → check expected_version →
+// decide once without personal data (so a refused command seals nothing) →
+// seal personal data with the KeyStore (person id = participant id; field
+// names kSealed* from case_state.h) → decide → append to CaseStreamId(case_id)
+// expecting the case's version, event ids "<request_id>/<n>" → fold the
+// appended records (as the store recorded them) into the in-memory state →
+// answer CommandResult.
+//
+// Outcomes of a command, beyond the domain's (case_decide.h):
+//   UNAUTHENTICATED / PERMISSION_DENIED  the runtime's token and method checks
+//   UNAVAILABLE          replaying or draining; the store failed (retry with
+//                        the same request_id)
+//   INVALID_ARGUMENT     case_validation.h; nothing is appended
+//   ABORTED              expected_version is not the case's version (the
+//                        message names the current one)
+//   ALREADY_EXISTS       request_id was used before for another command or
+//                        another case
+//   FAILED_PRECONDITION  no key store (no --master_key); a person whose
+//                        data is erased cannot have data sealed again
+//
+// Idempotency: a command whose request_id was already carried out (same
+// command, same case) returns the original CommandResult and appends
+// nothing, also after a restart (the request ids are rebuilt from the event
+// ids). The request's content is not compared: a request id names one
+// command. A retry that arrives while the original is still running waits
+// for it. ReferCase makes the case id (a UUID) and the reference
+// (RJ-YYYY-NNNNNN, a per-year counter rebuilt on replay; a failed append
+// leaves a gap, never a duplicate).
+//
+// Concurrency: commands on one case run one at a time (a lock per case, held
+// across the append), so the in-memory state is always the stream's: two
+// writers with the same expected_version → the second is ABORTED. Commands
+// on different cases run in parallel and share the store's group commit.
+//
+// Reads (GetCase, ListCases) answer from memory: CanRead / BuildCaseView,
+// personal data unsealed with the KeyStore only for managers and the
+// facilitators allocated to the case (I5). Facilitators list only their own
+// cases. ListCases is ordered by case id; its page token is the last case id
+// of the page, web-safe base64.
+//
+// Erasure: EraseParticipant appends ParticipantErased, then deletes the
+// person's key (KeyStore::Erase). Apply erases again the key of every erased
+// participant that still has one, so a crash between the two is harmless.
+//
+// Thread safety: as gRPC requires; Apply runs before Start on one thread and,
+// for the service's own appends, under the case's lock.
+#ifndef MEND_SERVICES_CASE_CASE_SERVICE_H_
+#define MEND_SERVICES_CASE_CASE_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/auth.h"
+#include "common/service_runtime.h"
+#include "mend/case/v1/case_service.grpc.pb.h"
+#include "services/case/case_decide.h"
+#include "services/case/case_state.h"
+
+namespace mend::casesvc {
+
+// "/mend.case.v1.CaseService/": the prefix of every method's full name.
+inline constexpr char kCaseServicePrefix[] = "/mend.case.v1.CaseService/";
+
+// Who may call what. Commands: facilitator and manager (the domain narrows
+// further: allocation, release and approval are the manager's; facilitators
+// act only on cases allocated to them). Reads (GetCase, ListCases):
+// facilitator, manager, auditor, service. The `service` role runs no
+// commands: other services learn about cases from the case log (EventLog
+// Subscribe), and read a case by call only to show it.
+const MethodPolicy::Table& CasePolicy();
+
+class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
+ public:
+  // `runtime` must outlive the service. Commands need runtime->keys() (a
+  // --master_key): without it they are FAILED_PRECONDITION.
+  explicit CaseServiceImpl(ServiceRuntime* runtime);
+
+  // Folds one event of the service's log into the in-memory state (the
+  // runtime's replay function; also used for the service's own appends).
+  //   DATA_LOSS  not a case event, a payload that does not parse, an event
+  //              that does not fit its case (Evolve), or a stream id / stream
+  //              version that disagrees with the event's case.
+  //   other      erasing the key of an erased participant failed.
+  absl::Status Apply(const ReplayedEvent& event);
+
+  grpc::ServerUnaryReactor* ReferCase(grpc::CallbackServerContext* context,
+                                      const case_v1::ReferCaseRequest* request,
+                                      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* AddParticipant(grpc::CallbackServerContext* context,
+                                           const case_v1::AddParticipantRequest* request,
+                                           case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* AllocateFacilitator(
+      grpc::CallbackServerContext* context,
+      const case_v1::AllocateFacilitatorRequest* request,
+      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* ReleaseFacilitator(
+      grpc::CallbackServerContext* context,
+      const case_v1::ReleaseFacilitatorRequest* request,
+      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* RecordAcknowledgement(
+      grpc::CallbackServerContext* context,
+      const case_v1::RecordAcknowledgementRequest* request,
+      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* RecordRiskAssessment(
+      grpc::CallbackServerContext* context,
+      const case_v1::RecordRiskAssessmentRequest* request,
+      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* ApproveRiskAssessment(
+      grpc::CallbackServerContext* context,
+      const case_v1::ApproveRiskAssessmentRequest* request,
+      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* RecordSuitability(
+      grpc::CallbackServerContext* context,
+      const case_v1::RecordSuitabilityRequest* request,
+      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* PauseCase(grpc::CallbackServerContext* context,
+                                      const case_v1::PauseCaseRequest* request,
+                                      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* ResumeCase(grpc::CallbackServerContext* context,
+                                       const case_v1::ResumeCaseRequest* request,
+                                       case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* CloseCase(grpc::CallbackServerContext* context,
+                                      const case_v1::CloseCaseRequest* request,
+                                      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* EraseParticipant(
+      grpc::CallbackServerContext* context,
+      const case_v1::EraseParticipantRequest* request,
+      case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* context,
+                                    const case_v1::GetCaseRequest* request,
+                                    case_v1::CaseView* response) override;
+  grpc::ServerUnaryReactor* ListCases(grpc::CallbackServerContext* context,
+                                      const case_v1::ListCasesRequest* request,
+                                      case_v1::ListCasesResponse* response) override;
+
+ private:
+  // Decides a command's events on the case's current state. `case_id` is the
+  // command's case (made by Execute for ReferCase).
+  using Decider = std::function<absl::StatusOr<std::vector<DomainEvent>>(
+      const CaseState& state, const CommandContext& ctx, const std::string& case_id)>;
+
+  // What a command is, for Execute.
+  struct CommandCall {
+    std::string_view method;  // "ReferCase", ...
+    std::string request_id;
+    std::string case_id;  // empty for ReferCase: Execute makes one
+    std::optional<uint64_t> expected_version;
+  };
+
+  // What a request id did (rebuilt from event ids on replay).
+  struct RequestRecord {
+    std::string method;
+    case_v1::CommandResult result;
+  };
+
+  // The command flow described at the top of this file.
+  absl::StatusOr<case_v1::CommandResult> Execute(
+      const grpc::CallbackServerContext& context, const CommandCall& call,
+      const Decider& decide);
+  // The Execute part that runs under the case's lock.
+  absl::StatusOr<case_v1::CommandResult> ExecuteLocked(const Caller& caller,
+                                                       const CommandCall& call,
+                                                       const std::string& case_id,
+                                                       const Decider& decide);
+
+  // Folds every record of the case's stream after the in-memory version.
+  // Callers hold the case's lock.
+  absl::Status CatchUp(const std::string& case_id);
+  // Apply's part under mu_; names the participants whose keys must go.
+  absl::Status ApplyLocked(const ReplayedEvent& event, std::vector<std::string>* erase)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the person's key if it still exists.
+  absl::Status EnsureErased(const std::string& person_id);
+
+  std::shared_ptr<absl::Mutex> CaseLock(const std::string& case_id);
+  // The next RJ-YYYY-NNNNNN for a referral at `now`.
+  std::string NextReference(absl::Time now);
+  // `plaintext` sealed under `person_id`'s key for `field`; an empty Sealed
+  // for empty plaintext ("not given").
+  absl::StatusOr<common_v1::Sealed> Seal(const std::string& person_id,
+                                         const std::string& plaintext,
+                                         std::string_view field);
+  // Unseals for case views (NOT_FOUND: erased).
+  absl::StatusOr<std::string> Unseal(const common_v1::Sealed& sealed,
+                                     std::string_view field);
+
+  // Constant after construction.
+  ServiceRuntime* const runtime_;
+
+  absl::Mutex mu_;
+  // Ordered by case id: ListCases pages in this order.
+  std::map<std::string, CaseState> cases_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> case_locks_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, RequestRecord> requests_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> requests_in_flight_ ABSL_GUARDED_BY(mu_);
+  // Year → the highest reference number used in it.
+  absl::flat_hash_map<int64_t, int64_t> last_reference_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace mend::casesvc
+
+#endif  // MEND_SERVICES_CASE_CASE_SERVICE_H_
