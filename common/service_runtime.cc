@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/server_interceptor.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -62,6 +63,56 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   buffer << in.rdbuf();
   return std::string(absl::StripAsciiWhitespace(buffer.str()));
 }
+
+}  // namespace
+
+namespace internal {
+
+struct InFlightCalls {
+  absl::Mutex mu;
+  int64_t calls ABSL_GUARDED_BY(mu) = 0;
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::InFlightCalls;
+
+// Counts calls from their start to the end of the call object. A drain waits
+// for the count to reach zero: gRPC's own shutdown would also wait for idle
+// client connections to go away, which clients do not do on their own.
+class InFlightInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit InFlightInterceptor(std::shared_ptr<InFlightCalls> in_flight)
+      : in_flight_(std::move(in_flight)) {
+    absl::MutexLock lock(&in_flight_->mu);
+    ++in_flight_->calls;
+  }
+  ~InFlightInterceptor() override {
+    absl::MutexLock lock(&in_flight_->mu);
+    --in_flight_->calls;
+  }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    methods->Proceed();
+  }
+
+ private:
+  std::shared_ptr<InFlightCalls> in_flight_;
+};
+
+class InFlightFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit InFlightFactory(std::shared_ptr<InFlightCalls> in_flight)
+      : in_flight_(std::move(in_flight)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo*) override {
+    return new InFlightInterceptor(in_flight_);
+  }
+
+ private:
+  std::shared_ptr<InFlightCalls> in_flight_;
+};
 
 }  // namespace
 
@@ -282,6 +333,8 @@ absl::Status ServiceRuntime::Start() {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(std::move(rpc_metrics));
+  in_flight_ = std::make_shared<InFlightCalls>();
+  interceptors.push_back(std::make_unique<InFlightFactory>(in_flight_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddListeningPort(options_.listen, credentials, &port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
@@ -377,7 +430,25 @@ void ServiceRuntime::Shutdown() {
   if (eventlog_service_ != nullptr) eventlog_service_->Shutdown();
   for (auto& follower : followers_) follower->Stop();
   if (server_ != nullptr) {
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+    // New domain calls are refused (UNAVAILABLE) from here on; wait for the
+    // calls in flight, up to the grace period, then shut the server down at
+    // once, which also closes connections idle clients would keep open.
+    const absl::Time deadline = absl::Now() + options_.shutdown_grace;
+    {
+      absl::MutexLock lock(&in_flight_->mu);
+      in_flight_->mu.AwaitWithDeadline(
+          absl::Condition(
+              +[](internal::InFlightCalls* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                return f->calls == 0;
+              },
+              in_flight_.get()),
+          deadline);
+      if (in_flight_->calls > 0) {
+        log::Warn("grace period over; cancelling calls still in flight",
+                  {{"calls", in_flight_->calls}});
+      }
+    }
+    server_->Shutdown(absl::ToChronoTime(absl::Now()));
     server_->Wait();
   }
   if (metrics_server_ != nullptr) metrics_server_->Stop();

@@ -74,6 +74,9 @@ struct RuntimeMetrics;
 namespace eventlog {
 class EventLogService;
 }  // namespace eventlog
+namespace internal {
+struct InFlightCalls;  // service_runtime.cc
+}  // namespace internal
 
 // One event of the service's own log, during replay.
 struct ReplayedEvent {
@@ -192,6 +195,9 @@ class ServiceRuntime {
   int port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> draining_{false};
+  // Calls the server is handling now (counted by an interceptor), so a drain
+  // can end as soon as they are done rather than when the grace period ends.
+  std::shared_ptr<internal::InFlightCalls> in_flight_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
