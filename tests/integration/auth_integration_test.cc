@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 #include "mend/eventlog/v1/record.pb.h"
+#include "tests/support/log_server.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
 
@@ -77,28 +78,13 @@ class AuthIntegrationTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_FALSE(keys_->public_pem.empty()) << "key generation failed";
     ASSERT_FALSE(other_keys_->public_pem.empty()) << "key generation failed";
-    auto store = EventStore::Open({.path = dir_.Sub("log")});
-    ASSERT_THAT(store, IsOk());
-    store_ = *std::move(store);
-    auto verifier = TokenVerifier::FromPublicKeyPem(keys_->public_pem);
-    ASSERT_THAT(verifier, IsOk());
-    verifier_ = *std::move(verifier);
-    auto policy = MethodPolicy::Create({&EventLogPolicy(), &EventLogWriterPolicy()});
-    ASSERT_THAT(policy, IsOk());
-    policy_ = *std::move(policy);
-    authorizer_ = std::make_unique<Authorizer>(verifier_.get(), policy_.get());
-    log_service_ = std::make_unique<EventLogService>(store_.get(), authorizer_.get());
-    writer_service_ =
-        std::make_unique<EventLogWriterService>(store_.get(), authorizer_.get());
-
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(log_service_.get());
-    builder.RegisterService(writer_service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_NE(port, 0);
+    auto server = ::mend::testing::LoopbackLogServer::Start(
+        {.path = dir_.Sub("log"), .token_public_key_pem = keys_->public_pem});
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    store_ = server_->store();
+    log_service_ = server_->log_service();
+    const int port = server_->port();
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                    grpc::InsecureChannelCredentials());
     ASSERT_TRUE(channel_->WaitForConnected(Deadline()));
@@ -120,16 +106,7 @@ class AuthIntegrationTest : public ::testing::Test {
                 IsOk());
   }
 
-  void TearDown() override {
-    if (server_ != nullptr) {
-      log_service_->Shutdown();
-      server_->Shutdown(Deadline());
-      server_->Wait();
-    }
-    server_.reset();
-    writer_service_.reset();
-    log_service_.reset();
-  }
+  void TearDown() override { server_.reset(); }
 
   // A token signed by the server's key (or `keys`), issued at `issued`.
   static std::string Token(Role role, const std::string& subject = "tester",
@@ -233,13 +210,9 @@ class AuthIntegrationTest : public ::testing::Test {
   static ::mend::testing::KeyPair* keys_;
   static ::mend::testing::KeyPair* other_keys_;
   TempDir dir_;
-  std::unique_ptr<EventStore> store_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<MethodPolicy> policy_;
-  std::unique_ptr<Authorizer> authorizer_;
-  std::unique_ptr<EventLogService> log_service_;
-  std::unique_ptr<EventLogWriterService> writer_service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<::mend::testing::LoopbackLogServer> server_;
+  EventStore* store_ = nullptr;             // the server's
+  EventLogService* log_service_ = nullptr;  // the server's
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EventLog::Stub> log_;
   std::unique_ptr<v1::EventLogWriter::Stub> writer_;

@@ -34,6 +34,7 @@
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 #include "mend/eventlog/v1/record.pb.h"
+#include "tests/support/log_server.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
 
@@ -60,83 +61,9 @@ std::chrono::system_clock::time_point DeadlineIn(std::chrono::seconds timeout) {
 
 std::string ZeroHash() { return std::string(kSha256Size, '\0'); }
 
-// The server under test: one store, both services, one gRPC server on
-// 127.0.0.1 and an ephemeral port. Calls are authorized with tokens signed by
-// the private half of `token_public_key_pem`.
-class LoopbackEventLogServer {
- public:
-  static absl::StatusOr<std::unique_ptr<LoopbackEventLogServer>> Start(
-      const std::string& path, const std::string& token_public_key_pem) {
-    absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open({.path = path});
-    if (!store.ok()) return store.status();
-    absl::StatusOr<std::unique_ptr<TokenVerifier>> verifier =
-        TokenVerifier::FromPublicKeyPem(token_public_key_pem);
-    if (!verifier.ok()) return verifier.status();
-    absl::StatusOr<std::unique_ptr<MethodPolicy>> policy =
-        MethodPolicy::Create({&EventLogPolicy(), &EventLogWriterPolicy()});
-    if (!policy.ok()) return policy.status();
-    std::unique_ptr<LoopbackEventLogServer> server(new LoopbackEventLogServer());
-    server->store_ = *std::move(store);
-    server->verifier_ = *std::move(verifier);
-    server->policy_ = *std::move(policy);
-    server->authorizer_ =
-        std::make_unique<Authorizer>(server->verifier_.get(), server->policy_.get());
-    server->log_service_ = std::make_unique<EventLogService>(server->store_.get(),
-                                                             server->authorizer_.get());
-    server->writer_service_ = std::make_unique<EventLogWriterService>(
-        server->store_.get(), server->authorizer_.get());
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &server->port_);
-    builder.RegisterService(server->log_service_.get());
-    builder.RegisterService(server->writer_service_.get());
-    server->server_ = builder.BuildAndStart();
-    if (server->server_ == nullptr || server->port_ == 0) {
-      server->stopped_ = true;
-      return absl::UnavailableError("gRPC server did not start on 127.0.0.1:0");
-    }
-    return server;
-  }
-
-  // Stop(), then the services, then the store.
-  ~LoopbackEventLogServer() {
-    Stop();
-    server_.reset();
-    writer_service_.reset();
-    log_service_.reset();
-    store_.reset();
-  }
-
-  LoopbackEventLogServer(const LoopbackEventLogServer&) = delete;
-  LoopbackEventLogServer& operator=(const LoopbackEventLogServer&) = delete;
-
-  // Ends every subscription (UNAVAILABLE), then shuts the server down, giving
-  // calls still open until `grace` to finish. Once; later calls do nothing.
-  void Stop(std::chrono::seconds grace = std::chrono::seconds(10)) {
-    if (stopped_) return;
-    stopped_ = true;
-    log_service_->Shutdown();
-    server_->Shutdown(DeadlineIn(grace));
-    server_->Wait();
-  }
-
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  EventStore* store() { return store_.get(); }
-  EventLogService* log_service() { return log_service_.get(); }
-
- private:
-  LoopbackEventLogServer() = default;
-
-  int port_ = 0;
-  bool stopped_ = false;
-  std::unique_ptr<EventStore> store_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<MethodPolicy> policy_;
-  std::unique_ptr<Authorizer> authorizer_;
-  std::unique_ptr<EventLogService> log_service_;
-  std::unique_ptr<EventLogWriterService> writer_service_;
-  std::unique_ptr<grpc::Server> server_;
-};
+// The server under test (tests/support/log_server.h): one store, both
+// services, one gRPC server on 127.0.0.1 and an ephemeral port.
+using LoopbackEventLogServer = ::mend::testing::LoopbackLogServer;
 
 v1::ExpectedVersion AnyVersion() {
   v1::ExpectedVersion e;
@@ -283,7 +210,9 @@ class Subscriber {
 
 class EventLogServiceTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { keys_ = new ::mend::testing::KeyPair(::mend::testing::NewSigningKey()); }
+  static void SetUpTestSuite() {
+    keys_ = new ::mend::testing::KeyPair(::mend::testing::NewSigningKey());
+  }
   static void TearDownTestSuite() {
     delete keys_;
     keys_ = nullptr;
@@ -296,7 +225,8 @@ class EventLogServiceTest : public ::testing::Test {
         keys_->private_pem, "eventlog-test", Role::kService, absl::Hours(2), absl::Now());
     ASSERT_THAT(token, IsOk());
     token_ = *std::move(token);
-    auto server = LoopbackEventLogServer::Start(dir_.Sub("log"), keys_->public_pem);
+    auto server = LoopbackEventLogServer::Start(
+        {.path = dir_.Sub("log"), .token_public_key_pem = keys_->public_pem});
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     channel_ =
@@ -813,7 +743,7 @@ TEST_F(EventLogServiceTest, ShutdownEndsLiveSubscriptionsWithUnavailable) {
   ASSERT_TRUE(WaitForSubscribers(1));
 
   const absl::Time start = absl::Now();
-  server_->Stop(std::chrono::seconds(20));
+  server_->Stop(absl::Seconds(20));
   // Had the subscription not ended, Stop would have waited out its grace.
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_TRUE(WaitForSubscribers(0));

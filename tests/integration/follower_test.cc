@@ -14,6 +14,7 @@
 #include "common/eventlog_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/log_server.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
 
@@ -52,23 +53,14 @@ class Upstream {
   ~Upstream() { Stop(); }
 
   void Start(int port = 0) {
-    service_ = std::make_unique<eventlog::EventLogService>(store_.get(), &authorizer_);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(absl::StrCat("127.0.0.1:", port),
-                             grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port_, 0);
+    auto server =
+        testing::LoopbackLogServer::Start({.store = store_.get(), .port = port});
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    port_ = server_->port();
   }
 
-  void Stop() {
-    if (server_ == nullptr) return;
-    service_->Shutdown();
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    server_.reset();
-    service_.reset();
-  }
+  void Stop() { server_.reset(); }
 
   void Append(int n, const std::string& prefix) {
     for (int i = 0; i < n; ++i) {
@@ -84,12 +76,7 @@ class Upstream {
 
  private:
   std::unique_ptr<EventStore> store_;
-  // Development verifier: claims and roles checked, signatures not.
-  std::unique_ptr<TokenVerifier> verifier_ = TokenVerifier::Development();
-  std::unique_ptr<MethodPolicy> policy_ = *MethodPolicy::Create(eventlog::EventLogPolicy());
-  Authorizer authorizer_{verifier_.get(), policy_.get()};
-  std::unique_ptr<eventlog::EventLogService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<testing::LoopbackLogServer> server_;
   int port_ = 0;
 };
 
@@ -98,10 +85,10 @@ class Upstream {
 // a repeated or skipped effect shows up as a version conflict or a gap.
 absl::StatusOr<WriteRequest> Mirror(const UpstreamEvent& e) {
   WriteRequest request;
-  request.appends.push_back({"mirror",
-                             ExpectedVersion::Exact(e.position - 1),
-                             {Event(absl::StrCat("mirror-", e.position),
-                                    std::string(e.view.event_id))}});
+  request.appends.push_back(
+      {"mirror",
+       ExpectedVersion::Exact(e.position - 1),
+       {Event(absl::StrCat("mirror-", e.position), std::string(e.view.event_id))}});
   return request;
 }
 
@@ -166,10 +153,9 @@ class FollowerTest : public ::testing::Test {
 TEST_F(FollowerTest, CatchesUpThenFollowsLiveWithCheckpointStoredWithEffects) {
   upstream_->Append(40, "a");
   std::atomic<int> committed{0};
-  auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror,
-                                   [&](const WriteRequest&, const eventlog::WriteResult&) {
-                                     ++committed;
-                                   });
+  auto follower = Follower::Create(
+      local_.get(), OptionsFor(*upstream_), Mirror,
+      [&](const WriteRequest&, const eventlog::WriteResult&) { ++committed; });
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(40, kDeadline), IsOk());
@@ -210,7 +196,8 @@ TEST_F(FollowerTest, ReconnectsWhenTheUpstreamRestarts) {
   upstream_->Stop();
   upstream_->Append(15, "while-down");
   // Not handled while the upstream is down: the wait times out, and says how far.
-  absl::Status waited = (*follower)->WaitForHandled(25, absl::Now() + absl::Milliseconds(50));
+  absl::Status waited =
+      (*follower)->WaitForHandled(25, absl::Now() + absl::Milliseconds(50));
   EXPECT_THAT(waited, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(waited.message(), HasSubstr("up to position 10"));
 
@@ -224,12 +211,12 @@ TEST_F(FollowerTest, ReconnectsWhenTheUpstreamRestarts) {
 TEST_F(FollowerTest, EventsWithoutEffectsStillMoveTheCheckpoint) {
   upstream_->Append(20, "a");
   std::atomic<int> calls{0};
-  auto follower = Follower::Create(
-      local_.get(), OptionsFor(*upstream_),
-      [&](const UpstreamEvent&) -> absl::StatusOr<WriteRequest> {
-        ++calls;
-        return WriteRequest{};
-      });
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_),
+                       [&](const UpstreamEvent&) -> absl::StatusOr<WriteRequest> {
+                         ++calls;
+                         return WriteRequest{};
+                       });
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(20, kDeadline), IsOk());
@@ -242,14 +229,14 @@ TEST_F(FollowerTest, EventsWithoutEffectsStillMoveTheCheckpoint) {
 TEST_F(FollowerTest, HandlerFailureStopsAtThatEventAndRetries) {
   upstream_->Append(10, "a");
   std::atomic<int> failures_left{3};
-  auto follower = Follower::Create(
-      local_.get(), OptionsFor(*upstream_),
-      [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
-        if (e.position == 6 && failures_left.fetch_sub(1) > 0) {
-          return absl::UnavailableError("a dependency is down");
-        }
-        return Mirror(e);
-      });
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_),
+                       [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+                         if (e.position == 6 && failures_left.fetch_sub(1) > 0) {
+                           return absl::UnavailableError("a dependency is down");
+                         }
+                         return Mirror(e);
+                       });
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(10, kDeadline), IsOk());
@@ -307,7 +294,8 @@ TEST(FollowerCreateTest, RefusesMissingParts) {
   options.upstream = "up";
   EXPECT_THAT(Follower::Create(store->get(), options, Mirror),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  options.channel = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+  options.channel =
+      grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
   EXPECT_THAT(Follower::Create(store->get(), options, nullptr),
               StatusIs(absl::StatusCode::kInvalidArgument));
   options.max_batch = 0;

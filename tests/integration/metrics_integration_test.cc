@@ -38,6 +38,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+#include "tests/support/log_server.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
 
@@ -97,7 +98,9 @@ std::string StoreSeries(const std::string& name) {
 
 class MetricsIntegrationTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { keys_ = new ::mend::testing::KeyPair(::mend::testing::NewSigningKey()); }
+  static void SetUpTestSuite() {
+    keys_ = new ::mend::testing::KeyPair(::mend::testing::NewSigningKey());
+  }
   static void TearDownTestSuite() {
     delete keys_;
     keys_ = nullptr;
@@ -110,35 +113,17 @@ class MetricsIntegrationTest : public ::testing::Test {
     ASSERT_THAT(token, IsOk());
     token_ = *std::move(token);
 
-    auto store = EventStore::Open({.path = dir_.Sub("log")});
-    ASSERT_THAT(store, IsOk());
-    store_ = *std::move(store);
-    auto verifier = TokenVerifier::FromPublicKeyPem(keys_->public_pem);
-    ASSERT_THAT(verifier, IsOk());
-    verifier_ = *std::move(verifier);
-    auto policy = MethodPolicy::Create({&EventLogPolicy(), &EventLogWriterPolicy()});
-    ASSERT_THAT(policy, IsOk());
-    policy_ = *std::move(policy);
-    authorizer_ = std::make_unique<Authorizer>(verifier_.get(), policy_.get());
-    log_service_ = std::make_unique<EventLogService>(store_.get(), authorizer_.get());
-    writer_service_ =
-        std::make_unique<EventLogWriterService>(store_.get(), authorizer_.get());
-
-    ASSERT_THAT(RegisterStoreMetrics(&registry_, store_.get(), kService), IsOk());
     auto interceptors = CreateGrpcServerMetrics(&registry_);
     ASSERT_THAT(interceptors, IsOk());
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        creators;
-    creators.push_back(*std::move(interceptors));
-
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(log_service_.get());
-    builder.RegisterService(writer_service_.get());
-    builder.experimental().SetInterceptorCreators(std::move(creators));
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_NE(port_, 0);
+    ::mend::testing::LoopbackLogServer::Options options{
+        .path = dir_.Sub("log"), .token_public_key_pem = keys_->public_pem};
+    options.interceptors.push_back(*std::move(interceptors));
+    auto server = ::mend::testing::LoopbackLogServer::Start(std::move(options));
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    store_ = server_->store();
+    port_ = server_->port();
+    ASSERT_THAT(RegisterStoreMetrics(&registry_, store_, kService), IsOk());
 
     metrics_server_ = std::make_unique<MetricsServer>(&registry_, "127.0.0.1:0");
     ASSERT_THAT(metrics_server_->Start(), IsOk());
@@ -151,12 +136,8 @@ class MetricsIntegrationTest : public ::testing::Test {
 
   void TearDown() override {
     if (metrics_server_ != nullptr) metrics_server_->Stop();
-    if (server_ != nullptr) {
-      log_service_->Shutdown();
-      server_->Shutdown(Deadline());
-      server_->Wait();
-    }
-    UnregisterStoreMetrics(&registry_, kService);
+    UnregisterStoreMetrics(&registry_, kService);  // before the store closes
+    server_.reset();
   }
 
   // GET /metrics over HTTP; fails the test unless it is a 200 with the
@@ -208,14 +189,9 @@ class MetricsIntegrationTest : public ::testing::Test {
   // Declared first: everything below refers to it and goes before it.
   MetricsRegistry registry_;
   TempDir dir_;
-  std::unique_ptr<EventStore> store_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<MethodPolicy> policy_;
-  std::unique_ptr<Authorizer> authorizer_;
-  std::unique_ptr<EventLogService> log_service_;
-  std::unique_ptr<EventLogWriterService> writer_service_;
+  std::unique_ptr<::mend::testing::LoopbackLogServer> server_;
+  EventStore* store_ = nullptr;  // the server's
   int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsServer> metrics_server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EventLog::Stub> log_stub_;

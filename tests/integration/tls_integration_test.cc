@@ -36,6 +36,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+#include "tests/support/log_server.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
 
@@ -111,65 +112,9 @@ std::string ReadFile(const std::string& path) {
   return out.str();
 }
 
-// One EventLog server on 127.0.0.1 and an ephemeral port, with the given
-// credentials. Calls are authorized in development mode (signatures not
-// checked, claims are), so the tests need only a well-formed token.
-class TlsEventLogServer {
- public:
-  static absl::StatusOr<std::unique_ptr<TlsEventLogServer>> Start(
-      const std::string& path, std::shared_ptr<grpc::ServerCredentials> creds) {
-    std::unique_ptr<TlsEventLogServer> server(new TlsEventLogServer());
-    absl::StatusOr<std::unique_ptr<eventlog::EventStore>> store =
-        eventlog::EventStore::Open({.path = path});
-    if (!store.ok()) return store.status();
-    server->store_ = *std::move(store);
-    absl::StatusOr<std::unique_ptr<MethodPolicy>> policy =
-        MethodPolicy::Create(eventlog::EventLogPolicy());
-    if (!policy.ok()) return policy.status();
-    server->policy_ = *std::move(policy);
-    server->verifier_ = TokenVerifier::Development();
-    server->authorizer_ =
-        std::make_unique<Authorizer>(server->verifier_.get(), server->policy_.get());
-    server->log_service_ = std::make_unique<eventlog::EventLogService>(
-        server->store_.get(), server->authorizer_.get());
-
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", std::move(creds), &server->port_);
-    builder.RegisterService(server->log_service_.get());
-    server->server_ = builder.BuildAndStart();
-    if (server->server_ == nullptr || server->port_ == 0) {
-      return absl::UnavailableError("gRPC server did not start on 127.0.0.1:0");
-    }
-    return server;
-  }
-
-  ~TlsEventLogServer() {
-    if (server_ != nullptr) {
-      log_service_->Shutdown();
-      server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      server_->Wait();
-    }
-    server_.reset();
-    log_service_.reset();
-    store_.reset();
-  }
-
-  TlsEventLogServer(const TlsEventLogServer&) = delete;
-  TlsEventLogServer& operator=(const TlsEventLogServer&) = delete;
-
-  int port() const { return port_; }
-
- private:
-  TlsEventLogServer() = default;
-
-  int port_ = 0;
-  std::unique_ptr<eventlog::EventStore> store_;
-  std::unique_ptr<MethodPolicy> policy_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<Authorizer> authorizer_;
-  std::unique_ptr<eventlog::EventLogService> log_service_;
-  std::unique_ptr<grpc::Server> server_;
-};
+// The server under test: the EventLog over loopback, with TLS credentials
+// and the development token verifier (tests/support/log_server.h).
+using TlsEventLogServer = ::mend::testing::LoopbackLogServer;
 
 class TlsIntegrationTest : public ::testing::Test {
  protected:
@@ -195,8 +140,8 @@ class TlsIntegrationTest : public ::testing::Test {
         MakeServerCredentials(files);
     EXPECT_THAT(creds, IsOk());
     if (!creds.ok()) return nullptr;
-    absl::StatusOr<std::unique_ptr<TlsEventLogServer>> server =
-        TlsEventLogServer::Start(data_.Sub(absl::StrCat("log-", ++servers_)), *creds);
+    absl::StatusOr<std::unique_ptr<TlsEventLogServer>> server = TlsEventLogServer::Start(
+        {.path = data_.Sub(absl::StrCat("log-", ++servers_)), .credentials = *creds});
     EXPECT_THAT(server, IsOk());
     return server.ok() ? *std::move(server) : nullptr;
   }
