@@ -487,13 +487,13 @@ absl::StatusOr<WriteResult> EventStore::PrepareRequest(const Request& pending,
   v1::StoredRecord record;
   std::string value;
   std::string id_value;
-  for (size_t i = 0; i < request.appends.size(); ++i) {
+  size_t first_digest = 0;  // index in `digests` of this append's first event
+  for (size_t i = 0; i < request.appends.size();
+       first_digest += request.appends[i].events.size(), ++i) {
     if (deduplicated[i]) continue;
     const StreamAppend& append = request.appends[i];
     uint64_t version = base_versions[i];
     out.appends[i].first_position = next_position_;
-    size_t first_digest = 0;
-    for (size_t k = 0; k < i; ++k) first_digest += request.appends[k].events.size();
     for (size_t j = 0; j < append.events.size(); ++j) {
       const NewEvent& e = append.events[j];
       const uint64_t position = next_position_++;
