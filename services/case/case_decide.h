@@ -46,10 +46,11 @@
 //   manager             every command
 //   facilitator         ReferCase; on cases allocated to them every other
 //                       command except AllocateFacilitator,
-//                       ReleaseFacilitator and ApproveRiskAssessment
-//                       (manager only). Screening therefore falls to a
-//                       manager: a case has no facilitator until it is
-//                       found suitable.
+//                       ReleaseFacilitator, ApproveRiskAssessment and
+//                       EraseParticipant on a person's own request
+//                       (ERASURE_REQUEST) (manager only). Screening
+//                       therefore falls to a manager: a case has no
+//                       facilitator until it is found suitable.
 //   auditor, service    none (auditors read only; services do not run
 //                       caseworkers' commands)
 //
@@ -65,18 +66,20 @@
 // acknowledgement withdrawn, a facilitator released or a new assessment
 // awaiting approval is recorded in the state (and the consent service's gate
 // sees it) but the stage stays; a manager decides whether to close.
-//   CLOSED   refuses every command but EraseParticipant (I4).
-//   PAUSED   accepts ResumeCase, CloseCase, EraseParticipant and
-//            AddParticipant — adding a supporter or interpreter while a case
-//            is on hold prepares its resumption and decides nothing about
-//            contact; everything else waits for ResumeCase, which returns
-//            the case to the stage it was paused in.
+//   CLOSED   refuses every command but EraseParticipant (I4), which in
+//            turn is accepted only on a CLOSED case.
+//   PAUSED   accepts ResumeCase, CloseCase and AddParticipant — adding a
+//            supporter or interpreter while a case is on hold prepares its
+//            resumption and decides nothing about contact; everything else
+//            waits for ResumeCase, which returns the case to the stage it
+//            was paused in.
 #ifndef MEND_SERVICES_CASE_CASE_DECIDE_H_
 #define MEND_SERVICES_CASE_CASE_DECIDE_H_
 
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
@@ -218,8 +221,31 @@ absl::StatusOr<std::vector<DomainEvent>> DecideCloseCase(const CaseState& state,
                                                          const CloseCaseCommand& command,
                                                          const CommandContext& ctx);
 
-// Records that a participant's personal data is erased (I6), in any stage,
-// CLOSED included (I4); the event names who asked (ctx.actor_id) and why.
+// The retention period of a closed case's personal data when the service is
+// given none (--retention_period): six years.
+inline constexpr absl::Duration kDefaultRetentionPeriod = absl::Hours(24 * 2190);
+
+// OK if `period` can be a retention period: positive, finite and a whole
+// number of seconds (ParticipantErased records it in seconds, so an auditor
+// re-runs exactly the rule that was applied). INVALID_ARGUMENT saying which
+// otherwise.
+absl::Status ValidateRetentionPeriod(absl::Duration period);
+
+// Records that a participant's personal data is erased (I6); the event names
+// who asked (ctx.actor_id), the basis and its detail, the retention period
+// applied and when the case was closed. The retention rule:
+//   any basis               the case must be CLOSED (FAILED_PRECONDITION
+//                           naming the stage otherwise: close the case first).
+//   RETENTION_PERIOD_ELAPSED  manager or allocated facilitator; allowed when
+//                           ctx.now >= closed_unix_micros + retention_period,
+//                           FAILED_PRECONDITION naming the time from which it
+//                           is allowed otherwise.
+//   ERASURE_REQUEST         the person's own request: allowed at once after
+//                           closure, for a manager only (PERMISSION_DENIED
+//                           for a facilitator, checked before the case).
+//   UNSPECIFIED / unknown   INVALID_ARGUMENT (case_validation.h catches it
+//                           first).
+// A bad retention_period (ValidateRetentionPeriod) is INVALID_ARGUMENT.
 // Erasing twice is FAILED_PRECONDITION. The handler appends the event and
 // then deletes the person's key (KeyStore::Erase); on replay it may erase
 // again the key of every erased participant, which makes a crash between the
@@ -227,7 +253,10 @@ absl::StatusOr<std::vector<DomainEvent>> DecideCloseCase(const CaseState& state,
 struct EraseParticipantCommand {
   std::string case_id;
   std::string participant_id;
-  std::string reason;  // the retention rule or request that allows it
+  case_v1::ErasureBasis basis = case_v1::ERASURE_BASIS_UNSPECIFIED;
+  std::string reason;  // the basis's free-text detail (required)
+  // The service's retention period (its --retention_period).
+  absl::Duration retention_period = kDefaultRetentionPeriod;
 };
 absl::StatusOr<std::vector<DomainEvent>> DecideEraseParticipant(
     const CaseState& state, const EraseParticipantCommand& command,

@@ -113,6 +113,24 @@ RecordRiskAssessmentCommand Assessment(const std::string& id) {
   return c;
 }
 
+// Erasure of `participant` on a person's own request (manager only).
+EraseParticipantCommand ErasureRequest(const std::string& participant) {
+  return {kCaseId, participant, case_v1::ERASURE_REQUEST, "request ref ER-17"};
+}
+
+// Erasure of `participant` because the retention period has run.
+EraseParticipantCommand RetentionErasure(
+    const std::string& participant, absl::Duration period = kDefaultRetentionPeriod) {
+  return {kCaseId, participant, case_v1::RETENTION_PERIOD_ELAPSED, "retention rule R7",
+          period};
+}
+
+// `ctx` at `when`.
+CommandContext At(CommandContext ctx, absl::Time when) {
+  ctx.now = when;
+  return ctx;
+}
+
 // Short type names of events, e.g. {"CaseReferred", "StageChanged"}.
 std::vector<std::string> Types(const std::vector<DomainEvent>& events) {
   std::vector<std::string> types;
@@ -521,7 +539,14 @@ TEST(AddParticipantTest, HappyPathAddsSupporterInterpreterAndCoVictim) {
 
 TEST(AddParticipantTest, RulesAreEnforced) {
   AT_STAGE(s, case_v1::ASSESSING);
-  APPLY(s, DecideEraseParticipant(s.state(), {kCaseId, "v1", "victim asked"}, Manager()));
+  // Erasure now needs a closed case, but a log written before that rule may
+  // hold an erasure in an open stage: such a participant cannot be supported.
+  case_v1::ParticipantErased legacy;
+  legacy.set_case_id(kCaseId);
+  legacy.set_participant_id("v1");
+  legacy.set_requested_by("m1");
+  legacy.set_reason("victim asked");
+  APPLY(s, Decision(std::vector<DomainEvent>{DomainEvent{legacy, 0, 0}}));
   struct Row {
     std::string name;
     case_v1::Participant participant;
@@ -904,6 +929,9 @@ TEST(CloseCaseTest, HappyPathFromAnOpenStageAndFromPaused) {
   EXPECT_EQ(Get<case_v1::StageChanged>(s.last(), 1).from(), case_v1::PREPARING);
   EXPECT_EQ(s.state().stage, case_v1::CLOSED);
   EXPECT_EQ(s.state().closure_reason, case_v1::COMPLETED);
+  // The closure's time is the one the store recorded for CaseClosed.
+  EXPECT_EQ(s.state().closed_unix_micros, s.last().at(0).recorded_unix_micros);
+  EXPECT_NE(s.state().closed_unix_micros, kCommandEpochMicros);
 
   AT_STAGE(paused, case_v1::PAUSED);
   APPLY(paused, DecideCloseCase(paused.state(), {kCaseId, case_v1::WITHDRAWN_BY_VICTIM},
@@ -925,27 +953,178 @@ TEST(CloseCaseTest, ReasonRequiredAndClosingTwiceRefused) {
 
 TEST(EraseParticipantTest, ErasesOnAClosedCaseAndRefusesTwice) {
   AT_STAGE(s, case_v1::CLOSED);
-  APPLY(s, DecideEraseParticipant(s.state(), {kCaseId, "v1", "retention: 6 years"},
-                                  Manager()));
+  const int64_t closed_micros = s.state().closed_unix_micros;
+  APPLY(s, DecideEraseParticipant(s.state(), ErasureRequest("v1"), Manager()));
   ASSERT_THAT(Types(s.last()), ElementsAre("ParticipantErased"));
   const auto& erased = Get<case_v1::ParticipantErased>(s.last(), 0);
   EXPECT_EQ(erased.participant_id(), "v1");
   EXPECT_EQ(erased.requested_by(), "m1");
-  EXPECT_EQ(erased.reason(), "retention: 6 years");
+  EXPECT_EQ(erased.basis(), case_v1::ERASURE_REQUEST);
+  EXPECT_EQ(erased.reason(), "request ref ER-17");
+  EXPECT_EQ(erased.retention_period_seconds(), 0);  // no period applies
+  EXPECT_EQ(erased.case_closed_unix_micros(), closed_micros);
   const ParticipantState* v1 = s.state().FindParticipant("v1");
   ASSERT_NE(v1, nullptr);
   EXPECT_TRUE(v1->erased);
   EXPECT_EQ(v1->erased_by, "m1");
+  EXPECT_EQ(v1->erasure_basis, case_v1::ERASURE_REQUEST);
+  EXPECT_EQ(v1->erasure_reason, "request ref ER-17");
   EXPECT_EQ(v1->details.person_id(), "v1");  // the sealed bytes stay, as stored
   EXPECT_EQ(s.state().stage, case_v1::CLOSED);
 
-  EXPECT_THAT(DecideEraseParticipant(s.state(), {kCaseId, "v1", "again"}, Manager()),
+  EXPECT_THAT(DecideEraseParticipant(s.state(), ErasureRequest("v1"), Manager()),
               StatusWith(absl::StatusCode::kFailedPrecondition, "already erased"));
-  EXPECT_THAT(DecideEraseParticipant(s.state(), {kCaseId, "ghost", "x"}, Manager()),
+  EXPECT_THAT(DecideEraseParticipant(s.state(), ErasureRequest("ghost"), Manager()),
               StatusWith(absl::StatusCode::kNotFound, "\"ghost\""));
-  EXPECT_THAT(DecideEraseParticipant(s.state(), {kCaseId, "su1", ""}, Manager()),
-              StatusWith(absl::StatusCode::kInvalidArgument, "reason is required"));
-  EXPECT_THAT(DecideEraseParticipant(s.state(), {kCaseId, "", "x"}, Manager()),
+}
+
+TEST(EraseParticipantTest, MalformedCommandsAreInvalidArgument) {
+  AT_STAGE(s, case_v1::CLOSED);
+  const absl::Time later = absl::FromUnixMicros(s.state().closed_unix_micros) +
+                           kDefaultRetentionPeriod + absl::Hours(1);
+  const CommandContext m = At(Manager(), later);
+  struct Row {
+    std::string name;
+    EraseParticipantCommand command;
+    std::string message;
+  };
+  auto with = [](std::function<void(EraseParticipantCommand&)> spoil) {
+    EraseParticipantCommand c = RetentionErasure("su1");
+    spoil(c);
+    return c;
+  };
+  const std::vector<Row> rows = {
+      {"no reason", with([](auto& c) { c.reason.clear(); }), "reason is required"},
+      {"no participant", with([](auto& c) { c.participant_id.clear(); }),
+       "participant_id is required"},
+      {"unspecified basis",
+       with([](auto& c) { c.basis = case_v1::ERASURE_BASIS_UNSPECIFIED; }), "basis"},
+      {"unknown basis",
+       with([](auto& c) { c.basis = static_cast<case_v1::ErasureBasis>(9); }), "basis"},
+      {"zero period", with([](auto& c) { c.retention_period = absl::ZeroDuration(); }),
+       "retention_period must be positive"},
+      {"negative period", with([](auto& c) { c.retention_period = -absl::Hours(1); }),
+       "retention_period must be positive"},
+      {"infinite period",
+       with([](auto& c) { c.retention_period = absl::InfiniteDuration(); }),
+       "retention_period must be finite"},
+      {"sub-second period",
+       with([](auto& c) { c.retention_period = absl::Milliseconds(1500); }),
+       "whole number of seconds"},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    EXPECT_THAT(DecideEraseParticipant(s.state(), row.command, m),
+                StatusWith(absl::StatusCode::kInvalidArgument, row.message));
+  }
+  // The same command, well formed, is allowed.
+  EXPECT_THAT(DecideEraseParticipant(s.state(), RetentionErasure("su1"), m), IsOk());
+}
+
+TEST(EraseParticipantTest, OpenOrPausedCaseIsRefusedNamingTheStage) {
+  for (case_v1::Stage stage :
+       {case_v1::REFERRED, case_v1::SCREENING, case_v1::ALLOCATED, case_v1::ASSESSING,
+        case_v1::PREPARING, case_v1::INDIRECT_CONTACT, case_v1::CONFERENCE_SCHEDULED,
+        case_v1::CONFERENCE_HELD, case_v1::FOLLOW_UP, case_v1::PAUSED}) {
+    AT_STAGE(s, stage);
+    // Even far beyond any retention period: the period counts from closure.
+    const CommandContext m = At(
+        Manager(), absl::FromUnixMicros(kStoreEpochMicros) + kDefaultRetentionPeriod * 3);
+    for (const EraseParticipantCommand& command :
+         {ErasureRequest("v1"), RetentionErasure("v1")}) {
+      SCOPED_TRACE(
+          absl::StrCat(StageName(stage), " ", case_v1::ErasureBasis_Name(command.basis)));
+      const Decision d = DecideEraseParticipant(s.state(), command, m);
+      EXPECT_THAT(
+          d, StatusWith(absl::StatusCode::kFailedPrecondition, "close the case first"));
+      EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition,
+                                absl::StrCat("is in stage ", StageName(stage))));
+    }
+  }
+}
+
+TEST(EraseParticipantTest, RetentionNotYetElapsedIsRefusedNamingTheDate) {
+  AT_STAGE(s, case_v1::CLOSED);
+  const absl::Time closed_at = absl::FromUnixMicros(s.state().closed_unix_micros);
+  // The store's clock: 2027-01-15T08:00:00Z plus one microsecond a position.
+  ASSERT_EQ(absl::FormatTime("%Y-%m-%dT%H:%M:%S", closed_at, absl::UTCTimeZone()),
+            "2027-01-15T08:00:00");
+  const absl::Time allowed_from = closed_at + kDefaultRetentionPeriod;
+  for (absl::Time now : {closed_at, closed_at + absl::Hours(24 * 365),
+                         allowed_from - absl::Microseconds(1)}) {
+    SCOPED_TRACE(absl::FormatTime(now));
+    const Decision d =
+        DecideEraseParticipant(s.state(), RetentionErasure("v1"), At(Manager(), now));
+    // 2190 days after 2027-01-15 is 2033-01-13.
+    EXPECT_THAT(d,
+                StatusWith(absl::StatusCode::kFailedPrecondition,
+                           absl::StrCat("is allowed from ",
+                                        absl::FormatTime(absl::RFC3339_full, allowed_from,
+                                                         absl::UTCTimeZone()))));
+    EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition,
+                              "allowed from 2033-01-13T08:00:00"));
+    EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition,
+                              "retention period of 2190 days"));
+    EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition, "stage CLOSED"));
+  }
+  // The command's period is the one applied: 30 days from closure.
+  EXPECT_THAT(DecideEraseParticipant(s.state(), RetentionErasure("v1", absl::Hours(720)),
+                                     At(Manager(), closed_at + absl::Hours(719))),
+              StatusWith(absl::StatusCode::kFailedPrecondition,
+                         "allowed from 2027-02-14T08:00:00"));
+}
+
+TEST(EraseParticipantTest, RetentionElapsedIsAllowedAndRecordsTheRule) {
+  AT_STAGE(s, case_v1::CLOSED);
+  const int64_t closed_micros = s.state().closed_unix_micros;
+  const absl::Time allowed_from =
+      absl::FromUnixMicros(closed_micros) + kDefaultRetentionPeriod;
+  // Exactly at the end of the period, by an allocated facilitator.
+  APPLY(s, DecideEraseParticipant(s.state(), RetentionErasure("v1"),
+                                  At(Facilitator(), allowed_from)));
+  const auto& erased = Get<case_v1::ParticipantErased>(s.last(), 0);
+  EXPECT_EQ(erased.basis(), case_v1::RETENTION_PERIOD_ELAPSED);
+  EXPECT_EQ(erased.reason(), "retention rule R7");
+  EXPECT_EQ(erased.requested_by(), "f1");
+  EXPECT_EQ(erased.retention_period_seconds(), 2190 * 24 * 3600);
+  EXPECT_EQ(erased.case_closed_unix_micros(), closed_micros);
+  EXPECT_EQ(s.state().FindParticipant("v1")->erasure_basis,
+            case_v1::RETENTION_PERIOD_ELAPSED);
+  // A shorter period, long after it ran.
+  APPLY(s, DecideEraseParticipant(s.state(), RetentionErasure("su1", absl::Seconds(90)),
+                                  At(Manager(), allowed_from)));
+  EXPECT_EQ(Get<case_v1::ParticipantErased>(s.last(), 0).retention_period_seconds(), 90);
+}
+
+TEST(EraseParticipantTest, ErasureRequestIsForManagersOnly) {
+  AT_STAGE(s, case_v1::CLOSED);
+  // Refused to the allocated facilitator whatever the state (role first).
+  EXPECT_THAT(DecideEraseParticipant(s.state(), ErasureRequest("v1"), Facilitator()),
+              StatusWith(absl::StatusCode::kPermissionDenied,
+                         "only a manager may grant a person's own erasure request"));
+  EXPECT_THAT(DecideEraseParticipant(CaseState{}, ErasureRequest("v1"), Facilitator()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  AT_STAGE(open, case_v1::PREPARING);
+  EXPECT_THAT(DecideEraseParticipant(open.state(), ErasureRequest("v1"), Facilitator()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Allowed to a manager at once after closure: the command's time is
+  // before the closure was even recorded by the store's clock.
+  ASSERT_LT(kCommandEpochMicros, s.state().closed_unix_micros);
+  APPLY(s, DecideEraseParticipant(s.state(), ErasureRequest("v1"), Manager()));
+  EXPECT_TRUE(s.state().FindParticipant("v1")->erased);
+}
+
+TEST(EraseParticipantTest, ValidateRetentionPeriod) {
+  EXPECT_THAT(ValidateRetentionPeriod(kDefaultRetentionPeriod), IsOk());
+  EXPECT_EQ(kDefaultRetentionPeriod, absl::Hours(52560));
+  EXPECT_THAT(ValidateRetentionPeriod(absl::Seconds(1)), IsOk());
+  EXPECT_THAT(ValidateRetentionPeriod(absl::ZeroDuration()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateRetentionPeriod(-absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateRetentionPeriod(absl::InfiniteDuration()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateRetentionPeriod(absl::Milliseconds(1)),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -1001,7 +1180,7 @@ std::vector<TableCommand> StageTableCommands() {
        }},
       {"EraseParticipant",
        [](const CaseState& s, const CommandContext& c) {
-         return DecideEraseParticipant(s, {kCaseId, "v1", "victim asked"}, c);
+         return DecideEraseParticipant(s, ErasureRequest("v1"), c);
        }},
   };
 }
@@ -1009,19 +1188,20 @@ std::vector<TableCommand> StageTableCommands() {
 TEST(RuleTableTest, StageByCommand) {
   // O: accepted; F: FAILED_PRECONDITION naming the stage. Columns in the
   // order of StageTableCommands: Add Alloc Release Ack Risk Suit Pause
-  // Resume Close Erase.
+  // Resume Close Erase (an erasure request, by a manager: see
+  // EraseParticipantTest for the retention rule).
   // clang-format off
   const std::vector<std::pair<case_v1::Stage, std::string>> table = {
-      {case_v1::REFERRED,             "OFFOFOOFOO"},
-      {case_v1::SCREENING,            "OOFOFOOFOO"},
-      {case_v1::ALLOCATED,            "OOOOOOOFOO"},
-      {case_v1::ASSESSING,            "OOOOOOOFOO"},
-      {case_v1::PREPARING,            "OOOOOOOFOO"},
-      {case_v1::INDIRECT_CONTACT,     "OOOOOOOFOO"},
-      {case_v1::CONFERENCE_SCHEDULED, "OOOOOOOFOO"},
-      {case_v1::CONFERENCE_HELD,      "OOOOOOOFOO"},
-      {case_v1::FOLLOW_UP,            "OOOOOOOFOO"},
-      {case_v1::PAUSED,               "OFFFFFFOOO"},
+      {case_v1::REFERRED,             "OFFOFOOFOF"},
+      {case_v1::SCREENING,            "OOFOFOOFOF"},
+      {case_v1::ALLOCATED,            "OOOOOOOFOF"},
+      {case_v1::ASSESSING,            "OOOOOOOFOF"},
+      {case_v1::PREPARING,            "OOOOOOOFOF"},
+      {case_v1::INDIRECT_CONTACT,     "OOOOOOOFOF"},
+      {case_v1::CONFERENCE_SCHEDULED, "OOOOOOOFOF"},
+      {case_v1::CONFERENCE_HELD,      "OOOOOOOFOF"},
+      {case_v1::FOLLOW_UP,            "OOOOOOOFOF"},
+      {case_v1::PAUSED,               "OFFFFFFOOF"},
       {case_v1::CLOSED,               "FFFFFFFFFO"},
   };
   // clang-format on
@@ -1052,11 +1232,10 @@ TEST(RuleTableTest, ClosedAndPausedNameTheirRule) {
               StatusWith(absl::StatusCode::kFailedPrecondition,
                          "a closed case accepts only EraseParticipant (I4)"));
   AT_STAGE(paused, case_v1::PAUSED);
-  EXPECT_THAT(
-      DecideRecordAcknowledgement(paused.state(), {kCaseId, true, {}}, Manager()),
-      StatusWith(absl::StatusCode::kFailedPrecondition,
-                 "a paused case accepts only ResumeCase, CloseCase, AddParticipant "
-                 "and EraseParticipant"));
+  EXPECT_THAT(DecideRecordAcknowledgement(paused.state(), {kCaseId, true, {}}, Manager()),
+              StatusWith(absl::StatusCode::kFailedPrecondition,
+                         "a paused case accepts only ResumeCase, CloseCase and "
+                         "AddParticipant"));
 }
 
 TEST(RuleTableTest, RoleByCommand) {
@@ -1078,13 +1257,25 @@ TEST(RuleTableTest, RoleByCommand) {
          return DecideApproveRiskAssessment(s, {kCaseId, "r1"}, c);
        },
        "ODDDD"},
+      // Erasure once the retention period has run: caseworkers.
+      {"EraseParticipant", case_v1::CLOSED, false,
+       [](const CaseState& s, const CommandContext& c) {
+         return DecideEraseParticipant(
+             s, RetentionErasure("v1"),
+             At(c, absl::FromUnixMicros(s.closed_unix_micros) + kDefaultRetentionPeriod));
+       },
+       "OODDD"},
   };
   for (TableCommand& command : StageTableCommands()) {
-    const bool manager_only =
-        command.name == "AllocateFacilitator" || command.name == "ReleaseFacilitator";
-    rows.push_back({command.name,
-                    command.name == "ResumeCase" ? case_v1::PAUSED : case_v1::ASSESSING,
-                    false, command.run, manager_only ? "ODDDD" : "OODDD"});
+    // Erasure in the table is a person's own request: a manager's decision.
+    const bool manager_only = command.name == "AllocateFacilitator" ||
+                              command.name == "ReleaseFacilitator" ||
+                              command.name == "EraseParticipant";
+    case_v1::Stage stage = case_v1::ASSESSING;
+    if (command.name == "ResumeCase") stage = case_v1::PAUSED;
+    if (command.name == "EraseParticipant") stage = case_v1::CLOSED;
+    rows.push_back(
+        {command.name, stage, false, command.run, manager_only ? "ODDDD" : "OODDD"});
   }
   const std::vector<CommandContext> callers = {Manager(), Facilitator(),
                                                OtherFacilitator(), Auditor(), Service()};
@@ -1229,7 +1420,13 @@ TEST(ReplayTest, RefoldingEveryDecidedEventReproducesTheState) {
   APPLY(s, DecideStageAdvance(s.state(), case_v1::INDIRECT_CONTACT, Service()));
   APPLY(s, DecideStageAdvance(s.state(), case_v1::FOLLOW_UP, Service()));
   APPLY(s, DecideCloseCase(s.state(), {kCaseId, case_v1::COMPLETED}, m));
-  APPLY(s, DecideEraseParticipant(s.state(), {kCaseId, "v1", "retention"}, m));
+  // The store's time of CaseClosed, not the command's.
+  const int64_t closed_micros = kStoreEpochMicros + static_cast<int64_t>(s.size()) - 1;
+  EXPECT_EQ(s.state().closed_unix_micros, closed_micros);
+  APPLY(s, DecideEraseParticipant(s.state(), ErasureRequest("v1"), m));
+  APPLY(s, DecideEraseParticipant(
+               s.state(), RetentionErasure("su1"),
+               At(f, absl::FromUnixMicros(closed_micros) + kDefaultRetentionPeriod)));
 
   const CaseState& live = s.state();
   EXPECT_EQ(live.version, s.size());
@@ -1240,6 +1437,11 @@ TEST(ReplayTest, RefoldingEveryDecidedEventReproducesTheState) {
   absl::StatusOr<CaseState> replayed = s.Replay();
   ASSERT_THAT(replayed, IsOk());
   EXPECT_TRUE(*replayed == live);
+  // The closure time and the erasures' bases survive replay.
+  EXPECT_EQ(replayed->closed_unix_micros, closed_micros);
+  EXPECT_EQ(replayed->FindParticipant("v1")->erasure_basis, case_v1::ERASURE_REQUEST);
+  EXPECT_EQ(replayed->FindParticipant("su1")->erasure_basis,
+            case_v1::RETENTION_PERIOD_ELAPSED);
   // And again: folding is deterministic.
   absl::StatusOr<CaseState> again = s.Replay();
   ASSERT_THAT(again, IsOk());
@@ -1247,6 +1449,9 @@ TEST(ReplayTest, RefoldingEveryDecidedEventReproducesTheState) {
   // A difference would show.
   CaseState changed = *replayed;
   changed.risk_assessments[0].approved_by = "someone else";
+  EXPECT_FALSE(changed == live);
+  changed = *replayed;
+  changed.closed_unix_micros += 1;
   EXPECT_FALSE(changed == live);
 }
 
@@ -1343,6 +1548,7 @@ TEST(CaseViewTest, CaseFieldsAreCopied) {
   EXPECT_EQ(ra.position(), s.state().current_risk_assessment()->position);
   EXPECT_EQ(view->updated_unix_micros(), s.state().updated_unix_micros);
   EXPECT_EQ(view->closure_reason(), case_v1::CLOSURE_REASON_UNSPECIFIED);
+  EXPECT_EQ(view->closed_unix_micros(), 0);
 }
 
 TEST(CaseViewTest, AuditorsAndServicesGetRedactedViewsWithoutUnsealing) {
@@ -1390,7 +1596,7 @@ TEST(CaseViewTest, OtherFacilitatorsMayNotRead) {
 
 TEST(CaseViewTest, ErasedParticipantsShowNoDetails) {
   AT_STAGE(s, case_v1::CLOSED);
-  APPLY(s, DecideEraseParticipant(s.state(), {kCaseId, "v1", "retention"}, Manager()));
+  APPLY(s, DecideEraseParticipant(s.state(), ErasureRequest("v1"), Manager()));
   FakeKeys keys;
   keys.Erase("v1");  // the handler deleted the key
   for (const Caller& caller :
@@ -1427,7 +1633,7 @@ TEST(CaseViewTest, KeyGoneMeansErasedEvenBeforeTheEvent) {
 
 TEST(CaseViewTest, ErasedServiceUserTakesTheOffenceSummary) {
   AT_STAGE(s, case_v1::CLOSED);
-  APPLY(s, DecideEraseParticipant(s.state(), {kCaseId, "su1", "retention"}, Manager()));
+  APPLY(s, DecideEraseParticipant(s.state(), ErasureRequest("su1"), Manager()));
   FakeKeys keys;
   keys.Erase("su1");
   absl::StatusOr<case_v1::CaseView> view =

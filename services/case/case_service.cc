@@ -131,7 +131,11 @@ const MethodPolicy::Table& CasePolicy() {
   return *table;
 }
 
-CaseServiceImpl::CaseServiceImpl(ServiceRuntime* runtime) : runtime_(runtime) {}
+CaseServiceImpl::CaseServiceImpl(ServiceRuntime* runtime)
+    : CaseServiceImpl(runtime, Options()) {}
+
+CaseServiceImpl::CaseServiceImpl(ServiceRuntime* runtime, Options options)
+    : runtime_(runtime), options_(std::move(options)) {}
 
 // ---------------------------------------------------------------------------
 // Replay and the in-memory state.
@@ -668,13 +672,15 @@ grpc::ServerUnaryReactor* CaseServiceImpl::EraseParticipant(
     grpc::CallbackServerContext* context, const case_v1::EraseParticipantRequest* request,
     case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("EraseParticipant");
-  absl::StatusOr<case_v1::CommandResult> result = Execute(
-      *context, call,
-      [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
-        return DecideEraseParticipant(
-            state, {request->case_id(), request->participant_id(), request->reason()},
-            ctx);
-      });
+  absl::StatusOr<case_v1::CommandResult> result =
+      Execute(*context, call,
+              [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
+                return DecideEraseParticipant(
+                    state,
+                    {request->case_id(), request->participant_id(), request->basis(),
+                     request->reason(), options_.retention_period},
+                    ctx);
+              });
   // Applying ParticipantErased deleted the key; a retry of a command whose
   // key deletion failed deletes it now.
   if (result.ok()) {

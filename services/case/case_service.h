@@ -50,8 +50,11 @@
 // cases. ListCases is ordered by case id; its page token is the last case id
 // of the page, web-safe base64.
 //
-// Erasure: EraseParticipant appends ParticipantErased, then deletes the
-// person's key (KeyStore::Erase). Apply erases again the key of every erased
+// Erasure: EraseParticipant decides with Options::retention_period (the
+// retention rule is DecideEraseParticipant's: only on a closed case; basis
+// RETENTION_PERIOD_ELAPSED once the period has run since the closure,
+// ERASURE_REQUEST at once but by a manager), appends ParticipantErased, then
+// deletes the person's key (KeyStore::Erase). Apply erases again the key of every erased
 // participant that still has one, so a crash between the two is harmless.
 //
 // Thread safety: as gRPC requires; Apply runs before Start on one thread and,
@@ -74,6 +77,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/auth.h"
 #include "common/service_runtime.h"
 #include "mend/case/v1/case_service.grpc.pb.h"
@@ -95,9 +99,18 @@ const MethodPolicy::Table& CasePolicy();
 
 class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
  public:
+  struct Options {
+    // How long a closed case's personal data is kept before it may be erased
+    // on basis RETENTION_PERIOD_ELAPSED (mend-case --retention_period). Must
+    // pass ValidateRetentionPeriod (case_decide.h), or every such erasure is
+    // INVALID_ARGUMENT.
+    absl::Duration retention_period = kDefaultRetentionPeriod;
+  };
+
   // `runtime` must outlive the service. Commands need runtime->keys() (a
   // --master_key): without it they are FAILED_PRECONDITION.
-  explicit CaseServiceImpl(ServiceRuntime* runtime);
+  explicit CaseServiceImpl(ServiceRuntime* runtime);  // default Options
+  CaseServiceImpl(ServiceRuntime* runtime, Options options);
 
   // Folds one event of the service's log into the in-memory state (the
   // runtime's replay function; also used for the service's own appends).
@@ -210,6 +223,7 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
 
   // Constant after construction.
   ServiceRuntime* const runtime_;
+  const Options options_;
 
   absl::Mutex mu_;
   // Ordered by case id: ListCases pages in this order.

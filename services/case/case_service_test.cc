@@ -116,7 +116,7 @@ class CaseServiceTest : public ::testing::Test {
         ServiceRuntime::Create(options);
     ASSERT_THAT(runtime, IsOk());
     runtime_ = *std::move(runtime);
-    service_ = std::make_unique<CaseServiceImpl>(runtime_.get());
+    service_ = std::make_unique<CaseServiceImpl>(runtime_.get(), service_options_);
     runtime_->RegisterService(service_.get());
     runtime_->SetReplay([this](const ReplayedEvent& e) { return service_->Apply(e); });
     ASSERT_THAT(runtime_->Start(), IsOk());
@@ -219,6 +219,30 @@ class CaseServiceTest : public ::testing::Test {
     return RecordAcknowledgement(r, token);
   }
 
+  absl::StatusOr<case_v1::CommandResult> Close(const std::string& case_id,
+                                               const std::string& request_id,
+                                               const std::string& token) {
+    case_v1::CloseCaseRequest r;
+    r.set_request_id(request_id);
+    r.set_case_id(case_id);
+    r.set_reason(case_v1::COMPLETED);
+    return CloseCase(r, token);
+  }
+
+  absl::StatusOr<case_v1::CommandResult> Erase(
+      const std::string& case_id, const std::string& participant_id,
+      const std::string& request_id, const std::string& token,
+      case_v1::ErasureBasis basis = case_v1::ERASURE_REQUEST) {
+    case_v1::EraseParticipantRequest r;
+    r.set_request_id(request_id);
+    r.set_case_id(case_id);
+    r.set_participant_id(participant_id);
+    r.set_basis(basis);
+    r.set_reason(basis == case_v1::ERASURE_REQUEST ? "subject access ref SAR-0042"
+                                                   : "retention schedule R7");
+    return EraseParticipant(r, token);
+  }
+
   // A case referred and then found suitable and allocated to `facilitator`.
   std::string AllocatedCase(const std::string& tag, const std::string& facilitator) {
     absl::StatusOr<case_v1::CommandResult> referred = ReferCase(Referral(tag), Manager());
@@ -267,6 +291,7 @@ class CaseServiceTest : public ::testing::Test {
 
   TempDir dir_;
   KeyPair key_;
+  CaseServiceImpl::Options service_options_;  // StartServer's
   std::unique_ptr<CaseServiceImpl> service_;
   std::unique_ptr<ServiceRuntime> runtime_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -428,6 +453,12 @@ TEST_F(CaseServiceTest, InvalidCommandsAreRefusedAndAppendNothing) {
     r.set_request_id("x5");
     r.set_case_id(case_id);
     r.set_participant_id("v-c1");
+    r.set_reason("subject access ref SAR-0042");
+    expect_invalid(EraseParticipant(r, manager).status(), "basis");
+    r.set_basis(static_cast<case_v1::ErasureBasis>(12));
+    expect_invalid(EraseParticipant(r, manager).status(), "basis");
+    r.set_basis(case_v1::ERASURE_REQUEST);
+    r.clear_reason();
     expect_invalid(EraseParticipant(r, manager).status(), "reason");
   }
   {
@@ -542,6 +573,12 @@ TEST_F(CaseServiceTest, StageForbiddenCommandsNameTheStage) {
       Allocate(case_id, kFacilitatorA, "st-alloc", manager);
   EXPECT_THAT(early, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(early.status().message(), HasSubstr("REFERRED"));
+  // Erasure before the case is closed.
+  absl::StatusOr<case_v1::CommandResult> early_erase =
+      Erase(case_id, "v-st", "st-erase-early", manager);
+  EXPECT_THAT(early_erase, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(early_erase.status().message(), HasSubstr("stage REFERRED"));
+  EXPECT_THAT(early_erase.status().message(), HasSubstr("close the case first"));
 
   case_v1::CloseCaseRequest close;
   close.set_request_id("st-close");
@@ -556,13 +593,8 @@ TEST_F(CaseServiceTest, StageForbiddenCommandsNameTheStage) {
   EXPECT_THAT(after.status().message(), HasSubstr("CLOSED"));
   EXPECT_EQ(Head(), head);
 
-  // Erasure still works on a closed case (I4).
-  case_v1::EraseParticipantRequest erase;
-  erase.set_request_id("st-erase");
-  erase.set_case_id(case_id);
-  erase.set_participant_id("v-st");
-  erase.set_reason("victim asked for erasure");
-  EXPECT_THAT(EraseParticipant(erase, manager), IsOk());
+  // Erasure works on a closed case (I4).
+  EXPECT_THAT(Erase(case_id, "v-st", "st-erase", manager), IsOk());
 }
 
 TEST_F(CaseServiceTest, PauseAndResume) {
@@ -774,11 +806,13 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
   ASSERT_THAT(opened, IsOk());
   EXPECT_THAT(*opened, HasSubstr(kVictimName));
 
+  ASSERT_THAT(Close(case_id, "er-close", manager), IsOk());
   case_v1::EraseParticipantRequest erase;
   erase.set_request_id("er-erase");
   erase.set_case_id(case_id);
   erase.set_participant_id("v-er");
-  erase.set_reason("retention period over (rule R7)");
+  erase.set_basis(case_v1::ERASURE_REQUEST);
+  erase.set_reason("subject access ref SAR-0042");
   ASSERT_THAT(EraseParticipant(erase, manager), IsOk());
 
   absl::StatusOr<case_v1::CaseView> view = Get(case_id, manager);
@@ -814,15 +848,99 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
   view = Get(case_id, manager);
   ASSERT_THAT(view, IsOk());
   EXPECT_EQ(view->offence_summary(), "");
-  // Nothing new can be sealed for them.
-  EXPECT_THAT(Acknowledge(case_id, "er-ack", manager),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
+  // Nothing new can be sealed for them, not even in a new case (participant
+  // ids are person ids), and nothing is appended.
+  const uint64_t head = Head();
+  case_v1::ReferCaseRequest again_referred = Referral("er-again");
+  again_referred.mutable_participants(0)->set_participant_id("su-er");
+  absl::StatusOr<case_v1::CommandResult> refused = ReferCase(again_referred, manager);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(refused.status().message(), HasSubstr("su-er"));
+  EXPECT_EQ(Head(), head);
 
   // And after a restart the erased stay erased.
   Restart();
   absl::StatusOr<case_v1::CaseView> again = Get(case_id, manager);
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(MessageDifferencer::Equals(*view, *again));
+}
+
+TEST_F(CaseServiceTest, ErasureFollowsTheRetentionRule) {
+  const std::string case_id = AllocatedCase("rt", kFacilitatorA);
+  const std::string manager = Manager();
+  const std::string ann = Token(Role::kFacilitator, kFacilitatorA);
+  const uint64_t open_head = Head();
+  // An open case: close it first, whatever the basis.
+  for (case_v1::ErasureBasis basis :
+       {case_v1::ERASURE_REQUEST, case_v1::RETENTION_PERIOD_ELAPSED}) {
+    absl::StatusOr<case_v1::CommandResult> r = Erase(
+        case_id, "v-rt", "rt-open-" + case_v1::ErasureBasis_Name(basis), manager, basis);
+    EXPECT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(r.status().message(), HasSubstr("stage ALLOCATED"));
+  }
+  EXPECT_EQ(Head(), open_head);
+
+  ASSERT_THAT(Close(case_id, "rt-close", ann), IsOk());
+  absl::StatusOr<case_v1::CaseView> closed = Get(case_id, manager);
+  ASSERT_THAT(closed, IsOk());
+  ASSERT_GT(closed->closed_unix_micros(), 0);
+  const absl::Time allowed_from =
+      absl::FromUnixMicros(closed->closed_unix_micros()) + kDefaultRetentionPeriod;
+  const uint64_t head = Head();
+  // The default period (six years) has not run: refused, naming the date.
+  absl::StatusOr<case_v1::CommandResult> early =
+      Erase(case_id, "v-rt", "rt-early", ann, case_v1::RETENTION_PERIOD_ELAPSED);
+  EXPECT_THAT(early, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(early.status().message(),
+              HasSubstr(absl::StrCat("allowed from ",
+                                     absl::FormatTime(absl::RFC3339_full, allowed_from,
+                                                      absl::UTCTimeZone()))));
+  // The person's own request: not for a facilitator...
+  EXPECT_THAT(Erase(case_id, "v-rt", "rt-fac", ann),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(Head(), head);
+  // ...but for a manager, at once.
+  ASSERT_THAT(Erase(case_id, "v-rt", "rt-mgr", manager), IsOk());
+  absl::StatusOr<case_v1::CaseView> erased = Get(case_id, manager);
+  ASSERT_THAT(erased, IsOk());
+  EXPECT_EQ(erased->closed_unix_micros(), closed->closed_unix_micros());
+
+  // The event records the basis, the rule and the closure time.
+  absl::StatusOr<std::vector<eventlog::RawRecord>> records =
+      runtime_->store()->ReadStream(CaseStreamId(case_id), erased->version(), 1);
+  ASSERT_THAT(records, IsOk());
+  ASSERT_THAT(*records, SizeIs(1));
+  eventlog::RecordView record;
+  ASSERT_THAT(eventlog::DecodeRecord((*records)[0].bytes, &record), IsOk());
+  ASSERT_EQ(record.event_type, "mend.case.v1.ParticipantErased");
+  case_v1::ParticipantErased event;
+  ASSERT_TRUE(event.ParseFromArray(record.payload.data(),
+                                   static_cast<int>(record.payload.size())));
+  EXPECT_EQ(event.basis(), case_v1::ERASURE_REQUEST);
+  EXPECT_EQ(event.reason(), "subject access ref SAR-0042");
+  EXPECT_EQ(event.requested_by(), kManager);
+  EXPECT_EQ(event.retention_period_seconds(), 0);
+  EXPECT_EQ(event.case_closed_unix_micros(), closed->closed_unix_micros());
+}
+
+TEST_F(CaseServiceTest, RetentionPeriodIsTheServiceOption) {
+  StopServer();
+  service_options_.retention_period = absl::Hours(1000);
+  StartServer();
+  const std::string case_id = AllocatedCase("opt", kFacilitatorA);
+  const std::string manager = Manager();
+  ASSERT_THAT(Close(case_id, "opt-close", manager), IsOk());
+  absl::StatusOr<case_v1::CaseView> closed = Get(case_id, manager);
+  ASSERT_THAT(closed, IsOk());
+  const absl::Time allowed_from =
+      absl::FromUnixMicros(closed->closed_unix_micros()) + absl::Hours(1000);
+  absl::StatusOr<case_v1::CommandResult> early =
+      Erase(case_id, "v-opt", "opt-early", manager, case_v1::RETENTION_PERIOD_ELAPSED);
+  EXPECT_THAT(early, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(early.status().message(), HasSubstr("retention period of 1000h"));
+  EXPECT_THAT(
+      early.status().message(),
+      HasSubstr(absl::FormatTime(absl::RFC3339_full, allowed_from, absl::UTCTimeZone())));
 }
 
 // --- Idempotency -----------------------------------------------------------
@@ -925,12 +1043,8 @@ TEST_F(CaseServiceTest, RestartedServiceAnswersExactlyAsBefore) {
   pause.set_case_id(ids[2]);
   pause.set_reason("awaiting trial");
   ASSERT_THAT(PauseCase(pause, manager), IsOk());
-  case_v1::EraseParticipantRequest erase;
-  erase.set_request_id("rp2-erase");
-  erase.set_case_id(ids[1]);
-  erase.set_participant_id("v-rp2");
-  erase.set_reason("victim's request");
-  ASSERT_THAT(EraseParticipant(erase, manager), IsOk());
+  ASSERT_THAT(Close(ids[1], "rp2-close", manager), IsOk());
+  ASSERT_THAT(Erase(ids[1], "v-rp2", "rp2-erase", manager), IsOk());
 
   std::vector<case_v1::CaseView> before;
   std::vector<case_v1::CaseView> before_audited;
@@ -949,6 +1063,7 @@ TEST_F(CaseServiceTest, RestartedServiceAnswersExactlyAsBefore) {
 
   Restart();
   EXPECT_EQ(Head(), head);
+  EXPECT_GT(before[1].closed_unix_micros(), 0);  // and it survives the restart
   for (size_t i = 0; i < ids.size(); ++i) {
     absl::StatusOr<case_v1::CaseView> v = Get(ids[i], manager);
     ASSERT_THAT(v, IsOk());
@@ -1084,21 +1199,23 @@ TEST(CaseBinaryTest, ServesAfterReplayAndDrainsOnSigterm) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
                                            grpc::InsecureChannelCredentials(), args);
+  // Health.Watch streams each change of status (NOT_SERVING during replay,
+  // then SERVING): waiting on it needs no polling.
   auto wait_serving = [&] {
     auto health = grpc::health::v1::Health::NewStub(channel);
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      grpc::ClientContext context;
-      context.set_wait_for_ready(true);
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-      grpc::health::v1::HealthCheckResponse response;
-      grpc::Status s =
-          health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
-      if (s.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    auto reader = health->Watch(&context, grpc::health::v1::HealthCheckRequest());
+    grpc::health::v1::HealthCheckResponse response;
+    while (reader->Read(&response)) {
+      if (response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+        context.TryCancel();
+        reader->Finish();
         return true;
       }
-      absl::SleepFor(absl::Milliseconds(5));  // polling NOT_SERVING during replay
     }
+    reader->Finish();
     return false;
   };
   ASSERT_TRUE(wait_serving()) << child->Output();

@@ -212,6 +212,7 @@ struct Applier {
 
   absl::Status operator()(const case_v1::CaseClosed& e) {
     state.closure_reason = e.reason();
+    state.closed_unix_micros = event.recorded_unix_micros;
     return absl::OkStatus();
   }
 
@@ -227,6 +228,7 @@ struct Applier {
     }
     p->erased = true;
     p->erased_by = e.requested_by();
+    p->erasure_basis = e.basis();
     p->erasure_reason = e.reason();
     return absl::OkStatus();
   }
@@ -341,7 +343,8 @@ bool operator==(const ParticipantState& a, const ParticipantState& b) {
          a.supports_participant_id == b.supports_participant_id &&
          SameSealed(a.details, b.details) && SameSealed(a.needs, b.needs) &&
          a.erased == b.erased && a.erased_by == b.erased_by &&
-         a.erasure_reason == b.erasure_reason && a.added_position == b.added_position;
+         a.erasure_basis == b.erasure_basis && a.erasure_reason == b.erasure_reason &&
+         a.added_position == b.added_position;
 }
 
 bool operator==(const RiskAssessmentState& a, const RiskAssessmentState& b) {
@@ -368,7 +371,9 @@ bool operator==(const CaseState& a, const CaseState& b) {
          SameSealed(a.acknowledgement_notes, b.acknowledgement_notes) &&
          a.suitable == b.suitable && a.unsuitable_reason == b.unsuitable_reason &&
          a.risk_assessments == b.risk_assessments && a.pause_reason == b.pause_reason &&
-         a.closure_reason == b.closure_reason && a.last_position == b.last_position &&
+         a.closure_reason == b.closure_reason &&
+         a.closed_unix_micros == b.closed_unix_micros &&
+         a.last_position == b.last_position &&
          a.updated_unix_micros == b.updated_unix_micros;
 }
 

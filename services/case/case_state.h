@@ -132,8 +132,9 @@ struct ParticipantState {
   common_v1::Sealed details;            // PersonalDetails, as stored
   common_v1::Sealed needs;              // Needs, as stored
   bool erased = false;
-  std::string erased_by;       // who asked (ParticipantErased.requested_by)
-  std::string erasure_reason;  // why
+  std::string erased_by;  // who asked (ParticipantErased.requested_by)
+  case_v1::ErasureBasis erasure_basis = case_v1::ERASURE_BASIS_UNSPECIFIED;
+  std::string erasure_reason;  // the basis's free-text detail
   uint64_t added_position = 0;
 
   friend bool operator==(const ParticipantState& a, const ParticipantState& b);
@@ -183,6 +184,9 @@ struct CaseState {
   std::vector<RiskAssessmentState> risk_assessments;  // oldest first; back() current
   std::string pause_reason;                           // when PAUSED
   case_v1::ClosureReason closure_reason = case_v1::CLOSURE_REASON_UNSPECIFIED;
+  // When the case was closed: the recorded time of its CaseClosed event (0
+  // while it is open). The retention rule for erasure counts from it.
+  int64_t closed_unix_micros = 0;
   uint64_t last_position = 0;       // position of the last event folded
   int64_t updated_unix_micros = 0;  // recorded time of the last event folded
 

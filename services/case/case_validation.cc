@@ -239,6 +239,8 @@ absl::Status Validate(const case_::v1::CloseCaseRequest& request) {
 absl::Status Validate(const case_::v1::EraseParticipantRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateCommand(request));
   MEND_RETURN_IF_ERROR(ValidateId("participant_id", request.participant_id()));
+  MEND_RETURN_IF_ERROR(
+      ValidateEnum("basis", request.basis(), case_::v1::ErasureBasis_IsValid));
   return ShortText("reason", request.reason(), true);
 }
 

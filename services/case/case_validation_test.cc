@@ -178,14 +178,36 @@ TEST(CaseValidationTest, CloseEraseAndPauseNeedTheirReasons) {
   erase.set_request_id("r");
   erase.set_case_id("c");
   erase.set_participant_id("p");
+  erase.set_basis(v1::RETENTION_PERIOD_ELAPSED);
   EXPECT_THAT(Validate(erase).message(), HasSubstr("reason"));
   erase.set_reason("retention period ended");
+  EXPECT_THAT(Validate(erase), IsOk());
+  erase.set_reason(std::string(kMaxShortText + 1, 'r'));
+  EXPECT_THAT(Validate(erase), StatusIs(absl::StatusCode::kInvalidArgument));
+  erase.set_reason("request ref ER-17");
+  erase.set_basis(v1::ERASURE_REQUEST);
   EXPECT_THAT(Validate(erase), IsOk());
 
   v1::PauseCaseRequest pause;
   pause.set_request_id("r");
   pause.set_case_id("c");
   EXPECT_THAT(Validate(pause).message(), HasSubstr("reason"));
+}
+
+TEST(CaseValidationTest, ErasureNeedsAKnownBasis) {
+  v1::EraseParticipantRequest erase;
+  erase.set_request_id("r");
+  erase.set_case_id("c");
+  erase.set_participant_id("p");
+  erase.set_reason("request ref ER-17");
+  // Unspecified: the rule to apply is unknown.
+  EXPECT_THAT(Validate(erase), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Validate(erase).message(), HasSubstr("basis: is required"));
+  erase.set_basis(static_cast<v1::ErasureBasis>(7));
+  EXPECT_THAT(Validate(erase), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Validate(erase).message(), HasSubstr("basis: has unknown value 7"));
+  erase.set_basis(v1::ERASURE_REQUEST);
+  EXPECT_THAT(Validate(erase), IsOk());
 }
 
 TEST(CaseValidationTest, ListCasesBounds) {

@@ -148,6 +148,7 @@ absl::StatusOr<case_v1::CaseView> BuildCaseView(const CaseState& state,
   }
   view.set_closure_reason(state.closure_reason);
   view.set_updated_unix_micros(state.updated_unix_micros);
+  view.set_closed_unix_micros(state.closed_unix_micros);
   return view;
 }
 
