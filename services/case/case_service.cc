@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +13,7 @@
 #include "common/record_codec.h"
 #include "common/status_convert.h"
 #include "common/status_macros.h"
+#include "common/uuid.h"
 #include "services/case/case_validation.h"
 #include "services/case/case_view.h"
 
@@ -45,16 +45,6 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
                                  case_v1::CommandResult* response) {
   if (result.ok()) *response = *std::move(result);
   return Finish(context, result.status());
-}
-
-// A random (version 4) UUID.
-std::string NewUuid() {
-  absl::BitGen gen;
-  const uint64_t hi = (absl::Uniform<uint64_t>(gen) & ~uint64_t{0xF000}) | 0x4000;
-  const uint64_t lo =
-      (absl::Uniform<uint64_t>(gen) & ~(uint64_t{0x3} << 62)) | (uint64_t{0x2} << 62);
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xFFFF,
-                         hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFULL);
 }
 
 // The command whose first event is of `type` (event ids "<request_id>/0"
