@@ -195,6 +195,7 @@ absl::Status CaseServiceImpl::ApplyLocked(const ReplayedEvent& event,
     if (auto r = requests_.find(request_id);
         r != requests_.end() && r->second.result.case_id() == case_id) {
       r->second.result.set_version(applied.version);
+      r->second.result.set_last_position(event.position);
       r->second.result.set_stage(applied.stage);
     }
   }

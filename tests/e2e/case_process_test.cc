@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "mend/case/v1/case_service.grpc.pb.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+#include "tests/support/grpc_client.h"
 #include "tests/support/process.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
@@ -36,11 +37,14 @@ namespace {
 namespace case_v1 = ::mend::case_::v1;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
+using ::mend::testing::Call;
 using ::mend::testing::ChildProcess;
+using ::mend::testing::Connect;
 using ::mend::testing::IsOk;
 using ::mend::testing::KeyPair;
 using ::mend::testing::StatusIs;
 using ::mend::testing::TempDir;
+using ::mend::testing::WaitServing;
 using ::testing::HasSubstr;
 
 constexpr char kBinary[] = MEND_CASE_SERVICE;
@@ -49,54 +53,6 @@ constexpr char kVictimPhone[] = "+44 7700 900461";
 constexpr char kServiceUserName[] = "Samuel Offleigh-Plaintext";
 constexpr char kManager[] = "manager-mia";
 constexpr char kFacilitator[] = "facilitator-ann";
-
-std::shared_ptr<grpc::Channel> Connect(int port) {
-  grpc::ChannelArguments args;  // reconnect quickly while the process starts
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials(), args);
-}
-
-// True once the service on `channel` reports SERVING on a Health.Watch
-// stream (which waits for the server to come up and reports every change);
-// false if the stream ends first or 30 s pass.
-bool WaitServing(const std::shared_ptr<grpc::Channel>& channel) {
-  auto health = grpc::health::v1::Health::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_wait_for_ready(true);
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader =
-      health->Watch(&context, HealthCheckRequest());
-  HealthCheckResponse response;
-  while (reader->Read(&response)) {
-    if (response.status() == HealthCheckResponse::SERVING) {
-      context.TryCancel();
-      reader->Finish();
-      return true;
-    }
-  }
-  reader->Finish();
-  return false;
-}
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
-// One unary call with a bearer token and a deadline.
-template <typename Response, typename Fn>
-absl::StatusOr<Response> Call(const std::string& token, Fn fn) {
-  grpc::ClientContext context;
-  AttachBearerToken(&context, token);
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-  Response response;
-  grpc::Status status = fn(&context, &response);
-  if (!status.ok()) return FromGrpc(status);
-  return response;
-}
 
 // A referral of a burglary: service user "su-1", victim "v-1".
 case_v1::ReferCaseRequest Referral() {

@@ -46,6 +46,16 @@ MATCHER_P(StatusIs, code,
   return s.code() == code;
 }
 
+// The same, and the message matches `message` (e.g. HasSubstr("scope")).
+MATCHER_P2(StatusIs, code, message,
+           std::string(negation ? "doesn't have" : "has") + " status code " +
+               absl::StatusCodeToString(code) + " and a matching message") {
+  const absl::Status& s = ::mend::testing::GetStatus(arg);
+  *result_listener << "status is " << s;
+  return s.code() == code &&
+         ::testing::Matches(message)(std::string(s.message()));
+}
+
 MATCHER(IsOk, std::string(negation ? "isn't" : "is") + " OK") {
   const absl::Status& s = ::mend::testing::GetStatus(arg);
   *result_listener << "status is " << s;

@@ -1,0 +1,654 @@
+#include "services/consent/consent_service.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/record_codec.h"
+#include "common/status_convert.h"
+#include "common/status_macros.h"
+#include "common/uuid.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "services/consent/case_observer.h"
+#include "services/consent/consent_decide.h"
+#include "services/consent/consent_validation.h"
+#include "services/consent/contact_rule.h"
+
+namespace mend::consentsvc {
+namespace {
+
+using eventlog::ExpectedVersion;
+using eventlog::NewEvent;
+
+constexpr size_t kCatchUpBatch = 256;
+constexpr char kStreamPrefix[] = "consent-";
+constexpr size_t kStreamPrefixLength = sizeof(kStreamPrefix) - 1;
+constexpr char kRequestPrefix[] = "req:";
+constexpr size_t kRequestPrefixLength = sizeof(kRequestPrefix) - 1;
+constexpr int32_t kDefaultPageSize = 50;
+
+std::string FullMethod(std::string_view method) {
+  return absl::StrCat(kConsentServicePrefix, std::string(method));
+}
+
+std::string Quote(std::string_view s) { return absl::StrCat("\"", std::string(s), "\""); }
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+template <typename Response>
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
+                                 absl::StatusOr<Response> result, Response* response) {
+  if (result.ok()) *response = *std::move(result);
+  return Finish(context, result.status());
+}
+
+std::optional<uint64_t> ExpectedOf(bool has, uint64_t value) {
+  return has ? std::optional<uint64_t>(value) : std::nullopt;
+}
+
+// The command a request's event records, by its type.
+std::string_view MethodOf(std::string_view event_type) {
+  if (event_type == kConsentRecordedType) return "RecordConsent";
+  if (event_type == kConsentWithdrawnType) return "WithdrawConsent";
+  if (event_type == kContactDecisionMadeType) return "DecideContact";
+  return "";
+}
+
+CommandContext ContextOf(const Caller& caller) {
+  return CommandContext{.actor_id = caller.subject, .role = caller.role};
+}
+
+NewEvent CommandEvent(const std::string& request_id, const Caller& caller,
+                      std::string_view type, const google::protobuf::Message& payload) {
+  NewEvent event;
+  event.event_id = absl::StrCat(kRequestPrefix, request_id);
+  event.event_type = std::string(type);
+  payload.SerializeToString(&event.payload);
+  event.actor_id = caller.subject;
+  event.actor_role = std::string(RoleName(caller.role));
+  event.correlation_id = request_id;
+  return event;
+}
+
+consent_v1::ContactDecision ToDecision(const DecisionRecord& record) {
+  consent_v1::ContactDecision out;
+  *out.mutable_decision() = record.decision;
+  out.set_position(record.position);
+  out.set_decided_unix_micros(record.decided_unix_micros);
+  return out;
+}
+
+template <typename M>
+bool SameRepeated(const google::protobuf::RepeatedPtrField<M>& a,
+                  const google::protobuf::RepeatedPtrField<M>& b) {
+  if (a.size() != b.size()) return false;
+  for (int i = 0; i < a.size(); ++i) {
+    if (!google::protobuf::util::MessageDifferencer::Equals(a.Get(i), b.Get(i))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const MethodPolicy::Table& ConsentPolicy() {
+  static const MethodPolicy::Table* const table = [] {
+    const std::vector<Role> commands = {Role::kFacilitator, Role::kManager};
+    const std::vector<Role> decide = {Role::kFacilitator, Role::kService};
+    const std::vector<Role> reads = {Role::kFacilitator, Role::kManager, Role::kAuditor,
+                                     Role::kService};
+    auto* t = new MethodPolicy::Table;
+    for (const char* method : {"RecordConsent", "WithdrawConsent"}) {
+      t->push_back({FullMethod(method), commands});
+    }
+    t->push_back({FullMethod("DecideContact"), decide});
+    for (const char* method : {"GetConsents", "GetDecision", "ListDecisions", "ExplainDecision"}) {
+      t->push_back({FullMethod(method), reads});
+    }
+    return t;
+  }();
+  return *table;
+}
+
+ConsentServiceImpl::ConsentServiceImpl(ServiceRuntime* runtime) : runtime_(runtime) {}
+
+absl::StatusOr<eventlog::WriteRequest> ConsentServiceImpl::ObserveCase(
+    const UpstreamEvent& event) {
+  MEND_ASSIGN_OR_RETURN(consent_v1::CaseEventObserved observed,
+                        ObserveCaseRecord(event.position, event.bytes, event.view));
+  return ObservationWrite(observed);
+}
+
+void ConsentServiceImpl::Observed(const eventlog::WriteRequest& request,
+                                  const eventlog::WriteResult& /*result*/) {
+  // Deduplicated writes were folded already (replay); CatchUp is a no-op then.
+  for (const eventlog::StreamAppend& append : request.appends) {
+    if (!append.stream_id.starts_with(kStreamPrefix)) continue;
+    const std::string case_id = append.stream_id.substr(kStreamPrefixLength);
+    std::shared_ptr<absl::Mutex> lock = CaseLock(case_id);
+    absl::MutexLock l(lock.get());
+    if (absl::Status s = CatchUp(case_id); !s.ok()) {
+      log::Error("folding an observed case event failed",
+                 {{"case_id", case_id}, {"error", std::string(s.message())}});
+    }
+  }
+}
+
+absl::Status ConsentServiceImpl::Apply(const ReplayedEvent& event) {
+  absl::MutexLock lock(&mu_);
+  return ApplyLocked(event);
+}
+
+absl::Status ConsentServiceImpl::ApplyLocked(const ReplayedEvent& event) {
+  const eventlog::RecordView& view = event.view;
+  if (!view.stream_id.starts_with(kStreamPrefix) ||
+      view.stream_id.size() == kStreamPrefixLength) {
+    return absl::DataLossError(absl::StrCat("position ", event.position, ": stream ",
+                                            Quote(view.stream_id),
+                                            " is not a consent stream"));
+  }
+  const std::string case_id(view.stream_id.substr(kStreamPrefixLength));
+  CaseFacts& facts = cases_[case_id];
+  MEND_RETURN_IF_ERROR(Evolve(facts, ConsentLogEvent{.position = event.position,
+                                                     .stream_version = view.stream_version,
+                                                     .event_type = view.event_type,
+                                                     .payload = view.payload,
+                                                     .recorded_unix_micros =
+                                                         view.recorded_unix_micros}));
+  if (view.event_type == kContactDecisionMadeType) {
+    decision_cases_[facts.decisions.back().decision.decision_id()] = case_id;
+  }
+  if (view.event_id.starts_with(kRequestPrefix)) {
+    const std::string request_id(view.event_id.substr(kRequestPrefixLength));
+    RequestRecord& record = requests_[request_id];
+    record.method = std::string(MethodOf(view.event_type));
+    record.case_id = case_id;
+    record.position = event.position;
+    record.version = view.stream_version;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConsentServiceImpl::CatchUp(const std::string& case_id) {
+  uint64_t version = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = cases_.find(case_id); it != cases_.end()) version = it->second.version;
+  }
+  const std::string stream = ConsentStreamId(case_id);
+  for (;;) {
+    MEND_ASSIGN_OR_RETURN(std::vector<eventlog::RawRecord> records,
+                          runtime_->store()->ReadStream(stream, version + 1, kCatchUpBatch));
+    if (records.empty()) return absl::OkStatus();
+    for (const eventlog::RawRecord& record : records) {
+      eventlog::RecordView view;
+      MEND_RETURN_IF_ERROR(eventlog::DecodeRecord(record.bytes, &view));
+      MEND_RETURN_IF_ERROR(Apply(ReplayedEvent{record.position, record.bytes, view}));
+      version = view.stream_version;
+    }
+  }
+}
+
+std::shared_ptr<absl::Mutex> ConsentServiceImpl::CaseLock(const std::string& case_id) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<absl::Mutex>& m = case_locks_[case_id];
+  if (m == nullptr) m = std::make_shared<absl::Mutex>();
+  return m;
+}
+
+CaseFacts ConsentServiceImpl::Snapshot(const std::string& case_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = cases_.find(case_id);
+  return it == cases_.end() ? CaseFacts{} : it->second;
+}
+
+uint64_t ConsentServiceImpl::case_position() const {
+  return case_follower_ == nullptr ? 0 : case_follower_->handled_position();
+}
+
+absl::Status ConsentServiceImpl::WaitCausal(const common_v1::CausalToken& token,
+                                            absl::Time call_deadline) const {
+  // Give up a little before the call's deadline, so the caller hears why
+  // (UNAVAILABLE and how far the log has got) rather than DEADLINE_EXCEEDED.
+  const absl::Duration remaining = call_deadline - absl::Now();
+  const absl::Time deadline =
+      call_deadline - std::clamp(remaining / 10, absl::ZeroDuration(), absl::Milliseconds(100));
+  if (token.case_position() > 0) {
+    if (case_follower_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "this consent service does not follow the case log (no --upstream_case)");
+    }
+    MEND_RETURN_IF_ERROR(case_follower_->WaitForHandled(token.case_position(), deadline));
+  }
+  if (token.consent_position() > 0) {
+    const uint64_t head =
+        runtime_->store()->WaitForHeadAbove(token.consent_position() - 1, deadline);
+    if (head < token.consent_position()) {
+      return absl::UnavailableError(absl::StrCat(
+          "the consent log has not reached position ", token.consent_position(),
+          " (its head is ", head, "); retry"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ConsentServiceImpl::RequestRecord> ConsentServiceImpl::Execute(
+    const CommandCall& call, const Decider& decide) {
+  std::shared_ptr<absl::Mutex> case_lock = CaseLock(call.case_id);
+  absl::MutexLock lock(case_lock.get());
+  for (;;) {
+    MEND_RETURN_IF_ERROR(CatchUp(call.case_id));
+    {
+      absl::MutexLock l(&mu_);
+      if (auto it = requests_.find(call.request_id); it != requests_.end()) {
+        const RequestRecord& record = it->second;
+        if (record.method != call.method || record.case_id != call.case_id) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "request_id ", Quote(call.request_id), " was used for ", record.method,
+              " on case ", Quote(record.case_id), "; a new command needs a new request_id"));
+        }
+        return record;
+      }
+    }
+    CaseFacts facts = Snapshot(call.case_id);
+    if (call.expected_version.has_value() && *call.expected_version != facts.version) {
+      return absl::AbortedError(absl::StrCat(
+          std::string(call.method), ": case ", Quote(call.case_id),
+          " is at consent version ", facts.version, ", not the expected ",
+          *call.expected_version));
+    }
+    MEND_ASSIGN_OR_RETURN(NewEvent event, decide(facts));
+    const ExpectedVersion expected = facts.exists() ? ExpectedVersion::Exact(facts.version)
+                                                    : ExpectedVersion::NoStream();
+    absl::StatusOr<eventlog::AppendResult> appended =
+        runtime_->store()->Append(ConsentStreamId(call.case_id), expected, {std::move(event)});
+    if (absl::IsAborted(appended.status()) && !call.expected_version.has_value() &&
+        absl::Now() < call.deadline) {
+      continue;  // a case fact landed meanwhile: decide again on it
+    }
+    if (!appended.ok()) return appended.status();
+    // Fold what the store recorded (positions and times as stored), so the
+    // state equals the one a restart replays.
+    MEND_RETURN_IF_ERROR(CatchUp(call.case_id));
+    absl::MutexLock l(&mu_);
+    auto it = requests_.find(call.request_id);
+    if (it == requests_.end()) {
+      return absl::InternalError(
+          absl::StrCat("request ", Quote(call.request_id), " was appended but not folded"));
+    }
+    return it->second;
+  }
+}
+
+absl::StatusOr<CaseFacts> ConsentServiceImpl::Readable(const std::string& case_id,
+                                                       const Caller& caller) {
+  CaseFacts facts = Snapshot(case_id);
+  if (!facts.case_known()) {
+    return absl::NotFoundError(absl::StrCat(
+        "case ", Quote(case_id), " is not known to the consent service (case log handled up to ",
+        case_position(), "; pass a causal token if the case is new)"));
+  }
+  MEND_RETURN_IF_ERROR(CheckCanRead(facts, ContextOf(caller)));
+  return facts;
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::RecordConsent(
+    grpc::CallbackServerContext* context, const consent_v1::RecordConsentRequest* request,
+    consent_v1::CommandResult* response) {
+  auto run = [&]() -> absl::StatusOr<consent_v1::CommandResult> {
+    MEND_ASSIGN_OR_RETURN(Caller caller,
+                          runtime_->Authorize(*context, FullMethod("RecordConsent")));
+    MEND_RETURN_IF_ERROR(Validate(*request));
+    const absl::Time deadline = runtime_->Deadline(*context);
+    MEND_RETURN_IF_ERROR(WaitCausal(request->causal_token(), deadline));
+    const std::string consent_id = NewUuid();
+    MEND_ASSIGN_OR_RETURN(
+        RequestRecord record,
+        Execute(CommandCall{.method = "RecordConsent",
+                            .request_id = request->request_id(),
+                            .case_id = request->case_id(),
+                            .expected_version = ExpectedOf(request->has_expected_version(),
+                                                           request->expected_version()),
+                            .deadline = deadline},
+                [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
+                  RecordConsentCommand command{
+                      .case_id = request->case_id(),
+                      .consent_id = consent_id,
+                      .participant_id = request->participant_id(),
+                      .scope = request->scope(),
+                      .answer = request->answer(),
+                      .informed = request->informed(),
+                      .requested_by_participant = request->requested_by_participant()};
+                  MEND_ASSIGN_OR_RETURN(
+                      consent_v1::ConsentRecorded e,
+                      DecideRecordConsent(facts, command, ContextOf(caller)));
+                  return CommandEvent(request->request_id(), caller, kConsentRecordedType, e);
+                }));
+    consent_v1::CommandResult result;
+    result.set_case_id(record.case_id);
+    result.set_version(record.version);
+    result.set_position(record.position);
+    return result;
+  };
+  return Answer(context, run(), response);
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::WithdrawConsent(
+    grpc::CallbackServerContext* context, const consent_v1::WithdrawConsentRequest* request,
+    consent_v1::CommandResult* response) {
+  auto run = [&]() -> absl::StatusOr<consent_v1::CommandResult> {
+    MEND_ASSIGN_OR_RETURN(Caller caller,
+                          runtime_->Authorize(*context, FullMethod("WithdrawConsent")));
+    MEND_RETURN_IF_ERROR(Validate(*request));
+    const absl::Time deadline = runtime_->Deadline(*context);
+    MEND_RETURN_IF_ERROR(WaitCausal(request->causal_token(), deadline));
+    MEND_ASSIGN_OR_RETURN(
+        RequestRecord record,
+        Execute(CommandCall{.method = "WithdrawConsent",
+                            .request_id = request->request_id(),
+                            .case_id = request->case_id(),
+                            .expected_version = ExpectedOf(request->has_expected_version(),
+                                                           request->expected_version()),
+                            .deadline = deadline},
+                [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
+                  WithdrawConsentCommand command{.case_id = request->case_id(),
+                                                 .participant_id = request->participant_id(),
+                                                 .scope = request->scope(),
+                                                 .all_scopes = request->all_scopes(),
+                                                 .informed = request->informed()};
+                  MEND_ASSIGN_OR_RETURN(
+                      consent_v1::ConsentWithdrawn e,
+                      DecideWithdrawConsent(facts, command, ContextOf(caller)));
+                  return CommandEvent(request->request_id(), caller, kConsentWithdrawnType, e);
+                }));
+    log::Info("consent withdrawn", {{"case_id", record.case_id},
+                                    {"position", absl::StrCat(record.position)}});
+    consent_v1::CommandResult result;
+    result.set_case_id(record.case_id);
+    result.set_version(record.version);
+    result.set_position(record.position);
+    return result;
+  };
+  return Answer(context, run(), response);
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::GetConsents(
+    grpc::CallbackServerContext* context, const consent_v1::GetConsentsRequest* request,
+    consent_v1::GetConsentsResponse* response) {
+  auto run = [&]() -> absl::StatusOr<consent_v1::GetConsentsResponse> {
+    MEND_ASSIGN_OR_RETURN(Caller caller,
+                          runtime_->Authorize(*context, FullMethod("GetConsents")));
+    MEND_RETURN_IF_ERROR(Validate(*request));
+    MEND_RETURN_IF_ERROR(WaitCausal(request->causal_token(), runtime_->Deadline(*context)));
+    MEND_ASSIGN_OR_RETURN(CaseFacts facts, Readable(request->case_id(), caller));
+    consent_v1::GetConsentsResponse out;
+    out.set_case_id(facts.case_id);
+    out.set_version(facts.version);
+    out.set_case_position(facts.last_case_position);
+    for (const casesvc::ParticipantState& p : facts.case_state.participants) {
+      consent_v1::ParticipantConsents* pc = out.add_participants();
+      pc->set_participant_id(p.participant_id);
+      pc->set_role(p.role);
+      pc->set_erased(p.erased);
+      for (int s = consent_v1::ConsentScope_MIN; s <= consent_v1::ConsentScope_MAX; ++s) {
+        const auto scope = static_cast<consent_v1::ConsentScope>(s);
+        if (scope == consent_v1::CONSENT_SCOPE_UNSPECIFIED ||
+            !consent_v1::ConsentScope_IsValid(s)) {
+          continue;
+        }
+        consent_v1::ScopeConsents* sc = pc->add_scopes();
+        sc->set_scope(scope);
+        auto pit = facts.consents.find(p.participant_id);
+        if (pit == facts.consents.end()) continue;
+        auto sit = pit->second.find(scope);
+        if (sit == pit->second.end()) continue;
+        for (const ConsentEntryFacts& e : sit->second) {
+          consent_v1::ConsentEntry* entry = sc->add_history();
+          entry->set_status(e.status);
+          entry->set_consent_id(e.consent_id);
+          *entry->mutable_informed() = e.informed;
+          entry->set_requested_by_participant(e.requested_by_participant);
+          entry->set_recorded_by(e.recorded_by);
+          entry->set_recorded_unix_micros(e.recorded_unix_micros);
+          entry->set_position(e.position);
+        }
+        if (!sit->second.empty()) sc->set_status(sit->second.back().status);
+      }
+    }
+    return out;
+  };
+  return Answer(context, run(), response);
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
+    grpc::CallbackServerContext* context, const consent_v1::DecideContactRequest* request,
+    consent_v1::ContactDecision* response) {
+  auto run = [&]() -> absl::StatusOr<consent_v1::ContactDecision> {
+    MEND_ASSIGN_OR_RETURN(Caller caller,
+                          runtime_->Authorize(*context, FullMethod("DecideContact")));
+    MEND_RETURN_IF_ERROR(Validate(*request));
+    std::string facilitator_id = request->facilitator_id();
+    if (caller.role == Role::kFacilitator) {
+      if (!facilitator_id.empty() && facilitator_id != caller.subject) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "a facilitator asks only for themselves: facilitator_id ", Quote(facilitator_id),
+            " is not the caller ", Quote(caller.subject)));
+      }
+      facilitator_id = caller.subject;
+    } else if (facilitator_id.empty()) {
+      return absl::InvalidArgumentError(
+          "facilitator_id: required when a service asks on a facilitator's behalf");
+    }
+    const absl::Time deadline = runtime_->Deadline(*context);
+    MEND_RETURN_IF_ERROR(WaitCausal(request->causal_token(), deadline));
+    // Read before the facts: every case fact up to it is in the stream.
+    const uint64_t handled = case_position();
+    const std::string decision_id = NewUuid();
+    MEND_ASSIGN_OR_RETURN(
+        RequestRecord record,
+        Execute(
+            CommandCall{.method = "DecideContact",
+                        .request_id = request->request_id(),
+                        .case_id = request->case_id(),
+                        .expected_version = std::nullopt,
+                        .deadline = deadline},
+            [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
+              if (!facts.case_known()) {
+                return absl::NotFoundError(absl::StrCat(
+                    "case ", Quote(request->case_id()),
+                    " is not known to the consent service (case log handled up to ", handled,
+                    "; pass a causal token if the case is new)"));
+              }
+              MEND_ASSIGN_OR_RETURN(ContactParties parties,
+                                    ResolveParties(facts, request->victim_id()));
+              const ContactQuestion question{.kind = request->kind(),
+                                             .victim_id = parties.victim_id,
+                                             .service_user_id = parties.service_user_id,
+                                             .facilitator_id = facilitator_id};
+              ContactRuling ruling = DecideContactRule(facts, question);
+              consent_v1::ContactDecisionMade d;
+              d.set_decision_id(decision_id);
+              d.set_case_id(request->case_id());
+              d.set_kind(request->kind());
+              d.set_outcome(ruling.outcome);
+              for (consent_v1::Reason& r : ruling.reasons) *d.add_reasons() = std::move(r);
+              for (consent_v1::ConsultedFact& f : ruling.consulted) {
+                *d.add_consulted() = std::move(f);
+              }
+              d.set_victim_id(parties.victim_id);
+              d.set_service_user_id(parties.service_user_id);
+              d.set_facilitator_id(facilitator_id);
+              d.set_requested_by(caller.subject);
+              d.set_requested_by_role(std::string(RoleName(caller.role)));
+              d.set_purpose(request->purpose());
+              d.set_policy_version(ruling.policy_version);
+              d.set_case_position(std::max(handled, facts.last_case_position));
+              *d.mutable_causal_token() = request->causal_token();
+              return CommandEvent(request->request_id(), caller, kContactDecisionMadeType, d);
+            }));
+    absl::MutexLock l(&mu_);
+    const CaseFacts& facts = cases_[record.case_id];
+    for (const DecisionRecord& d : facts.decisions) {
+      if (d.position == record.position) {
+        log::Info("contact decision",
+                  {{"decision_id", d.decision.decision_id()},
+                   {"case_id", d.decision.case_id()},
+                   {"kind", common_v1::ContactKind_Name(d.decision.kind())},
+                   {"outcome", consent_v1::Outcome_Name(d.decision.outcome())},
+                   {"position", absl::StrCat(d.position)}});
+        return ToDecision(d);
+      }
+    }
+    return absl::InternalError(absl::StrCat("decision at position ", record.position,
+                                            " was appended but not folded"));
+  };
+  return Answer(context, run(), response);
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::GetDecision(
+    grpc::CallbackServerContext* context, const consent_v1::GetDecisionRequest* request,
+    consent_v1::ContactDecision* response) {
+  auto run = [&]() -> absl::StatusOr<consent_v1::ContactDecision> {
+    MEND_ASSIGN_OR_RETURN(Caller caller,
+                          runtime_->Authorize(*context, FullMethod("GetDecision")));
+    MEND_RETURN_IF_ERROR(Validate(*request));
+    std::string case_id;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = decision_cases_.find(request->decision_id());
+      if (it != decision_cases_.end()) case_id = it->second;
+    }
+    if (case_id.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("no decision ", Quote(request->decision_id())));
+    }
+    MEND_ASSIGN_OR_RETURN(CaseFacts facts, Readable(case_id, caller));
+    const DecisionRecord* d = facts.FindDecision(request->decision_id());
+    if (d == nullptr) {
+      return absl::InternalError("decision indexed but not in its case");
+    }
+    return ToDecision(*d);
+  };
+  return Answer(context, run(), response);
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::ListDecisions(
+    grpc::CallbackServerContext* context, const consent_v1::ListDecisionsRequest* request,
+    consent_v1::ListDecisionsResponse* response) {
+  auto run = [&]() -> absl::StatusOr<consent_v1::ListDecisionsResponse> {
+    MEND_ASSIGN_OR_RETURN(Caller caller,
+                          runtime_->Authorize(*context, FullMethod("ListDecisions")));
+    MEND_RETURN_IF_ERROR(Validate(*request));
+    MEND_ASSIGN_OR_RETURN(CaseFacts facts, Readable(request->case_id(), caller));
+    // The page token is the consent-log position of the last decision given.
+    uint64_t after = 0;
+    if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
+      return absl::InvalidArgumentError(
+          "page_token: not a token from a previous ListDecisions response");
+    }
+    const int32_t page_size =
+        request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+    consent_v1::ListDecisionsResponse out;
+    for (const DecisionRecord& d : facts.decisions) {
+      if (d.position <= after) continue;
+      if (out.decisions_size() == page_size) {
+        out.set_next_page_token(absl::StrCat(out.decisions().rbegin()->position()));
+        break;
+      }
+      *out.add_decisions() = ToDecision(d);
+    }
+    return out;
+  };
+  return Answer(context, run(), response);
+}
+
+grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
+    grpc::CallbackServerContext* context, const consent_v1::ExplainDecisionRequest* request,
+    consent_v1::ExplainDecisionResponse* response) {
+  auto run = [&]() -> absl::StatusOr<consent_v1::ExplainDecisionResponse> {
+    MEND_ASSIGN_OR_RETURN(Caller caller,
+                          runtime_->Authorize(*context, FullMethod("ExplainDecision")));
+    MEND_RETURN_IF_ERROR(Validate(*request));
+    std::string case_id;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = decision_cases_.find(request->decision_id());
+      if (it != decision_cases_.end()) case_id = it->second;
+    }
+    if (case_id.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("no decision ", Quote(request->decision_id())));
+    }
+    MEND_ASSIGN_OR_RETURN(CaseFacts current, Readable(case_id, caller));
+    const DecisionRecord* recorded = current.FindDecision(request->decision_id());
+    if (recorded == nullptr) return absl::InternalError("decision indexed but not in its case");
+    const consent_v1::ContactDecisionMade& decision = recorded->decision;
+    const ContactRule rule = FindContactRule(decision.policy_version());
+    if (rule == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "decision ", Quote(decision.decision_id()), " was made by policy ",
+          Quote(decision.policy_version()), ", which this build does not have"));
+    }
+
+    // The facts as they were: the stream re-read from the log up to the
+    // decision, folded afresh.
+    CaseFacts then;
+    uint64_t until = 0;
+    const std::string stream = ConsentStreamId(case_id);
+    while (then.version + 1 < recorded->stream_version) {
+      MEND_ASSIGN_OR_RETURN(
+          std::vector<eventlog::RawRecord> records,
+          runtime_->store()->ReadStream(
+              stream, then.version + 1,
+              std::min<uint64_t>(kCatchUpBatch, recorded->stream_version - 1 - then.version)));
+      if (records.empty()) {
+        return absl::DataLossError(absl::StrCat("stream ", Quote(stream), " ends at version ",
+                                                then.version, " before its decision at version ",
+                                                recorded->stream_version));
+      }
+      for (const eventlog::RawRecord& record : records) {
+        eventlog::RecordView view;
+        MEND_RETURN_IF_ERROR(eventlog::DecodeRecord(record.bytes, &view));
+        MEND_RETURN_IF_ERROR(Evolve(then, ConsentLogEvent{
+                                              .position = record.position,
+                                              .stream_version = view.stream_version,
+                                              .event_type = view.event_type,
+                                              .payload = view.payload,
+                                              .recorded_unix_micros = view.recorded_unix_micros}));
+        until = record.position;
+      }
+    }
+    const ContactRuling ruling = rule(then, ContactQuestion{.kind = decision.kind(),
+                                                            .victim_id = decision.victim_id(),
+                                                            .service_user_id =
+                                                                decision.service_user_id(),
+                                                            .facilitator_id =
+                                                                decision.facilitator_id()});
+    consent_v1::ExplainDecisionResponse out;
+    *out.mutable_decision() = ToDecision(*recorded);
+    consent_v1::ContactDecisionMade& again = *out.mutable_recomputed();
+    again = decision;
+    again.set_outcome(ruling.outcome);
+    again.clear_reasons();
+    for (const consent_v1::Reason& r : ruling.reasons) *again.add_reasons() = r;
+    again.clear_consulted();
+    for (const consent_v1::ConsultedFact& f : ruling.consulted) *again.add_consulted() = f;
+    again.set_policy_version(ruling.policy_version);
+    out.set_same_outcome(again.outcome() == decision.outcome());
+    out.set_same_reasons(SameRepeated(again.reasons(), decision.reasons()));
+    out.set_same_consulted(SameRepeated(again.consulted(), decision.consulted()));
+    out.set_facts_until_position(until);
+    return out;
+  };
+  return Answer(context, run(), response);
+}
+
+}  // namespace mend::consentsvc

@@ -1,0 +1,170 @@
+// ConsentServiceImpl: mend.consent.v1.ConsentService over the service runtime
+// — the gRPC layer on top of the consent domain (consent_validation.h,
+// consent_state.h, consent_decide.h, contact_rule.h) and the follower of the
+// case log (case_observer.h).
+//
+//   auto runtime = ServiceRuntime::Create(options);
+//   ConsentServiceImpl service(runtime->get());
+//   (*runtime)->RegisterService(&service);
+//   (*runtime)->SetReplay([&](const ReplayedEvent& e) { return service.Apply(e); });
+//   MEND_ASSIGN_OR_RETURN(Follower* f, (*runtime)->AddFollower("case", address,
+//       ConsentServiceImpl::ObserveCase,
+//       [&](const WriteRequest& r, const WriteResult& w) { service.Observed(r, w); }));
+//   service.SetCaseFollower(f);
+//   (*runtime)->Start();
+//
+// Everything about a case lives in one stream of the consent log,
+// ConsentStreamId(case_id): the case events observed (written by the
+// follower, expected version ANY), consents, withdrawals and decisions
+// (written by commands, expecting the version they decided on). So a
+// decision rests on exactly the stream before it: a fact that lands while
+// a command decides makes its append ABORTED, and the command decides again
+// on the new facts (unless the caller gave expected_version: then the
+// caller gets ABORTED).
+//
+// A command or decision: authorize (ConsentPolicy(); UNAVAILABLE until
+// replay is done) → validate → wait for the causal token (bounded by the
+// call's deadline, else UNAVAILABLE) → under the case's lock: catch up with
+// the stream → a request id seen before returns its original answer → decide
+// → append (event id "req:<request_id>") → fold the record as stored →
+// answer. Commands on one case run one at a time; different cases run in
+// parallel and share the store's group commit.
+//
+// DecideContact: a facilitator asks for themselves (facilitator_id empty or
+// their own id, else PERMISSION_DENIED); a service asks on a facilitator's
+// behalf (facilitator_id required). NOT_FOUND for a case the service has not
+// observed (the message gives the case position handled: pass a causal
+// token), ResolveParties' errors; otherwise the rule decides and the
+// decision — APPROVED or REFUSED — is appended and returned.
+//
+// ExplainDecision re-reads the decision's stream up to the decision, folds
+// it afresh, re-runs the rule of the recorded policy version on it and
+// compares (I2). FAILED_PRECONDITION for a policy version this build lacks.
+//
+// Reads (GetConsents, GetDecision, ListDecisions, ExplainDecision) answer
+// from memory (ExplainDecision from the log); facilitators only for cases
+// allocated to them.
+//
+// Thread safety: as gRPC requires. Apply runs before Start on one thread and
+// afterwards under the case's lock.
+#ifndef MEND_SERVICES_CONSENT_CONSENT_SERVICE_H_
+#define MEND_SERVICES_CONSENT_CONSENT_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/auth.h"
+#include "common/follower.h"
+#include "common/service_runtime.h"
+#include "mend/consent/v1/consent_service.grpc.pb.h"
+#include "services/consent/consent_state.h"
+
+namespace mend::consentsvc {
+
+// "/mend.consent.v1.ConsentService/": the prefix of every method's full name.
+inline constexpr char kConsentServicePrefix[] = "/mend.consent.v1.ConsentService/";
+
+// Who may call what. RecordConsent, WithdrawConsent: facilitator, manager
+// (facilitators only on cases allocated to them). DecideContact: facilitator,
+// service. Reads: facilitator, manager, auditor, service.
+const MethodPolicy::Table& ConsentPolicy();
+
+class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackService {
+ public:
+  // `runtime` must outlive the service.
+  explicit ConsentServiceImpl(ServiceRuntime* runtime);
+
+  // The follower of the case log, for the causal token (before Start).
+  void SetCaseFollower(const Follower* follower) { case_follower_ = follower; }
+
+  // The follower's handler: a case record → the write that records it.
+  static absl::StatusOr<eventlog::WriteRequest> ObserveCase(const UpstreamEvent& event);
+  // The follower's committed callback: folds what was written.
+  void Observed(const eventlog::WriteRequest& request, const eventlog::WriteResult& result);
+
+  // Folds one event of the service's log (the runtime's replay function).
+  //   DATA_LOSS  not in a consent stream, or Evolve refuses it.
+  absl::Status Apply(const ReplayedEvent& event);
+
+  grpc::ServerUnaryReactor* RecordConsent(grpc::CallbackServerContext* context,
+                                          const consent_v1::RecordConsentRequest* request,
+                                          consent_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* WithdrawConsent(grpc::CallbackServerContext* context,
+                                            const consent_v1::WithdrawConsentRequest* request,
+                                            consent_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* GetConsents(grpc::CallbackServerContext* context,
+                                        const consent_v1::GetConsentsRequest* request,
+                                        consent_v1::GetConsentsResponse* response) override;
+  grpc::ServerUnaryReactor* DecideContact(grpc::CallbackServerContext* context,
+                                          const consent_v1::DecideContactRequest* request,
+                                          consent_v1::ContactDecision* response) override;
+  grpc::ServerUnaryReactor* GetDecision(grpc::CallbackServerContext* context,
+                                        const consent_v1::GetDecisionRequest* request,
+                                        consent_v1::ContactDecision* response) override;
+  grpc::ServerUnaryReactor* ListDecisions(grpc::CallbackServerContext* context,
+                                          const consent_v1::ListDecisionsRequest* request,
+                                          consent_v1::ListDecisionsResponse* response) override;
+  grpc::ServerUnaryReactor* ExplainDecision(
+      grpc::CallbackServerContext* context, const consent_v1::ExplainDecisionRequest* request,
+      consent_v1::ExplainDecisionResponse* response) override;
+
+ private:
+  // What a request id did (rebuilt from event ids on replay).
+  struct RequestRecord {
+    std::string method;  // "RecordConsent", "WithdrawConsent", "DecideContact"
+    std::string case_id;
+    uint64_t position = 0;
+    uint64_t version = 0;
+  };
+
+  // One command: the event to append, decided on the case's current facts.
+  using Decider = std::function<absl::StatusOr<eventlog::NewEvent>(const CaseFacts& facts)>;
+  struct CommandCall {
+    std::string_view method;
+    std::string request_id;
+    std::string case_id;
+    std::optional<uint64_t> expected_version;
+    absl::Time deadline;
+  };
+
+  // The command flow at the top of this file, from the case's lock on.
+  // Returns the request's record (its event's position and version).
+  absl::StatusOr<RequestRecord> Execute(const CommandCall& call, const Decider& decide);
+  // Waits for the causal token's case and consent positions.
+  absl::Status WaitCausal(const common_v1::CausalToken& token, absl::Time deadline) const;
+  // Folds every record of the case's stream after the in-memory version.
+  // Callers hold the case's lock (or replay).
+  absl::Status CatchUp(const std::string& case_id);
+  absl::Status ApplyLocked(const ReplayedEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<absl::Mutex> CaseLock(const std::string& case_id);
+  // A copy of the case's facts (empty facts if unknown).
+  CaseFacts Snapshot(const std::string& case_id);
+  // The facts of a case the caller may read: NOT_FOUND / PERMISSION_DENIED.
+  absl::StatusOr<CaseFacts> Readable(const std::string& case_id, const Caller& caller);
+  uint64_t case_position() const;
+
+  ServiceRuntime* const runtime_;
+  const Follower* case_follower_ = nullptr;
+
+  absl::Mutex mu_;
+  std::map<std::string, CaseFacts> cases_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> case_locks_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, RequestRecord> requests_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> decision_cases_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace mend::consentsvc
+
+#endif  // MEND_SERVICES_CONSENT_CONSENT_SERVICE_H_

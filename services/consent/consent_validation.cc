@@ -1,0 +1,155 @@
+#include "services/consent/consent_validation.h"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "mend/common/v1/contact.pb.h"
+
+namespace mend::consentsvc {
+namespace {
+
+namespace v1 = ::mend::consent::v1;
+using casesvc::ValidateId;
+using casesvc::ValidateOptionalId;
+
+absl::Status Invalid(std::string_view field, std::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(std::string(field), ": ", std::string(problem)));
+}
+
+// An enum value that is set (not *_UNSPECIFIED = 0) and known to this build.
+template <typename IsValid>
+absl::Status ValidateEnum(std::string_view field, int value, IsValid is_valid) {
+  if (value == 0) return Invalid(field, "is required");
+  if (!is_valid(value)) return Invalid(field, absl::StrCat("has unknown value ", value));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateExpectedVersion(bool has, uint64_t value) {
+  // Version 0 is "no stream": a consent stream starts with the case's first
+  // observed event, so a command never rightly expects it.
+  if (has && value == 0) {
+    return Invalid("expected_version",
+                   "must be at least 1 (a case's consent stream exists from version 1)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLeafletVersion(std::string_view value, bool required) {
+  constexpr std::string_view kField = "informed.leaflet_version";
+  if (value.empty()) {
+    return required ? Invalid(kField, "is required") : absl::OkStatus();
+  }
+  if (value.size() > kMaxLeafletVersionLength) {
+    return Invalid(kField, absl::StrCat("is ", value.size(), " bytes; the limit is ",
+                                        kMaxLeafletVersionLength));
+  }
+  if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+    return Invalid(kField, "must be printable ASCII");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateInformed(const v1::HowInformed& informed, bool leaflet_required) {
+  MEND_RETURN_IF_ERROR(ValidateLeafletVersion(informed.leaflet_version(), leaflet_required));
+  return ValidateEnum("informed.channel", informed.channel(), v1::InformedChannel_IsValid);
+}
+
+absl::Status ValidatePurpose(std::string_view value) {
+  constexpr std::string_view kField = "purpose";
+  if (value.empty()) return Invalid(kField, "is required");
+  if (value.size() > kMaxPurposeLength) {
+    return Invalid(kField, absl::StrCat("is ", value.size(), " bytes; the limit is ",
+                                        kMaxPurposeLength));
+  }
+  if (std::any_of(value.begin(), value.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+      })) {
+    return Invalid(kField, "contains control characters");
+  }
+  return absl::OkStatus();
+}
+
+// The fields every command on a participant's consent has.
+template <typename Request>
+absl::Status ValidateConsentCommand(const Request& request) {
+  MEND_RETURN_IF_ERROR(ValidateId("request_id", request.request_id()));
+  MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
+  MEND_RETURN_IF_ERROR(
+      ValidateExpectedVersion(request.has_expected_version(), request.expected_version()));
+  return ValidateId("participant_id", request.participant_id());
+}
+
+}  // namespace
+
+absl::Status Validate(const v1::RecordConsentRequest& request) {
+  MEND_RETURN_IF_ERROR(ValidateConsentCommand(request));
+  MEND_RETURN_IF_ERROR(ValidateEnum("scope", request.scope(), v1::ConsentScope_IsValid));
+  MEND_RETURN_IF_ERROR(ValidateEnum("answer", request.answer(), v1::ConsentAnswer_IsValid));
+  if (!request.has_informed()) return Invalid("informed", "is required");
+  MEND_RETURN_IF_ERROR(ValidateInformed(request.informed(), /*leaflet_required=*/true));
+  if (request.requested_by_participant() && request.answer() != v1::GIVEN) {
+    return Invalid("requested_by_participant",
+                   "may be true only with answer GIVEN (a person asks for contact, not "
+                   "for a decline)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const v1::WithdrawConsentRequest& request) {
+  MEND_RETURN_IF_ERROR(ValidateConsentCommand(request));
+  if (request.all_scopes()) {
+    if (request.scope() != v1::CONSENT_SCOPE_UNSPECIFIED) {
+      return Invalid("scope", "must be unspecified when all_scopes is true");
+    }
+  } else if (request.scope() == v1::CONSENT_SCOPE_UNSPECIFIED) {
+    return Invalid("scope", "is required (or set all_scopes to withdraw every scope)");
+  } else if (!v1::ConsentScope_IsValid(request.scope())) {
+    return Invalid("scope", absl::StrCat("has unknown value ", request.scope()));
+  }
+  if (!request.has_informed()) return Invalid("informed", "is required");
+  return ValidateInformed(request.informed(), /*leaflet_required=*/false);
+}
+
+absl::Status Validate(const v1::GetConsentsRequest& request) {
+  return ValidateId("case_id", request.case_id());
+}
+
+absl::Status Validate(const v1::DecideContactRequest& request) {
+  MEND_RETURN_IF_ERROR(ValidateId("request_id", request.request_id()));
+  MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
+  MEND_RETURN_IF_ERROR(
+      ValidateEnum("kind", request.kind(), ::mend::common::v1::ContactKind_IsValid));
+  MEND_RETURN_IF_ERROR(ValidateOptionalId("victim_id", request.victim_id()));
+  MEND_RETURN_IF_ERROR(ValidateOptionalId("facilitator_id", request.facilitator_id()));
+  return ValidatePurpose(request.purpose());
+}
+
+absl::Status Validate(const v1::GetDecisionRequest& request) {
+  return ValidateId("decision_id", request.decision_id());
+}
+
+absl::Status Validate(const v1::ListDecisionsRequest& request) {
+  MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
+  if (request.page_size() < 0 || request.page_size() > kMaxDecisionsPageSize) {
+    return Invalid("page_size", absl::StrCat("must be 0 (default 50) to ",
+                                             kMaxDecisionsPageSize, "; got ",
+                                             request.page_size()));
+  }
+  if (request.page_token().size() > kMaxPageTokenLength) {
+    return Invalid("page_token", absl::StrCat("is ", request.page_token().size(),
+                                              " bytes; the limit is ", kMaxPageTokenLength,
+                                              " (not a page token)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const v1::ExplainDecisionRequest& request) {
+  return ValidateId("decision_id", request.decision_id());
+}
+
+}  // namespace mend::consentsvc

@@ -1,0 +1,47 @@
+// Client side of the end-to-end tests: channels to a service process on
+// loopback, waiting for it to serve, and one-call helpers.
+#ifndef MEND_TESTS_SUPPORT_GRPC_CLIENT_H_
+#define MEND_TESTS_SUPPORT_GRPC_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/auth.h"
+#include "tests/support/test_util.h"
+
+namespace mend::testing {
+
+// A channel to 127.0.0.1:`port` that reconnects quickly (20-200 ms) while
+// the process starts or restarts.
+std::shared_ptr<grpc::Channel> Connect(int port);
+
+// True once the service on `channel` reports SERVING on a Health.Watch
+// stream (which waits for the server to come up and reports every change);
+// false if the stream ends first or `timeout` passes.
+bool WaitServing(const std::shared_ptr<grpc::Channel>& channel,
+                 absl::Duration timeout = absl::Seconds(30));
+
+// One unary call with a bearer token (none if empty) and a deadline:
+//   Call<v1::CommandResult>(token, [&](grpc::ClientContext* c, v1::CommandResult* r) {
+//     return stub->ReferCase(c, request, r);
+//   });
+template <typename Response, typename Fn>
+absl::StatusOr<Response> Call(const std::string& token, Fn fn,
+                              absl::Duration timeout = absl::Seconds(30)) {
+  grpc::ClientContext context;
+  if (!token.empty()) AttachBearerToken(&context, token);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  Response response;
+  grpc::Status status = fn(&context, &response);
+  if (!status.ok()) return FromGrpc(status);
+  return response;
+}
+
+}  // namespace mend::testing
+
+#endif  // MEND_TESTS_SUPPORT_GRPC_CLIENT_H_
