@@ -118,7 +118,17 @@ const MethodPolicy::Table& ConsentPolicy() {
   return *table;
 }
 
-ConsentServiceImpl::ConsentServiceImpl(ServiceRuntime* runtime) : runtime_(runtime) {}
+ConsentServiceImpl::ConsentServiceImpl(ServiceRuntime* runtime) : runtime_(runtime) {
+  absl::StatusOr<metrics::CounterFamily*> family = runtime_->metrics().AddCounterFamily(
+      "mend_contact_decisions_total", "Contact decisions made, by kind and outcome.",
+      {"kind", "outcome"});
+  if (family.ok()) {
+    decisions_made_ = *family;
+  } else {
+    log::Error("cannot register the decisions metric",
+               {{"error", std::string(family.status().message())}});
+  }
+}
 
 absl::StatusOr<eventlog::WriteRequest> ConsentServiceImpl::ObserveCase(
     const UpstreamEvent& event) {
@@ -284,7 +294,9 @@ absl::StatusOr<ConsentServiceImpl::RequestRecord> ConsentServiceImpl::Execute(
       return absl::InternalError(
           absl::StrCat("request ", Quote(call.request_id), " was appended but not folded"));
     }
-    return it->second;
+    RequestRecord record = it->second;
+    record.appended = !appended->deduplicated;
+    return record;
   }
 }
 
@@ -498,6 +510,13 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
     const CaseFacts& facts = cases_[record.case_id];
     for (const DecisionRecord& d : facts.decisions) {
       if (d.position == record.position) {
+        if (!record.appended) return ToDecision(d);  // a retry: already counted and logged
+        if (decisions_made_ != nullptr) {
+          absl::StatusOr<metrics::Counter*> counter =
+              decisions_made_->WithLabels({common_v1::ContactKind_Name(d.decision.kind()),
+                                           consent_v1::Outcome_Name(d.decision.outcome())});
+          if (counter.ok()) (*counter)->Increment();
+        }
         log::Info("contact decision",
                   {{"decision_id", d.decision.decision_id()},
                    {"case_id", d.decision.case_id()},

@@ -66,6 +66,7 @@
 #include "absl/time/time.h"
 #include "common/auth.h"
 #include "common/follower.h"
+#include "common/metrics.h"
 #include "common/service_runtime.h"
 #include "mend/consent/v1/consent_service.grpc.pb.h"
 #include "services/consent/consent_state.h"
@@ -126,6 +127,8 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
     std::string case_id;
     uint64_t position = 0;
     uint64_t version = 0;
+    // In Execute's answer: this call appended it (false for a retry).
+    bool appended = false;
   };
 
   // One command: the event to append, decided on the case's current facts.
@@ -156,6 +159,8 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
 
   ServiceRuntime* const runtime_;
   const Follower* case_follower_ = nullptr;
+  // mend_contact_decisions_total{kind, outcome}: decisions appended.
+  metrics::CounterFamily* decisions_made_ = nullptr;
 
   absl::Mutex mu_;
   std::map<std::string, CaseFacts> cases_ ABSL_GUARDED_BY(mu_);

@@ -753,6 +753,12 @@ TEST_F(ConsentServiceTest, RetriedRequestIdsReturnTheOriginalAndAppendNothing) {
   ASSERT_THAT(d2, IsOk());
   EXPECT_TRUE(MessageDifferencer::Equals(*d1, *d2));
   EXPECT_EQ(ConsentHead(), after_decision);
+  // Counted once, as the decision it was (the retry is not a decision).
+  EXPECT_THAT(consent_.runtime->metrics().Render(),
+              HasSubstr(absl::StrCat("mend_contact_decisions_total{kind=\"LETTER_DELIVERY\","
+                                     "outcome=\"",
+                                     consent_v1::Outcome_Name(d1->decision().outcome()),
+                                     "\"} 1\n")));
   // The same request id for another command is refused.
   consent_v1::DecideContactRequest reused = DecideRequest(common_v1::LETTER_DELIVERY);
   reused.set_request_id("same-consent");
