@@ -13,6 +13,7 @@
 #include "common/record_codec.h"
 #include "common/status_convert.h"
 #include "common/status_macros.h"
+#include "common/stream_records.h"
 #include "common/uuid.h"
 #include "services/case/case_validation.h"
 #include "services/case/case_view.h"
@@ -25,8 +26,6 @@ using eventlog::NewEvent;
 
 constexpr int kDefaultPageSize = 50;
 // Records read per step when catching a case up with its stream.
-constexpr size_t kCatchUpBatch = 256;
-
 std::string FullMethod(std::string_view method) {
   return absl::StrCat(kCaseServicePrefix, std::string(method));
 }
@@ -216,19 +215,11 @@ absl::Status CaseServiceImpl::CatchUp(const std::string& case_id) {
     absl::MutexLock lock(&mu_);
     if (auto it = cases_.find(case_id); it != cases_.end()) version = it->second.version;
   }
-  const std::string stream = CaseStreamId(case_id);
-  for (;;) {
-    MEND_ASSIGN_OR_RETURN(
-        std::vector<eventlog::RawRecord> records,
-        runtime_->store()->ReadStream(stream, version + 1, kCatchUpBatch));
-    if (records.empty()) return absl::OkStatus();
-    for (const eventlog::RawRecord& record : records) {
-      eventlog::RecordView view;
-      MEND_RETURN_IF_ERROR(eventlog::DecodeRecord(record.bytes, &view));
-      MEND_RETURN_IF_ERROR(Apply(ReplayedEvent{record.position, record.bytes, view}));
-      version = view.stream_version;
-    }
-  }
+  return eventlog::ForEachStreamRecord(
+      *runtime_->store(), CaseStreamId(case_id), version + 1, /*to_version=*/0,
+      [&](const eventlog::RawRecord& record, const eventlog::RecordView& view) {
+        return Apply(ReplayedEvent{record.position, record.bytes, view});
+      });
 }
 
 std::shared_ptr<absl::Mutex> CaseServiceImpl::CaseLock(const std::string& case_id) {

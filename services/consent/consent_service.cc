@@ -11,6 +11,7 @@
 #include "common/record_codec.h"
 #include "common/status_convert.h"
 #include "common/status_macros.h"
+#include "common/stream_records.h"
 #include "common/uuid.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "services/consent/case_observer.h"
@@ -24,7 +25,6 @@ namespace {
 using eventlog::ExpectedVersion;
 using eventlog::NewEvent;
 
-constexpr size_t kCatchUpBatch = 256;
 constexpr char kStreamPrefix[] = "consent-";
 constexpr size_t kStreamPrefixLength = sizeof(kStreamPrefix) - 1;
 constexpr char kRequestPrefix[] = "req:";
@@ -193,18 +193,11 @@ absl::Status ConsentServiceImpl::CatchUp(const std::string& case_id) {
     absl::MutexLock lock(&mu_);
     if (auto it = cases_.find(case_id); it != cases_.end()) version = it->second.version;
   }
-  const std::string stream = ConsentStreamId(case_id);
-  for (;;) {
-    MEND_ASSIGN_OR_RETURN(std::vector<eventlog::RawRecord> records,
-                          runtime_->store()->ReadStream(stream, version + 1, kCatchUpBatch));
-    if (records.empty()) return absl::OkStatus();
-    for (const eventlog::RawRecord& record : records) {
-      eventlog::RecordView view;
-      MEND_RETURN_IF_ERROR(eventlog::DecodeRecord(record.bytes, &view));
-      MEND_RETURN_IF_ERROR(Apply(ReplayedEvent{record.position, record.bytes, view}));
-      version = view.stream_version;
-    }
-  }
+  return eventlog::ForEachStreamRecord(
+      *runtime_->store(), ConsentStreamId(case_id), version + 1, /*to_version=*/0,
+      [&](const eventlog::RawRecord& record, const eventlog::RecordView& view) {
+        return Apply(ReplayedEvent{record.position, record.bytes, view});
+      });
 }
 
 std::shared_ptr<absl::Mutex> ConsentServiceImpl::CaseLock(const std::string& case_id) {
@@ -310,6 +303,24 @@ absl::StatusOr<CaseFacts> ConsentServiceImpl::Readable(const std::string& case_i
   }
   MEND_RETURN_IF_ERROR(CheckCanRead(facts, ContextOf(caller)));
   return facts;
+}
+
+absl::StatusOr<DecisionRecord> ConsentServiceImpl::ReadableDecision(
+    const std::string& decision_id, const Caller& caller) {
+  std::string case_id;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = decision_cases_.find(decision_id);
+    if (it != decision_cases_.end()) case_id = it->second;
+  }
+  if (case_id.empty()) return absl::NotFoundError(absl::StrCat("no decision ", Quote(decision_id)));
+  MEND_ASSIGN_OR_RETURN(CaseFacts facts, Readable(case_id, caller));
+  const DecisionRecord* d = facts.FindDecision(decision_id);
+  if (d == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("decision ", Quote(decision_id), " is indexed but not in its case"));
+  }
+  return *d;
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::RecordConsent(
@@ -539,22 +550,8 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GetDecision(
     MEND_ASSIGN_OR_RETURN(Caller caller,
                           runtime_->Authorize(*context, FullMethod("GetDecision")));
     MEND_RETURN_IF_ERROR(Validate(*request));
-    std::string case_id;
-    {
-      absl::MutexLock l(&mu_);
-      auto it = decision_cases_.find(request->decision_id());
-      if (it != decision_cases_.end()) case_id = it->second;
-    }
-    if (case_id.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("no decision ", Quote(request->decision_id())));
-    }
-    MEND_ASSIGN_OR_RETURN(CaseFacts facts, Readable(case_id, caller));
-    const DecisionRecord* d = facts.FindDecision(request->decision_id());
-    if (d == nullptr) {
-      return absl::InternalError("decision indexed but not in its case");
-    }
-    return ToDecision(*d);
+    MEND_ASSIGN_OR_RETURN(DecisionRecord d, ReadableDecision(request->decision_id(), caller));
+    return ToDecision(d);
   };
   return Answer(context, run(), response);
 }
@@ -596,20 +593,10 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
     MEND_ASSIGN_OR_RETURN(Caller caller,
                           runtime_->Authorize(*context, FullMethod("ExplainDecision")));
     MEND_RETURN_IF_ERROR(Validate(*request));
-    std::string case_id;
-    {
-      absl::MutexLock l(&mu_);
-      auto it = decision_cases_.find(request->decision_id());
-      if (it != decision_cases_.end()) case_id = it->second;
-    }
-    if (case_id.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("no decision ", Quote(request->decision_id())));
-    }
-    MEND_ASSIGN_OR_RETURN(CaseFacts current, Readable(case_id, caller));
-    const DecisionRecord* recorded = current.FindDecision(request->decision_id());
-    if (recorded == nullptr) return absl::InternalError("decision indexed but not in its case");
-    const consent_v1::ContactDecisionMade& decision = recorded->decision;
+    MEND_ASSIGN_OR_RETURN(DecisionRecord recorded,
+                          ReadableDecision(request->decision_id(), caller));
+    const consent_v1::ContactDecisionMade& decision = recorded.decision;
+    const std::string& case_id = decision.case_id();
     const ContactRule rule = FindContactRule(decision.policy_version());
     if (rule == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -619,31 +606,27 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
 
     // The facts as they were: the stream re-read from the log up to the
     // decision, folded afresh.
+    if (recorded.stream_version < 2) {
+      return absl::DataLossError(absl::StrCat("decision ", Quote(decision.decision_id()),
+                                              " is the first event of its stream"));
+    }
     CaseFacts then;
     uint64_t until = 0;
-    const std::string stream = ConsentStreamId(case_id);
-    while (then.version + 1 < recorded->stream_version) {
-      MEND_ASSIGN_OR_RETURN(
-          std::vector<eventlog::RawRecord> records,
-          runtime_->store()->ReadStream(
-              stream, then.version + 1,
-              std::min<uint64_t>(kCatchUpBatch, recorded->stream_version - 1 - then.version)));
-      if (records.empty()) {
-        return absl::DataLossError(absl::StrCat("stream ", Quote(stream), " ends at version ",
-                                                then.version, " before its decision at version ",
-                                                recorded->stream_version));
-      }
-      for (const eventlog::RawRecord& record : records) {
-        eventlog::RecordView view;
-        MEND_RETURN_IF_ERROR(eventlog::DecodeRecord(record.bytes, &view));
-        MEND_RETURN_IF_ERROR(Evolve(then, ConsentLogEvent{
-                                              .position = record.position,
+    MEND_RETURN_IF_ERROR(eventlog::ForEachStreamRecord(
+        *runtime_->store(), ConsentStreamId(case_id), 1, recorded.stream_version - 1,
+        [&](const eventlog::RawRecord& record, const eventlog::RecordView& view) {
+          until = record.position;
+          return Evolve(then, ConsentLogEvent{.position = record.position,
                                               .stream_version = view.stream_version,
                                               .event_type = view.event_type,
                                               .payload = view.payload,
-                                              .recorded_unix_micros = view.recorded_unix_micros}));
-        until = record.position;
-      }
+                                              .recorded_unix_micros =
+                                                  view.recorded_unix_micros});
+        }));
+    if (then.version + 1 != recorded.stream_version) {
+      return absl::DataLossError(absl::StrCat(
+          "stream ", Quote(ConsentStreamId(case_id)), " ends at version ", then.version,
+          " before its decision at version ", recorded.stream_version));
     }
     const ContactRuling ruling = rule(then, ContactQuestion{.kind = decision.kind(),
                                                             .victim_id = decision.victim_id(),
@@ -652,7 +635,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
                                                             .facilitator_id =
                                                                 decision.facilitator_id()});
     consent_v1::ExplainDecisionResponse out;
-    *out.mutable_decision() = ToDecision(*recorded);
+    *out.mutable_decision() = ToDecision(recorded);
     consent_v1::ContactDecisionMade& again = *out.mutable_recomputed();
     again = decision;
     again.set_outcome(ruling.outcome);

@@ -155,6 +155,10 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   CaseFacts Snapshot(const std::string& case_id);
   // The facts of a case the caller may read: NOT_FOUND / PERMISSION_DENIED.
   absl::StatusOr<CaseFacts> Readable(const std::string& case_id, const Caller& caller);
+  // A recorded decision whose case the caller may read: NOT_FOUND /
+  // PERMISSION_DENIED.
+  absl::StatusOr<DecisionRecord> ReadableDecision(const std::string& decision_id,
+                                                  const Caller& caller);
   uint64_t case_position() const;
 
   ServiceRuntime* const runtime_;

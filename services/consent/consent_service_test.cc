@@ -33,6 +33,7 @@
 #include "mend/consent/v1/consent_service.grpc.pb.h"
 #include "services/case/case_service.h"
 #include "services/consent/contact_rule.h"
+#include "tests/support/grpc_client.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
 
@@ -40,7 +41,7 @@ namespace mend::consentsvc {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
-using ::mend::testing::FromGrpc;
+using ::mend::testing::Call;
 using ::mend::testing::IsOk;
 using ::mend::testing::KeyPair;
 using ::mend::testing::StatusIs;
@@ -184,18 +185,6 @@ class ConsentServiceTest : public ::testing::Test {
   std::string Bob() { return Token(Role::kFacilitator, kBob); }
   std::string Auditor() { return Token(Role::kAuditor, "auditor-al"); }
   std::string ServiceToken() { return Token(Role::kService, "conference-service"); }
-
-  template <typename Response, typename Fn>
-  absl::StatusOr<Response> Call(const std::string& token, Fn fn,
-                                absl::Duration timeout = absl::Seconds(30)) {
-    grpc::ClientContext context;
-    if (!token.empty()) AttachBearerToken(&context, token);
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    Response response;
-    grpc::Status status = fn(&context, &response);
-    if (!status.ok()) return FromGrpc(status);
-    return response;
-  }
 
   // A case command; remembers its position for the next causal token.
   template <typename Request>
@@ -672,6 +661,36 @@ TEST_F(ConsentServiceTest, CausalTokenAheadOfTheCaseLogIsUnavailableAtTheDeadlin
           absl::Milliseconds(300));
   EXPECT_THAT(d, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(ConsentHead(), head);
+}
+
+// A case event this build cannot read stops the follower there (it never
+// skips one): requests that must see past it fail closed, UNAVAILABLE.
+TEST_F(ConsentServiceTest, AnUnknownCaseEventStopsTheGateClosed) {
+  ReadyCase("unknown");
+  ConsentToEverything();
+  absl::StatusOr<eventlog::AppendResult> odd = case_.runtime->store()->Append(
+      casesvc::CaseStreamId(case_id_), eventlog::ExpectedVersion::Any(),
+      {eventlog::NewEvent{.event_id = "odd-1",
+                          .event_type = "mend.case.v1.SomethingNewer",
+                          .payload = "",
+                          .actor_id = "case",
+                          .actor_role = "service",
+                          .correlation_id = "",
+                          .causation_id = ""}});
+  ASSERT_THAT(odd, IsOk());
+  consent_v1::DecideContactRequest r = DecideRequest(common_v1::LETTER_DELIVERY);
+  r.mutable_causal_token()->set_case_position(odd->first_position);
+  const uint64_t head = SettledConsentHead();
+  EXPECT_THAT(Call<consent_v1::ContactDecision>(
+                  Ann(),
+                  [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
+                    return consent_stub_->DecideContact(c, r, out);
+                  },
+                  absl::Milliseconds(500)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(ConsentHead(), head);
+  // What it knew before is still served.
+  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(), consent_v1::APPROVED);
 }
 
 TEST_F(ConsentServiceTest, ExplainDecisionReRunsTheRuleOnTheFactsOfTheTime) {

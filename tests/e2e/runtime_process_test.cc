@@ -25,6 +25,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+#include "tests/support/grpc_client.h"
 #include "tests/support/process.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
@@ -35,20 +36,12 @@ namespace {
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::mend::testing::ChildProcess;
+using ::mend::testing::Connect;
 using ::mend::testing::IsOk;
 using ::mend::testing::TempDir;
 using ::mend::testing::TokenFor;
 
 constexpr char kBinary[] = MEND_EXAMPLE_SERVICE;
-
-std::shared_ptr<grpc::Channel> Connect(int port) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials(), args);
-}
 
 // Opens a health Watch stream (waiting for the server to come up) and
 // returns statuses as they arrive.
