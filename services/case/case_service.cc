@@ -222,13 +222,6 @@ absl::Status CaseServiceImpl::CatchUp(const std::string& case_id) {
       });
 }
 
-std::shared_ptr<absl::Mutex> CaseServiceImpl::CaseLock(const std::string& case_id) {
-  absl::MutexLock lock(&mu_);
-  std::shared_ptr<absl::Mutex>& m = case_locks_[case_id];
-  if (m == nullptr) m = std::make_shared<absl::Mutex>();
-  return m;
-}
-
 std::string CaseServiceImpl::NextReference(absl::Time now) {
   const int64_t year = absl::ToCivilYear(now, absl::UTCTimeZone()).year();
   int64_t number;
@@ -312,7 +305,7 @@ absl::StatusOr<case_v1::CommandResult> CaseServiceImpl::Execute(
     requests_in_flight_.insert(call.request_id);
   }
   const std::string case_id = call.case_id.empty() ? NewUuid() : call.case_id;
-  std::shared_ptr<absl::Mutex> case_lock = CaseLock(case_id);
+  std::shared_ptr<absl::Mutex> case_lock = case_locks_.For(case_id);
   absl::StatusOr<case_v1::CommandResult> result;
   {
     absl::MutexLock lock(case_lock.get());

@@ -79,6 +79,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "common/keyed_mutex.h"
 #include "common/service_runtime.h"
 #include "mend/case/v1/case_service.grpc.pb.h"
 #include "services/case/case_decide.h"
@@ -209,7 +210,6 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   // Deletes the person's key if it still exists.
   absl::Status EnsureErased(const std::string& person_id);
 
-  std::shared_ptr<absl::Mutex> CaseLock(const std::string& case_id);
   // The next RJ-YYYY-NNNNNN for a referral at `now`.
   std::string NextReference(absl::Time now);
   // `plaintext` sealed under `person_id`'s key for `field`; an empty Sealed
@@ -225,11 +225,12 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   ServiceRuntime* const runtime_;
   const Options options_;
 
+  // One lock per case, held across a command (decide, append, fold).
+  KeyedMutexes case_locks_;
+
   absl::Mutex mu_;
   // Ordered by case id: ListCases pages in this order.
   std::map<std::string, CaseState> cases_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> case_locks_
-      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, RequestRecord> requests_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> requests_in_flight_ ABSL_GUARDED_BY(mu_);
   // Year → the highest reference number used in it.

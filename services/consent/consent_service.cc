@@ -143,7 +143,7 @@ void ConsentServiceImpl::Observed(const eventlog::WriteRequest& request,
   for (const eventlog::StreamAppend& append : request.appends) {
     if (!append.stream_id.starts_with(kStreamPrefix)) continue;
     const std::string case_id = append.stream_id.substr(kStreamPrefixLength);
-    std::shared_ptr<absl::Mutex> lock = CaseLock(case_id);
+    std::shared_ptr<absl::Mutex> lock = case_locks_.For(case_id);
     absl::MutexLock l(lock.get());
     if (absl::Status s = CatchUp(case_id); !s.ok()) {
       log::Error("folding an observed case event failed",
@@ -200,13 +200,6 @@ absl::Status ConsentServiceImpl::CatchUp(const std::string& case_id) {
       });
 }
 
-std::shared_ptr<absl::Mutex> ConsentServiceImpl::CaseLock(const std::string& case_id) {
-  absl::MutexLock lock(&mu_);
-  std::shared_ptr<absl::Mutex>& m = case_locks_[case_id];
-  if (m == nullptr) m = std::make_shared<absl::Mutex>();
-  return m;
-}
-
 CaseFacts ConsentServiceImpl::Snapshot(const std::string& case_id) {
   absl::MutexLock lock(&mu_);
   auto it = cases_.find(case_id);
@@ -243,9 +236,17 @@ absl::Status ConsentServiceImpl::WaitCausal(const common_v1::CausalToken& token,
   return absl::OkStatus();
 }
 
+consent_v1::CommandResult ConsentServiceImpl::ToCommandResult(const RequestRecord& record) {
+  consent_v1::CommandResult result;
+  result.set_case_id(record.case_id);
+  result.set_version(record.version);
+  result.set_position(record.position);
+  return result;
+}
+
 absl::StatusOr<ConsentServiceImpl::RequestRecord> ConsentServiceImpl::Execute(
     const CommandCall& call, const Decider& decide) {
-  std::shared_ptr<absl::Mutex> case_lock = CaseLock(call.case_id);
+  std::shared_ptr<absl::Mutex> case_lock = case_locks_.For(call.case_id);
   absl::MutexLock lock(case_lock.get());
   for (;;) {
     MEND_RETURN_IF_ERROR(CatchUp(call.case_id));
@@ -355,11 +356,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RecordConsent(
                       DecideRecordConsent(facts, command, ContextOf(caller)));
                   return CommandEvent(request->request_id(), caller, kConsentRecordedType, e);
                 }));
-    consent_v1::CommandResult result;
-    result.set_case_id(record.case_id);
-    result.set_version(record.version);
-    result.set_position(record.position);
-    return result;
+    return ToCommandResult(record);
   };
   return Answer(context, run(), response);
 }
@@ -394,11 +391,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::WithdrawConsent(
                 }));
     log::Info("consent withdrawn", {{"case_id", record.case_id},
                                     {"position", absl::StrCat(record.position)}});
-    consent_v1::CommandResult result;
-    result.set_case_id(record.case_id);
-    result.set_version(record.version);
-    result.set_position(record.position);
-    return result;
+    return ToCommandResult(record);
   };
   return Answer(context, run(), response);
 }

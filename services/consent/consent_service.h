@@ -65,6 +65,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "common/keyed_mutex.h"
 #include "common/follower.h"
 #include "common/metrics.h"
 #include "common/service_runtime.h"
@@ -131,6 +132,8 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
     bool appended = false;
   };
 
+  static consent_v1::CommandResult ToCommandResult(const RequestRecord& record);
+
   // One command: the event to append, decided on the case's current facts.
   using Decider = std::function<absl::StatusOr<eventlog::NewEvent>(const CaseFacts& facts)>;
   struct CommandCall {
@@ -150,7 +153,6 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   // Callers hold the case's lock (or replay).
   absl::Status CatchUp(const std::string& case_id);
   absl::Status ApplyLocked(const ReplayedEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::shared_ptr<absl::Mutex> CaseLock(const std::string& case_id);
   // A copy of the case's facts (empty facts if unknown).
   CaseFacts Snapshot(const std::string& case_id);
   // The facts of a case the caller may read: NOT_FOUND / PERMISSION_DENIED.
@@ -166,10 +168,11 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   // mend_contact_decisions_total{kind, outcome}: decisions appended.
   metrics::CounterFamily* decisions_made_ = nullptr;
 
+  // One lock per case, held across a command (decide, append, fold).
+  KeyedMutexes case_locks_;
+
   absl::Mutex mu_;
   std::map<std::string, CaseFacts> cases_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> case_locks_
-      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, RequestRecord> requests_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> decision_cases_ ABSL_GUARDED_BY(mu_);
 };
