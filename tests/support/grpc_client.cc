@@ -1,5 +1,7 @@
 #include "tests/support/grpc_client.h"
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -19,20 +21,29 @@ std::shared_ptr<grpc::Channel> Connect(int port) {
 
 bool WaitServing(const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout) {
   auto health = grpc::health::v1::Health::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_wait_for_ready(true);
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader =
-      health->Watch(&context, HealthCheckRequest());
-  HealthCheckResponse response;
-  while (reader->Read(&response)) {
-    if (response.status() == HealthCheckResponse::SERVING) {
-      context.TryCancel();
-      reader->Finish();
-      return true;
+  const absl::Time deadline = absl::Now() + timeout;
+  grpc::Status status;
+  // A stream that breaks (UNAVAILABLE: e.g. a connection to the previous
+  // process on the same port, shared by gRPC's subchannel pool, closing) is
+  // opened again; wait_for_ready makes the next one wait for a connection.
+  do {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(absl::ToChronoTime(deadline));
+    std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader =
+        health->Watch(&context, HealthCheckRequest());
+    HealthCheckResponse response;
+    while (reader->Read(&response)) {
+      if (response.status() == HealthCheckResponse::SERVING) {
+        context.TryCancel();
+        reader->Finish();
+        return true;
+      }
     }
-  }
-  reader->Finish();
+    status = reader->Finish();
+  } while (status.error_code() == grpc::StatusCode::UNAVAILABLE && absl::Now() < deadline);
+  std::cerr << "Health.Watch ended before SERVING: " << status.error_code() << " "
+            << status.error_message() << "\n";
   return false;
 }
 

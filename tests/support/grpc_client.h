@@ -21,8 +21,9 @@ namespace mend::testing {
 std::shared_ptr<grpc::Channel> Connect(int port);
 
 // True once the service on `channel` reports SERVING on a Health.Watch
-// stream (which waits for the server to come up and reports every change);
-// false if the stream ends first or `timeout` passes.
+// stream (which waits for the server to come up and reports every change;
+// a stream broken by the transport is opened again); false if a stream ends
+// otherwise or `timeout` passes (the reason is printed to stderr).
 bool WaitServing(const std::shared_ptr<grpc::Channel>& channel,
                  absl::Duration timeout = absl::Seconds(30));
 
