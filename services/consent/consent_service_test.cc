@@ -910,6 +910,55 @@ TEST_F(ConsentServiceTest, ConcurrentConsentsAndWithdrawalsOnOneParticipantAreAl
   EXPECT_EQ(in_history, std::set<uint64_t>(positions.begin(), positions.end()));
 }
 
+// I3 under concurrency: decisions race a withdrawal. Every approval is
+// before the withdrawal in the log, every decision after it is refused
+// citing it, and each re-runs to the same answer (I2).
+TEST_F(ConsentServiceTest, NoApprovalFollowsAWithdrawalItRacedWith) {
+  ReadyCase("race");
+  ConsentToEverything();
+  constexpr int kDeciders = 4;
+  constexpr int kEach = 6;
+  std::atomic<int> failures{0};
+  absl::Barrier* start = new absl::Barrier(kDeciders + 1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kDeciders; ++t) {
+    threads.emplace_back([&, t] {
+      if (start->Block()) delete start;
+      for (int i = 0; i < kEach; ++i) {
+        consent_v1::DecideContactRequest r = DecideRequest(common_v1::LETTER_DELIVERY);
+        r.set_request_id(absl::StrCat("race-", t, "-", i));
+        if (!Decide(r, Ann()).ok()) ++failures;
+      }
+    });
+  }
+  uint64_t withdrawal = 0;
+  threads.emplace_back([&] {
+    if (start->Block()) delete start;
+    absl::StatusOr<consent_v1::CommandResult> w = Withdraw(victim_, consent_v1::RECEIVE_LETTER);
+    if (w.ok()) withdrawal = w->position(); else ++failures;
+  });
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_GT(withdrawal, 0u);
+
+  absl::StatusOr<consent_v1::ListDecisionsResponse> list = ListDecisions(Auditor(), 200);
+  ASSERT_THAT(list, IsOk());
+  ASSERT_THAT(list->decisions(), SizeIs(kDeciders * kEach));
+  for (const consent_v1::ContactDecision& d : list->decisions()) {
+    SCOPED_TRACE(d.position());
+    if (d.position() < withdrawal) {
+      EXPECT_EQ(d.decision().outcome(), consent_v1::APPROVED);
+    } else {
+      EXPECT_THAT(Codes(d), ::testing::ElementsAre(consent_v1::CONSENT_WITHDRAWN));
+      EXPECT_TRUE(Consulted(d, consent_v1::CONSENT_LOG, withdrawal));
+    }
+    absl::StatusOr<consent_v1::ExplainDecisionResponse> e =
+        Explain(d.decision().decision_id(), Auditor());
+    ASSERT_THAT(e, IsOk());
+    EXPECT_TRUE(e->same_outcome() && e->same_reasons() && e->same_consulted());
+  }
+}
+
 TEST_F(ConsentServiceTest, ReadsFollowTheCaseAndNeedToKnow) {
   ReadyCase("reads");
   ConsentToEverything();
