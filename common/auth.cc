@@ -276,28 +276,6 @@ absl::Status CheckShape(std::string_view token) {
 
 }  // namespace
 
-std::string_view RoleName(Role role) {
-  switch (role) {
-    case Role::kFacilitator:
-      return "facilitator";
-    case Role::kManager:
-      return "manager";
-    case Role::kAuditor:
-      return "auditor";
-    case Role::kService:
-      return "service";
-  }
-  return "unknown";
-}
-
-absl::StatusOr<Role> ParseRole(std::string_view name) {
-  for (Role role : {Role::kFacilitator, Role::kManager, Role::kAuditor, Role::kService}) {
-    if (name == RoleName(role)) return role;
-  }
-  return absl::InvalidArgumentError(
-      "role must be one of facilitator, manager, auditor, service");
-}
-
 // TokenVerifier ---------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::FromPublicKeyFile(

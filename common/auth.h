@@ -57,6 +57,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/role.h"
 
 namespace google::protobuf {
 class ServiceDescriptor;
@@ -64,26 +65,6 @@ class MethodDescriptor;
 }  // namespace google::protobuf
 
 namespace mend {
-
-enum class Role {
-  kFacilitator,  // works the cases allocated to them
-  kManager,      // RJ Intervention Manager: approves sensitive cases
-  kAuditor,      // reads everything, writes nothing
-  kService,      // another mend service
-};
-
-// "facilitator", "manager", "auditor", "service": the `role` claim's values.
-std::string_view RoleName(Role role);
-
-// The Role named `name` (exactly as RoleName spells it); INVALID_ARGUMENT
-// naming the four roles otherwise.
-absl::StatusOr<Role> ParseRole(std::string_view name);
-
-// Who is calling, as a verified token says.
-struct Caller {
-  std::string subject;
-  Role role;
-};
 
 // Checks bearer tokens. Immutable after creation; Verify is thread-safe.
 class TokenVerifier {
