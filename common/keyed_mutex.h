@@ -31,7 +31,8 @@ class KeyedMutexes {
 
  private:
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> mutexes_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> mutexes_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mend

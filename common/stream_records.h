@@ -24,12 +24,13 @@ namespace mend::eventlog {
 // (from 1) through `to_version` (inclusive; 0: to the end as it is when the
 // reading gets there), in version order, reading in batches. Stops at the
 // first error of the store, of decoding or a record whose version is not
-// the next one (DATA_LOSS), or of `fn`, and returns it. A stream shorter than `to_version` is not an error: the records there
-// are are given.
+// the next one (DATA_LOSS), or of `fn`, and returns it. A stream shorter than
+// `to_version` is not an error: the records there are are given.
 absl::Status ForEachStreamRecord(
     const EventStore& store, std::string_view stream_id, uint64_t from_version,
     uint64_t to_version,
-    const std::function<absl::Status(const RawRecord& record, const RecordView& view)>& fn);
+    const std::function<absl::Status(const RawRecord& record, const RecordView& view)>&
+        fn);
 
 }  // namespace mend::eventlog
 

@@ -33,7 +33,8 @@ absl::Status ValidateText(std::string_view field, std::string_view value, size_t
     return required ? Invalid(field, "is required") : absl::OkStatus();
   }
   if (value.size() > limit) {
-    return Invalid(field, absl::StrCat("is ", value.size(), " bytes; the limit is ", limit));
+    return Invalid(field,
+                   absl::StrCat("is ", value.size(), " bytes; the limit is ", limit));
   }
   if (HasControlCharacters(value, long_text)) {
     return Invalid(field, "contains control characters");
@@ -60,16 +61,19 @@ absl::Status ValidateEnum(std::string_view field, int value, IsValid is_valid) {
 absl::Status ValidateExpectedVersion(bool has, uint64_t value) {
   // Version 0 is "no stream": never right for a command on an existing case.
   if (has && value == 0) {
-    return Invalid("expected_version", "must be at least 1 (a case exists from version 1)");
+    return Invalid("expected_version",
+                   "must be at least 1 (a case exists from version 1)");
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateParticipant(const std::string& prefix, const NewParticipant& p) {
-  MEND_RETURN_IF_ERROR(ValidateOptionalId(prefix + ".participant_id", p.participant_id()));
+  MEND_RETURN_IF_ERROR(
+      ValidateOptionalId(prefix + ".participant_id", p.participant_id()));
   MEND_RETURN_IF_ERROR(
       ValidateEnum(prefix + ".role", p.role(), case_::v1::ParticipantRole_IsValid));
-  const bool supports = p.role() == case_::v1::SUPPORTER || p.role() == case_::v1::INTERPRETER;
+  const bool supports =
+      p.role() == case_::v1::SUPPORTER || p.role() == case_::v1::INTERPRETER;
   if (supports) {
     MEND_RETURN_IF_ERROR(
         ValidateId(prefix + ".supports_participant_id", p.supports_participant_id()));
@@ -82,11 +86,13 @@ absl::Status ValidateParticipant(const std::string& prefix, const NewParticipant
   MEND_RETURN_IF_ERROR(
       ShortText(prefix + ".details.preferred_name", d.preferred_name(), false));
   if (!d.date_of_birth().empty()) {
-    MEND_RETURN_IF_ERROR(ValidateDate(prefix + ".details.date_of_birth", d.date_of_birth()));
+    MEND_RETURN_IF_ERROR(
+        ValidateDate(prefix + ".details.date_of_birth", d.date_of_birth()));
   }
   MEND_RETURN_IF_ERROR(ShortText(prefix + ".details.phone", d.phone(), false));
   MEND_RETURN_IF_ERROR(ShortText(prefix + ".details.email", d.email(), false));
-  MEND_RETURN_IF_ERROR(LongText(prefix + ".details.postal_address", d.postal_address(), false));
+  MEND_RETURN_IF_ERROR(
+      LongText(prefix + ".details.postal_address", d.postal_address(), false));
   const auto& n = p.needs();
   MEND_RETURN_IF_ERROR(ShortText(prefix + ".needs.language", n.language(), false));
   MEND_RETURN_IF_ERROR(LongText(prefix + ".needs.access", n.access(), false));
@@ -99,7 +105,8 @@ template <typename Request>
 absl::Status ValidateCommand(const Request& request) {
   MEND_RETURN_IF_ERROR(ValidateId("request_id", request.request_id()));
   MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
-  return ValidateExpectedVersion(request.has_expected_version(), request.expected_version());
+  return ValidateExpectedVersion(request.has_expected_version(),
+                                 request.expected_version());
 }
 
 }  // namespace
@@ -107,10 +114,11 @@ absl::Status ValidateCommand(const Request& request) {
 absl::Status ValidateId(std::string_view field, std::string_view value) {
   if (value.empty()) return Invalid(field, "is required");
   if (value.size() > kMaxIdLength) {
-    return Invalid(field,
-                   absl::StrCat("is ", value.size(), " bytes; the limit is ", kMaxIdLength));
+    return Invalid(
+        field, absl::StrCat("is ", value.size(), " bytes; the limit is ", kMaxIdLength));
   }
-  if (!std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+  if (!std::all_of(value.begin(), value.end(),
+                   [](char c) { return c > 0x20 && c < 0x7f; })) {
     return Invalid(field, "must be printable ASCII without spaces");
   }
   return absl::OkStatus();
@@ -139,9 +147,9 @@ absl::Status Validate(const case_::v1::ReferCaseRequest& request) {
                                     case_::v1::OffenceCategory_IsValid));
   MEND_RETURN_IF_ERROR(LongText("offence_summary", request.offence_summary(), true));
   if (request.participants_size() > kMaxParticipantsPerReferral) {
-    return Invalid("participants", absl::StrCat("has ", request.participants_size(),
-                                                "; the limit is ",
-                                                kMaxParticipantsPerReferral));
+    return Invalid("participants",
+                   absl::StrCat("has ", request.participants_size(), "; the limit is ",
+                                kMaxParticipantsPerReferral));
   }
   int service_users = 0;
   int victims = 0;
@@ -152,8 +160,9 @@ absl::Status Validate(const case_::v1::ReferCaseRequest& request) {
     if (p.role() == case_::v1::VICTIM) ++victims;
   }
   if (service_users != 1) {
-    return Invalid("participants", absl::StrCat("must name exactly one SERVICE_USER (has ",
-                                                service_users, ")"));
+    return Invalid(
+        "participants",
+        absl::StrCat("must name exactly one SERVICE_USER (has ", service_users, ")"));
   }
   if (victims == 0) return Invalid("participants", "must name at least one VICTIM");
   return absl::OkStatus();
@@ -191,7 +200,8 @@ absl::Status Validate(const case_::v1::RecordAcknowledgementRequest& request) {
 absl::Status Validate(const case_::v1::RecordRiskAssessmentRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateCommand(request));
   MEND_RETURN_IF_ERROR(ValidateOptionalId("assessment_id", request.assessment_id()));
-  MEND_RETURN_IF_ERROR(ValidateEnum("level", request.level(), case_::v1::RiskLevel_IsValid));
+  MEND_RETURN_IF_ERROR(
+      ValidateEnum("level", request.level(), case_::v1::RiskLevel_IsValid));
   for (int i = 0; i < request.allowed_kinds_size(); ++i) {
     MEND_RETURN_IF_ERROR(ValidateEnum(absl::StrCat("allowed_kinds[", i, "]"),
                                       request.allowed_kinds(i),
@@ -259,7 +269,8 @@ absl::Status Validate(const case_::v1::ListCasesRequest& request) {
   if (request.page_size() < 0 || request.page_size() > 200) {
     return Invalid("page_size", "must be 0 (default 50) to 200");
   }
-  if (request.page_token().size() > 512) return Invalid("page_token", "is not a page token");
+  if (request.page_token().size() > 512)
+    return Invalid("page_token", "is not a page token");
   return absl::OkStatus();
 }
 

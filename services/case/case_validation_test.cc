@@ -34,7 +34,9 @@ v1::ReferCaseRequest GoodReferral() {
   return r;
 }
 
-TEST(CaseValidationTest, GoodReferralIsValid) { EXPECT_THAT(Validate(GoodReferral()), IsOk()); }
+TEST(CaseValidationTest, GoodReferralIsValid) {
+  EXPECT_THAT(Validate(GoodReferral()), IsOk());
+}
 
 // Each row breaks one thing in an otherwise good referral; the message must
 // name the field.
@@ -227,9 +229,12 @@ TEST(CaseValidationTest, ListCasesBounds) {
 
 TEST(CaseValidationTest, DatesMustBeRealCalendarDates) {
   EXPECT_THAT(ValidateDate("d", "2024-02-29"), IsOk());
-  EXPECT_THAT(ValidateDate("d", "2023-02-29"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ValidateDate("d", "2024-2-9"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ValidateDate("d", "20240229"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateDate("d", "2023-02-29"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateDate("d", "2024-2-9"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidateDate("d", "20240229"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ValidateDate("d", ""), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ValidateDate("d", "2024-02-29T00:00"),
               StatusIs(absl::StatusCode::kInvalidArgument));

@@ -49,8 +49,9 @@ absl::StatusOr<consent_v1::CaseEventObserved> ObserveCaseRecord(
       view.event_type, view.payload, position, view.recorded_unix_micros);
   if (!event.ok()) return event.status();
   if (event->case_id().empty()) {
-    return absl::DataLossError(absl::StrCat(std::string(view.event_type), " at case-log position ",
-                                            position, " has no case_id"));
+    return absl::DataLossError(absl::StrCat(std::string(view.event_type),
+                                            " at case-log position ", position,
+                                            " has no case_id"));
   }
   std::unique_ptr<Message> payload(event->message().New());
   payload->CopyFrom(event->message());
@@ -79,10 +80,10 @@ eventlog::WriteRequest ObservationWrite(const consent_v1::CaseEventObserved& obs
   event.causation_id = observed.case_event_id();
 
   eventlog::WriteRequest request;
-  request.appends.push_back(eventlog::StreamAppend{
-      .stream_id = ConsentStreamId(observed.case_id()),
-      .expected = eventlog::ExpectedVersion::Any(),
-      .events = {std::move(event)}});
+  request.appends.push_back(
+      eventlog::StreamAppend{.stream_id = ConsentStreamId(observed.case_id()),
+                             .expected = eventlog::ExpectedVersion::Any(),
+                             .events = {std::move(event)}});
   return request;
 }
 

@@ -2,7 +2,8 @@
 // handler's pure part (no gRPC, no RocksDB).
 //
 //   Follower::Create(store, {.upstream = "case", ...},
-//       [](const UpstreamEvent& e) { return ObserveCaseEvent(e.position, e.bytes, e.view); });
+//       [](const UpstreamEvent& e) { return ObserveCaseEvent(e.position, e.bytes,
+//       e.view); });
 //
 // Every case event becomes one CaseEventObserved in the case's consent
 // stream (expected version ANY: the follower never races a command for the

@@ -75,14 +75,13 @@ absl::Status CheckCaseAndParticipant(std::string_view command, const CaseFacts& 
   if (ctx.role == Role::kFacilitator && !state.IsAllocated(ctx.actor_id)) {
     return absl::PermissionDeniedError(absl::StrCat(
         std::string(command), ": facilitator ", Quote(ctx.actor_id),
-        " is not allocated to case ", Quote(case_id),
-        " (if the allocation is recent, ", std::string(kMayNotHaveCaughtUp), ")"));
+        " is not allocated to case ", Quote(case_id), " (if the allocation is recent, ",
+        std::string(kMayNotHaveCaughtUp), ")"));
   }
   if (state.stage == case_v1::CLOSED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(std::string(command), ": case ", Quote(case_id), " is in stage ",
-                     casesvc::StageName(state.stage),
-                     " and a closed case records nothing more (I4)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        std::string(command), ": case ", Quote(case_id), " is in stage ",
+        casesvc::StageName(state.stage), " and a closed case records nothing more (I4)"));
   }
   const casesvc::ParticipantState* participant = state.FindParticipant(participant_id);
   if (participant == nullptr) {
@@ -92,10 +91,9 @@ absl::Status CheckCaseAndParticipant(std::string_view command, const CaseFacts& 
         std::string(kMayNotHaveCaughtUp), ")"));
   }
   if (participant->erased) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(std::string(command), ": participant ", Quote(participant_id),
-                     " of case ", Quote(case_id),
-                     " was erased; nothing more is recorded about them"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        std::string(command), ": participant ", Quote(participant_id), " of case ",
+        Quote(case_id), " was erased; nothing more is recorded about them"));
   }
   return absl::OkStatus();
 }
@@ -103,21 +101,24 @@ absl::Status CheckCaseAndParticipant(std::string_view command, const CaseFacts& 
 }  // namespace
 
 absl::StatusOr<consent_v1::ConsentRecorded> DecideRecordConsent(
-    const CaseFacts& facts, const RecordConsentCommand& command, const CommandContext& ctx) {
+    const CaseFacts& facts, const RecordConsentCommand& command,
+    const CommandContext& ctx) {
   MEND_RETURN_IF_ERROR(CheckRole(kRecordConsent, ctx));
   // The shape is the validation's (consent_validation.h); a command that
   // slipped past it must not become a malformed event.
   if (command.case_id.empty()) return Invalid(kRecordConsent, "case_id is required");
-  if (command.consent_id.empty()) return Invalid(kRecordConsent, "consent_id is required");
+  if (command.consent_id.empty())
+    return Invalid(kRecordConsent, "consent_id is required");
   if (command.participant_id.empty()) {
     return Invalid(kRecordConsent, "participant_id is required");
   }
   if (!IsKnownScope(command.scope)) {
-    return Invalid(kRecordConsent, absl::StrCat("scope ", command.scope, " is not a scope"));
+    return Invalid(kRecordConsent,
+                   absl::StrCat("scope ", command.scope, " is not a scope"));
   }
   if (command.answer != consent_v1::GIVEN && command.answer != consent_v1::DECLINED) {
-    return Invalid(kRecordConsent,
-                   absl::StrCat("answer ", command.answer, " is neither GIVEN nor DECLINED"));
+    return Invalid(kRecordConsent, absl::StrCat("answer ", command.answer,
+                                                " is neither GIVEN nor DECLINED"));
   }
   if (command.requested_by_participant && command.answer != consent_v1::GIVEN) {
     return Invalid(kRecordConsent, "requested_by_participant is only for answer GIVEN");
@@ -138,7 +139,8 @@ absl::StatusOr<consent_v1::ConsentRecorded> DecideRecordConsent(
 }
 
 absl::StatusOr<consent_v1::ConsentWithdrawn> DecideWithdrawConsent(
-    const CaseFacts& facts, const WithdrawConsentCommand& command, const CommandContext& ctx) {
+    const CaseFacts& facts, const WithdrawConsentCommand& command,
+    const CommandContext& ctx) {
   MEND_RETURN_IF_ERROR(CheckRole(kWithdrawConsent, ctx));
   if (command.case_id.empty()) return Invalid(kWithdrawConsent, "case_id is required");
   if (command.participant_id.empty()) {
@@ -149,8 +151,8 @@ absl::StatusOr<consent_v1::ConsentWithdrawn> DecideWithdrawConsent(
       return Invalid(kWithdrawConsent, "a scope and all_scopes are both given");
     }
   } else if (!IsKnownScope(command.scope)) {
-    return Invalid(kWithdrawConsent,
-                   absl::StrCat("scope ", command.scope, " is not a scope (nor all_scopes)"));
+    return Invalid(kWithdrawConsent, absl::StrCat("scope ", command.scope,
+                                                  " is not a scope (nor all_scopes)"));
   }
   MEND_RETURN_IF_ERROR(CheckCaseAndParticipant(kWithdrawConsent, facts, command.case_id,
                                                command.participant_id, ctx));

@@ -62,7 +62,8 @@ struct RecordConsentCommand {
   bool requested_by_participant = false;
 };
 absl::StatusOr<consent_v1::ConsentRecorded> DecideRecordConsent(
-    const CaseFacts& facts, const RecordConsentCommand& command, const CommandContext& ctx);
+    const CaseFacts& facts, const RecordConsentCommand& command,
+    const CommandContext& ctx);
 
 struct WithdrawConsentCommand {
   std::string case_id;
@@ -73,7 +74,8 @@ struct WithdrawConsentCommand {
 };
 // The event lists the scopes withdrawn: the one, or all six in enum order.
 absl::StatusOr<consent_v1::ConsentWithdrawn> DecideWithdrawConsent(
-    const CaseFacts& facts, const WithdrawConsentCommand& command, const CommandContext& ctx);
+    const CaseFacts& facts, const WithdrawConsentCommand& command,
+    const CommandContext& ctx);
 
 // Who may read a case's consents and decisions: managers, auditors and
 // services always; facilitators only when allocated to the case

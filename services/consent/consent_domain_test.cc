@@ -202,7 +202,8 @@ case_v1::ParticipantErased Erased(const std::string& participant) {
 // ---------------------------------------------------------------------------
 // Consent events and commands.
 
-consent_v1::HowInformed Informed(consent_v1::InformedChannel channel = consent_v1::IN_PERSON) {
+consent_v1::HowInformed Informed(
+    consent_v1::InformedChannel channel = consent_v1::IN_PERSON) {
   consent_v1::HowInformed informed;
   informed.set_leaflet_version("RJ-leaflet-2026-03");
   informed.set_facilitator_present(channel == consent_v1::IN_PERSON);
@@ -210,7 +211,8 @@ consent_v1::HowInformed Informed(consent_v1::InformedChannel channel = consent_v
   return informed;
 }
 
-RecordConsentCommand Consent(const std::string& participant, consent_v1::ConsentScope scope,
+RecordConsentCommand Consent(const std::string& participant,
+                             consent_v1::ConsentScope scope,
                              consent_v1::ConsentAnswer answer, bool requested = false,
                              const std::string& consent_id = "k1") {
   RecordConsentCommand c;
@@ -235,12 +237,14 @@ WithdrawConsentCommand Withdrawal(const std::string& participant,
 }
 
 WithdrawConsentCommand WithdrawAll(const std::string& participant) {
-  WithdrawConsentCommand c = Withdrawal(participant, consent_v1::CONSENT_SCOPE_UNSPECIFIED);
+  WithdrawConsentCommand c =
+      Withdrawal(participant, consent_v1::CONSENT_SCOPE_UNSPECIFIED);
   c.all_scopes = true;
   return c;
 }
 
-consent_v1::ContactDecisionMade Decision(const std::string& id, consent_v1::Outcome outcome) {
+consent_v1::ContactDecisionMade Decision(const std::string& id,
+                                         consent_v1::Outcome outcome) {
   consent_v1::ContactDecisionMade d;
   d.set_decision_id(id);
   d.set_case_id(kCaseId);
@@ -344,7 +348,9 @@ class ConsentStream {
   uint64_t next_consent_position() const { return consent_position_ + 2; }
 
  private:
-  int64_t CaseMicros() const { return kCaseEpochMicros + static_cast<int64_t>(case_position_); }
+  int64_t CaseMicros() const {
+    return kCaseEpochMicros + static_cast<int64_t>(case_position_);
+  }
 
   CaseFacts facts_;
   std::vector<StoredEvent> stored_;
@@ -368,7 +374,8 @@ CasePositions PrepareCase(ConsentStream& s, case_v1::OffenceCategory category) {
   CasePositions p;
   const bool sensitive = casesvc::IsSensitive(category);
   std::vector<uint64_t> at = s.Command(
-      "cmd-refer", {Referred(category), Stage(case_v1::STAGE_UNSPECIFIED, case_v1::REFERRED)});
+      "cmd-refer",
+      {Referred(category), Stage(case_v1::STAGE_UNSPECIFIED, case_v1::REFERRED)});
   p.referral = at[0];
   at = s.Command("cmd-ack",
                  {Acknowledgement(true), Stage(case_v1::REFERRED, case_v1::SCREENING)});
@@ -387,9 +394,9 @@ CasePositions PrepareCase(ConsentStream& s, case_v1::OffenceCategory category) {
     p.approval = at[0];
     p.last_stage_change = at[1];
   } else {
-    at = s.Command("cmd-assess",
-                   {Assessment("ra1", false), Stage(case_v1::ALLOCATED, case_v1::ASSESSING),
-                    Stage(case_v1::ASSESSING, case_v1::PREPARING)});
+    at = s.Command("cmd-assess", {Assessment("ra1", false),
+                                  Stage(case_v1::ALLOCATED, case_v1::ASSESSING),
+                                  Stage(case_v1::ASSESSING, case_v1::PREPARING)});
     p.assessment = at[0];
     p.assessment_stage_change = at[1];
     p.last_stage_change = at[2];
@@ -506,8 +513,9 @@ TEST(ConsentEvolveTest, CaseFactsComeFromObservedCaseEvents) {
   EXPECT_EQ(f.allocations,
             (std::map<std::string, FactRef>{
                 {"f1", CaseRef(p.allocation, TypeOf<case_v1::FacilitatorAllocated>())}}));
-  EXPECT_THAT(f.acknowledgement,
-              Optional(CaseRef(p.acknowledgement, TypeOf<case_v1::AcknowledgementRecorded>())));
+  EXPECT_THAT(
+      f.acknowledgement,
+      Optional(CaseRef(p.acknowledgement, TypeOf<case_v1::AcknowledgementRecorded>())));
   EXPECT_THAT(f.last_stage_change,
               Optional(CaseRef(p.last_stage_change, TypeOf<case_v1::StageChanged>())));
   EXPECT_THAT(f.risk_assessment_recorded,
@@ -583,13 +591,13 @@ TEST(ConsentLapseTest, StageChangeOfTheApprovingCommandDoesNotLapse) {
 TEST(ConsentLapseTest, ALaterStageChangeLapsesAndTheFirstIsKept) {
   ConsentStream s;
   PrepareCase(s, case_v1::VIOLENCE);
-  const std::vector<uint64_t> pause = s.Command(
-      "cmd-pause", {Paused(), Stage(case_v1::PREPARING, case_v1::PAUSED)});
+  const std::vector<uint64_t> pause =
+      s.Command("cmd-pause", {Paused(), Stage(case_v1::PREPARING, case_v1::PAUSED)});
   const FactRef lapse = CaseRef(pause[1], TypeOf<case_v1::StageChanged>());
   EXPECT_THAT(s.facts().risk_assessment_lapsed_by, Optional(lapse));
 
-  const std::vector<uint64_t> resume = s.Command(
-      "cmd-resume", {Resumed(), Stage(case_v1::PAUSED, case_v1::PREPARING)});
+  const std::vector<uint64_t> resume =
+      s.Command("cmd-resume", {Resumed(), Stage(case_v1::PAUSED, case_v1::PREPARING)});
   EXPECT_THAT(s.facts().risk_assessment_lapsed_by, Optional(lapse));  // still the first
   EXPECT_THAT(s.facts().last_stage_change,
               Optional(CaseRef(resume[1], TypeOf<case_v1::StageChanged>())));
@@ -619,7 +627,8 @@ TEST(ConsentLapseTest, ANewAssessmentStartsAfresh) {
   ASSERT_TRUE(s.facts().risk_assessment_lapsed_by.has_value());
   ASSERT_TRUE(s.facts().risk_assessment_approved.has_value());
 
-  const uint64_t ra2 = s.Command("cmd-assess-2", {Assessment("ra2", true, "ra1")}).front();
+  const uint64_t ra2 =
+      s.Command("cmd-assess-2", {Assessment("ra2", true, "ra1")}).front();
   EXPECT_THAT(s.facts().risk_assessment_recorded,
               Optional(CaseRef(ra2, TypeOf<case_v1::RiskAssessmentRecorded>())));
   EXPECT_EQ(s.facts().risk_assessment_lapsed_by, std::nullopt);
@@ -639,10 +648,12 @@ TEST(ConsentLapseTest, TheMoveIntoPreparingByALaterCommandDoesNotLapse) {
   s.Command("cmd-refer", {Referred(case_v1::VIOLENCE),
                           Stage(case_v1::STAGE_UNSPECIFIED, case_v1::REFERRED)});
   s.Command("cmd-suitable", {Suitable(), Stage(case_v1::REFERRED, case_v1::SCREENING)});
-  s.Command("cmd-allocate", {Allocated("f1"), Stage(case_v1::SCREENING, case_v1::ALLOCATED)});
+  s.Command("cmd-allocate",
+            {Allocated("f1"), Stage(case_v1::SCREENING, case_v1::ALLOCATED)});
   s.Command("cmd-assess",
             {Assessment("ra1", false), Stage(case_v1::ALLOCATED, case_v1::ASSESSING)});
-  s.Command("cmd-ack", {Acknowledgement(true), Stage(case_v1::ASSESSING, case_v1::PREPARING)});
+  s.Command("cmd-ack",
+            {Acknowledgement(true), Stage(case_v1::ASSESSING, case_v1::PREPARING)});
   EXPECT_EQ(s.facts().case_state.stage, case_v1::PREPARING);
   EXPECT_EQ(s.facts().risk_assessment_lapsed_by, std::nullopt);
 }
@@ -666,16 +677,18 @@ TEST(ConsentLapseTest, ApprovingALapsedAssessmentDoesNotReviveIt) {
   ConsentStream s;
   s.Command("cmd-refer", {Referred(case_v1::SEXUAL_OFFENCE),
                           Stage(case_v1::STAGE_UNSPECIFIED, case_v1::REFERRED)});
-  s.Command("cmd-ack", {Acknowledgement(true), Stage(case_v1::REFERRED, case_v1::SCREENING)});
+  s.Command("cmd-ack",
+            {Acknowledgement(true), Stage(case_v1::REFERRED, case_v1::SCREENING)});
   s.Command("cmd-suitable", {Suitable()});
-  s.Command("cmd-allocate", {Allocated("f1"), Stage(case_v1::SCREENING, case_v1::ALLOCATED)});
+  s.Command("cmd-allocate",
+            {Allocated("f1"), Stage(case_v1::SCREENING, case_v1::ALLOCATED)});
   s.Command("cmd-assess",
             {Assessment("ra1", true), Stage(case_v1::ALLOCATED, case_v1::ASSESSING)});
   ASSERT_EQ(s.facts().risk_assessment_lapsed_by, std::nullopt);
 
   // Paused and resumed before the manager approved: the assessment lapsed.
-  const std::vector<uint64_t> pause = s.Command(
-      "cmd-pause", {Paused(), Stage(case_v1::ASSESSING, case_v1::PAUSED)});
+  const std::vector<uint64_t> pause =
+      s.Command("cmd-pause", {Paused(), Stage(case_v1::ASSESSING, case_v1::PAUSED)});
   s.Command("cmd-resume", {Resumed(), Stage(case_v1::PAUSED, case_v1::ASSESSING)});
   const FactRef lapse = CaseRef(pause[1], TypeOf<case_v1::StageChanged>());
   ASSERT_THAT(s.facts().risk_assessment_lapsed_by, Optional(lapse));
@@ -694,26 +707,32 @@ TEST(ConsentEvolveTest, HistoryIsInOrderAndTheLastIsCurrent) {
   ConsentStream s;
   PrepareCase(s, case_v1::VIOLENCE);
   const uint64_t declined = s.AppendDecided(DecideRecordConsent(
-      s.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::DECLINED, false, "k1"),
+      s.facts(),
+      Consent("v1", consent_v1::PARTICIPATE, consent_v1::DECLINED, false, "k1"),
       Facilitator()));
   const uint64_t given = s.AppendDecided(DecideRecordConsent(
       s.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN, false, "k2"),
       Manager()));
 
-  EXPECT_THAT(History(s.facts(), "v1", consent_v1::PARTICIPATE),
-              ElementsAre(consent_v1::CONSENT_STATUS_DECLINED, consent_v1::CONSENT_STATUS_GIVEN));
-  const ConsentEntryFacts* current = s.facts().CurrentConsent("v1", consent_v1::PARTICIPATE);
+  EXPECT_THAT(
+      History(s.facts(), "v1", consent_v1::PARTICIPATE),
+      ElementsAre(consent_v1::CONSENT_STATUS_DECLINED, consent_v1::CONSENT_STATUS_GIVEN));
+  const ConsentEntryFacts* current =
+      s.facts().CurrentConsent("v1", consent_v1::PARTICIPATE);
   ASSERT_THAT(current, NotNull());
   EXPECT_EQ(current->status, consent_v1::CONSENT_STATUS_GIVEN);
   EXPECT_EQ(current->consent_id, "k2");
   EXPECT_EQ(current->recorded_by, "m1");
   EXPECT_EQ(current->position, given);
   EXPECT_EQ(current->event_type, kConsentRecordedType);
-  EXPECT_EQ(current->recorded_unix_micros, kConsentEpochMicros + static_cast<int64_t>(given));
+  EXPECT_EQ(current->recorded_unix_micros,
+            kConsentEpochMicros + static_cast<int64_t>(given));
   EXPECT_THAT(current->informed, EqualsProto(Informed()));
-  EXPECT_EQ(current->ref(), (FactRef{consent_v1::CONSENT_LOG, given, kConsentRecordedType}));
+  EXPECT_EQ(current->ref(),
+            (FactRef{consent_v1::CONSENT_LOG, given, kConsentRecordedType}));
 
-  const ConsentEntryFacts& first = s.facts().consents.at("v1").at(consent_v1::PARTICIPATE)[0];
+  const ConsentEntryFacts& first =
+      s.facts().consents.at("v1").at(consent_v1::PARTICIPATE)[0];
   EXPECT_EQ(first.position, declined);
   EXPECT_EQ(first.consent_id, "k1");
   EXPECT_EQ(first.recorded_by, "f1");
@@ -728,7 +747,8 @@ TEST(ConsentEvolveTest, WithdrawalIsAnEntryOnEachScopeItNames) {
   ConsentStream s;
   PrepareCase(s, case_v1::VIOLENCE);
   s.AppendDecided(DecideRecordConsent(
-      s.facts(), Consent("v1", consent_v1::RECEIVE_LETTER, consent_v1::GIVEN), Facilitator()));
+      s.facts(), Consent("v1", consent_v1::RECEIVE_LETTER, consent_v1::GIVEN),
+      Facilitator()));
   const uint64_t one = s.AppendDecided(DecideWithdrawConsent(
       s.facts(), Withdrawal("v1", consent_v1::RECEIVE_LETTER), Facilitator()));
   EXPECT_THAT(History(s.facts(), "v1", consent_v1::RECEIVE_LETTER),
@@ -737,7 +757,8 @@ TEST(ConsentEvolveTest, WithdrawalIsAnEntryOnEachScopeItNames) {
   const ConsentEntryFacts* current =
       s.facts().CurrentConsent("v1", consent_v1::RECEIVE_LETTER);
   ASSERT_THAT(current, NotNull());
-  EXPECT_EQ(current->ref(), (FactRef{consent_v1::CONSENT_LOG, one, kConsentWithdrawnType}));
+  EXPECT_EQ(current->ref(),
+            (FactRef{consent_v1::CONSENT_LOG, one, kConsentWithdrawnType}));
   EXPECT_EQ(current->consent_id, "");
   EXPECT_THAT(current->informed, EqualsProto(Informed(consent_v1::PHONE)));
   EXPECT_THAT(s.facts().CurrentConsent("v1", consent_v1::PARTICIPATE), IsNull());
@@ -786,7 +807,8 @@ TEST(ConsentEvolveTest, FoldingTheSameEventsTwiceGivesEqualFacts) {
   ConsentStream s;
   PrepareCase(s, case_v1::DOMESTIC_ABUSE);
   s.AppendDecided(DecideRecordConsent(
-      s.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::DECLINED), Facilitator()));
+      s.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::DECLINED),
+      Facilitator()));
   s.AppendDecided(DecideRecordConsent(
       s.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN, true, "k2"),
       Facilitator()));
@@ -977,12 +999,14 @@ TEST_F(ConsentDecideTest, AnyParticipantAnyScopeByFacilitatorOrManager) {
   for (const CommandContext& ctx : {Facilitator(), Manager()}) {
     for (const char* person : {"v1", "su1"}) {
       for (consent_v1::ConsentScope scope : kSixScopes) {
-        for (consent_v1::ConsentAnswer answer : {consent_v1::GIVEN, consent_v1::DECLINED}) {
+        for (consent_v1::ConsentAnswer answer :
+             {consent_v1::GIVEN, consent_v1::DECLINED}) {
           SCOPED_TRACE(absl::StrCat(ctx.actor_id, " ", person, " ",
                                     consent_v1::ConsentScope_Name(scope), " ",
                                     consent_v1::ConsentAnswer_Name(answer)));
-          EXPECT_THAT(DecideRecordConsent(s_.facts(), Consent(person, scope, answer), ctx),
-                      IsOk());
+          EXPECT_THAT(
+              DecideRecordConsent(s_.facts(), Consent(person, scope, answer), ctx),
+              IsOk());
         }
       }
     }
@@ -992,7 +1016,8 @@ TEST_F(ConsentDecideTest, AnyParticipantAnyScopeByFacilitatorOrManager) {
 // The case study's victim declined, then accepted a letter, then asked to meet.
 TEST_F(ConsentDecideTest, DeclineThenGiveThenAskToMeet) {
   s_.AppendDecided(DecideRecordConsent(
-      s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::DECLINED, false, "k1"),
+      s_.facts(),
+      Consent("v1", consent_v1::PARTICIPATE, consent_v1::DECLINED, false, "k1"),
       Facilitator()));
   EXPECT_EQ(s_.facts().CurrentConsent("v1", consent_v1::PARTICIPATE)->status,
             consent_v1::CONSENT_STATUS_DECLINED);
@@ -1001,17 +1026,20 @@ TEST_F(ConsentDecideTest, DeclineThenGiveThenAskToMeet) {
       s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN, false, "k2"),
       Facilitator()));
   s_.AppendDecided(DecideRecordConsent(
-      s_.facts(), Consent("v1", consent_v1::RECEIVE_LETTER, consent_v1::GIVEN, false, "k3"),
+      s_.facts(),
+      Consent("v1", consent_v1::RECEIVE_LETTER, consent_v1::GIVEN, false, "k3"),
       Facilitator()));
   s_.AppendDecided(DecideRecordConsent(
       s_.facts(), Consent("v1", consent_v1::FACE_TO_FACE, consent_v1::GIVEN, true, "k4"),
       Facilitator()));
 
-  EXPECT_THAT(History(s_.facts(), "v1", consent_v1::PARTICIPATE),
-              ElementsAre(consent_v1::CONSENT_STATUS_DECLINED, consent_v1::CONSENT_STATUS_GIVEN));
+  EXPECT_THAT(
+      History(s_.facts(), "v1", consent_v1::PARTICIPATE),
+      ElementsAre(consent_v1::CONSENT_STATUS_DECLINED, consent_v1::CONSENT_STATUS_GIVEN));
   EXPECT_EQ(s_.facts().CurrentConsent("v1", consent_v1::RECEIVE_LETTER)->status,
             consent_v1::CONSENT_STATUS_GIVEN);
-  const ConsentEntryFacts* meet = s_.facts().CurrentConsent("v1", consent_v1::FACE_TO_FACE);
+  const ConsentEntryFacts* meet =
+      s_.facts().CurrentConsent("v1", consent_v1::FACE_TO_FACE);
   ASSERT_THAT(meet, NotNull());
   EXPECT_EQ(meet->status, consent_v1::CONSENT_STATUS_GIVEN);
   EXPECT_TRUE(meet->requested_by_participant);
@@ -1019,7 +1047,8 @@ TEST_F(ConsentDecideTest, DeclineThenGiveThenAskToMeet) {
 
   // And the other way round: a consent may be followed by a decline.
   s_.AppendDecided(DecideRecordConsent(
-      s_.facts(), Consent("v1", consent_v1::FACE_TO_FACE, consent_v1::DECLINED, false, "k5"),
+      s_.facts(),
+      Consent("v1", consent_v1::FACE_TO_FACE, consent_v1::DECLINED, false, "k5"),
       Facilitator()));
   EXPECT_EQ(s_.facts().CurrentConsent("v1", consent_v1::FACE_TO_FACE)->status,
             consent_v1::CONSENT_STATUS_DECLINED);
@@ -1042,17 +1071,19 @@ TEST_F(ConsentDecideTest, WithdrawOneScope) {
 TEST_F(ConsentDecideTest, WithdrawAllListsTheSixScopesInEnumOrder) {
   // Whatever the current answers: one given, one declined, the rest never.
   s_.AppendDecided(DecideRecordConsent(
-      s_.facts(), Consent("su1", consent_v1::PARTICIPATE, consent_v1::GIVEN), Facilitator()));
+      s_.facts(), Consent("su1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+      Facilitator()));
   s_.AppendDecided(DecideRecordConsent(
-      s_.facts(), Consent("su1", consent_v1::VIDEO, consent_v1::DECLINED), Facilitator()));
+      s_.facts(), Consent("su1", consent_v1::VIDEO, consent_v1::DECLINED),
+      Facilitator()));
   absl::StatusOr<consent_v1::ConsentWithdrawn> event =
       DecideWithdrawConsent(s_.facts(), WithdrawAll("su1"), Manager());
   ASSERT_THAT(event, IsOk());
   EXPECT_TRUE(event->all_scopes());
   EXPECT_THAT(event->scopes(),
               ElementsAre(consent_v1::PARTICIPATE, consent_v1::RECEIVE_LETTER,
-                          consent_v1::SHUTTLE, consent_v1::VIDEO, consent_v1::FACE_TO_FACE,
-                          consent_v1::SHARE_INFORMATION));
+                          consent_v1::SHUTTLE, consent_v1::VIDEO,
+                          consent_v1::FACE_TO_FACE, consent_v1::SHARE_INFORMATION));
   EXPECT_EQ(event->recorded_by(), "m1");
 
   const uint64_t position = s_.AppendDecided(event);
@@ -1065,37 +1096,37 @@ TEST_F(ConsentDecideTest, WithdrawAllListsTheSixScopesInEnumOrder) {
 TEST_F(ConsentDecideTest, AuditorsAndServicesRecordNothing) {
   for (const CommandContext& ctx : {Auditor(), Service()}) {
     SCOPED_TRACE(std::string(RoleName(ctx.role)));
-    EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                    Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                    ctx),
-                StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_THAT(
+        DecideRecordConsent(
+            s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN), ctx),
+        StatusIs(absl::StatusCode::kPermissionDenied));
     EXPECT_THAT(DecideWithdrawConsent(s_.facts(), WithdrawAll("v1"), ctx),
                 StatusIs(absl::StatusCode::kPermissionDenied));
     // The role is checked first: an unknown case tells them nothing.
-    EXPECT_THAT(DecideRecordConsent(CaseFacts{},
-                                    Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                    ctx),
-                StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_THAT(
+        DecideRecordConsent(
+            CaseFacts{}, Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN), ctx),
+        StatusIs(absl::StatusCode::kPermissionDenied));
   }
 }
 
 TEST_F(ConsentDecideTest, AFacilitatorNotAllocatedIsRefused) {
   const auto refused = StatusWith(absl::StatusCode::kPermissionDenied, "\"f9\"");
-  EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                  Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                  OtherFacilitator()),
+  EXPECT_THAT(DecideRecordConsent(
+                  s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                  OtherFacilitator()),
               refused);
   EXPECT_THAT(DecideWithdrawConsent(s_.facts(), WithdrawAll("v1"), OtherFacilitator()),
               refused);
   // Nor one whose allocation ended; a manager is never allocated and may.
   s_.Command("cmd-release", {Released("f1")});
-  EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                  Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                  Facilitator()),
+  EXPECT_THAT(DecideRecordConsent(
+                  s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                  Facilitator()),
               StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                  Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                  Manager()),
+  EXPECT_THAT(DecideRecordConsent(
+                  s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                  Manager()),
               IsOk());
 }
 
@@ -1103,15 +1134,17 @@ TEST(ConsentDecideUnknownCaseTest, ACaseNeverObservedIsNotFoundAndSaysPassACausa
   ConsentStream s;  // nothing observed
   for (const CommandContext& ctx : {Manager(), Facilitator()}) {
     const absl::Status record =
-        DecideRecordConsent(s.facts(),
-                            Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN), ctx)
+        DecideRecordConsent(
+            s.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN), ctx)
             .status();
-    EXPECT_THAT(record, StatusWith(absl::StatusCode::kNotFound, "may not have caught up"));
+    EXPECT_THAT(record,
+                StatusWith(absl::StatusCode::kNotFound, "may not have caught up"));
     EXPECT_THAT(record, StatusWith(absl::StatusCode::kNotFound, "causal token"));
     EXPECT_THAT(record, StatusWith(absl::StatusCode::kNotFound, "\"c1\""));
     const absl::Status withdraw =
         DecideWithdrawConsent(s.facts(), WithdrawAll("v1"), ctx).status();
-    EXPECT_THAT(withdraw, StatusWith(absl::StatusCode::kNotFound, "may not have caught up"));
+    EXPECT_THAT(withdraw,
+                StatusWith(absl::StatusCode::kNotFound, "may not have caught up"));
     EXPECT_THAT(withdraw, StatusWith(absl::StatusCode::kNotFound, "causal token"));
   }
 }
@@ -1130,17 +1163,17 @@ TEST_F(ConsentDecideTest, AnUnknownParticipantIsNotFoundAndSaysPassACausalToken)
 
   // Once the case event that added them is observed, it is accepted.
   s_.Command("cmd-add", {Added("v2", case_v1::CO_VICTIM)});
-  EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                  Consent("v2", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                  Facilitator()),
+  EXPECT_THAT(DecideRecordConsent(
+                  s_.facts(), Consent("v2", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                  Facilitator()),
               IsOk());
 }
 
 TEST_F(ConsentDecideTest, AClosedCaseRefusesAndNamesTheStage) {
   s_.Command("cmd-close", {Closed(), Stage(case_v1::PREPARING, case_v1::CLOSED)});
-  EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                  Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                  Manager()),
+  EXPECT_THAT(DecideRecordConsent(
+                  s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                  Manager()),
               StatusWith(absl::StatusCode::kFailedPrecondition, "CLOSED"));
   EXPECT_THAT(DecideWithdrawConsent(s_.facts(), WithdrawAll("v1"), Facilitator()),
               StatusWith(absl::StatusCode::kFailedPrecondition, "CLOSED"));
@@ -1156,27 +1189,28 @@ TEST_F(ConsentDecideTest, AnErasedParticipantIsRefused) {
   // case domain's Evolve does not enforce the stage).
   s_.Command("cmd-erase", {Erased("v1")});
   ASSERT_EQ(s_.facts().case_state.stage, case_v1::PREPARING);
-  EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                  Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                  Manager()),
+  EXPECT_THAT(DecideRecordConsent(
+                  s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                  Manager()),
               StatusWith(absl::StatusCode::kFailedPrecondition, "erased"));
   EXPECT_THAT(DecideWithdrawConsent(s_.facts(), Withdrawal("v1", consent_v1::VIDEO),
                                     Facilitator()),
               StatusWith(absl::StatusCode::kFailedPrecondition, "erased"));
   // The others still answer.
-  EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                  Consent("su1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                  Manager()),
+  EXPECT_THAT(DecideRecordConsent(
+                  s_.facts(), Consent("su1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                  Manager()),
               IsOk());
 }
 
 TEST_F(ConsentDecideTest, APausedCaseStillRecordsConsentsAndWithdrawals) {
   s_.Command("cmd-pause", {Paused(), Stage(case_v1::PREPARING, case_v1::PAUSED)});
-  EXPECT_THAT(DecideRecordConsent(s_.facts(),
-                                  Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
-                                  Facilitator()),
+  EXPECT_THAT(DecideRecordConsent(
+                  s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                  Facilitator()),
               IsOk());
-  EXPECT_THAT(DecideWithdrawConsent(s_.facts(), WithdrawAll("v1"), Facilitator()), IsOk());
+  EXPECT_THAT(DecideWithdrawConsent(s_.facts(), WithdrawAll("v1"), Facilitator()),
+              IsOk());
 }
 
 TEST_F(ConsentDecideTest, CommandForAnotherCaseIsAnInternalError) {
@@ -1193,8 +1227,8 @@ TEST_F(ConsentDecideTest, CommandForAnotherCaseIsAnInternalError) {
 // Validation should have caught these; decide still refuses to make a
 // malformed event of them.
 TEST_F(ConsentDecideTest, MalformedCommandsAreInvalid) {
-  std::vector<RecordConsentCommand> records(7,
-                                            Consent("v1", consent_v1::VIDEO, consent_v1::GIVEN));
+  std::vector<RecordConsentCommand> records(
+      7, Consent("v1", consent_v1::VIDEO, consent_v1::GIVEN));
   records[0].case_id.clear();
   records[1].consent_id.clear();
   records[2].participant_id.clear();

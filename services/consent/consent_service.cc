@@ -87,12 +87,51 @@ consent_v1::ContactDecision ToDecision(const DecisionRecord& record) {
   return out;
 }
 
+// Every participant, every scope, its history: the GetConsents answer.
+void BuildConsents(const CaseFacts& facts, consent_v1::GetConsentsResponse* response) {
+  consent_v1::GetConsentsResponse& out = *response;
+  out.set_case_id(facts.case_id);
+  out.set_version(facts.version);
+  out.set_case_position(facts.last_case_position);
+  for (const casesvc::ParticipantState& p : facts.case_state.participants) {
+    consent_v1::ParticipantConsents* pc = out.add_participants();
+    pc->set_participant_id(p.participant_id);
+    pc->set_role(p.role);
+    pc->set_erased(p.erased);
+    for (int s = consent_v1::ConsentScope_MIN; s <= consent_v1::ConsentScope_MAX; ++s) {
+      const auto scope = static_cast<consent_v1::ConsentScope>(s);
+      if (scope == consent_v1::CONSENT_SCOPE_UNSPECIFIED ||
+          !consent_v1::ConsentScope_IsValid(s)) {
+        continue;
+      }
+      consent_v1::ScopeConsents* sc = pc->add_scopes();
+      sc->set_scope(scope);
+      auto pit = facts.consents.find(p.participant_id);
+      if (pit == facts.consents.end()) continue;
+      auto sit = pit->second.find(scope);
+      if (sit == pit->second.end()) continue;
+      for (const ConsentEntryFacts& e : sit->second) {
+        consent_v1::ConsentEntry* entry = sc->add_history();
+        entry->set_status(e.status);
+        entry->set_consent_id(e.consent_id);
+        *entry->mutable_informed() = e.informed;
+        entry->set_requested_by_participant(e.requested_by_participant);
+        entry->set_recorded_by(e.recorded_by);
+        entry->set_recorded_unix_micros(e.recorded_unix_micros);
+        entry->set_position(e.position);
+      }
+      if (!sit->second.empty()) sc->set_status(sit->second.back().status);
+    }
+  }
+}
+
 template <typename M>
 bool SameRepeated(const google::protobuf::RepeatedPtrField<M>& a,
                   const google::protobuf::RepeatedPtrField<M>& b) {
   if (a.size() != b.size()) return false;
   for (int i = 0; i < a.size(); ++i) {
-    if (!google::protobuf::util::MessageDifferencer::Equals(a.Get(i), b.Get(i))) return false;
+    if (!google::protobuf::util::MessageDifferencer::Equals(a.Get(i), b.Get(i)))
+      return false;
   }
   return true;
 }
@@ -110,7 +149,8 @@ const MethodPolicy::Table& ConsentPolicy() {
       t->push_back({FullMethod(method), commands});
     }
     t->push_back({FullMethod("DecideContact"), decide});
-    for (const char* method : {"GetConsents", "GetDecision", "ListDecisions", "ExplainDecision"}) {
+    for (const char* method :
+         {"GetConsents", "GetDecision", "ListDecisions", "ExplainDecision"}) {
       t->push_back({FullMethod(method), reads});
     }
     return t;
@@ -167,12 +207,12 @@ absl::Status ConsentServiceImpl::ApplyLocked(const ReplayedEvent& event) {
   }
   const std::string case_id(view.stream_id.substr(kStreamPrefixLength));
   CaseFacts& facts = cases_[case_id];
-  MEND_RETURN_IF_ERROR(Evolve(facts, ConsentLogEvent{.position = event.position,
-                                                     .stream_version = view.stream_version,
-                                                     .event_type = view.event_type,
-                                                     .payload = view.payload,
-                                                     .recorded_unix_micros =
-                                                         view.recorded_unix_micros}));
+  MEND_RETURN_IF_ERROR(
+      Evolve(facts, ConsentLogEvent{.position = event.position,
+                                    .stream_version = view.stream_version,
+                                    .event_type = view.event_type,
+                                    .payload = view.payload,
+                                    .recorded_unix_micros = view.recorded_unix_micros}));
   if (view.event_type == kContactDecisionMadeType) {
     decision_cases_[facts.decisions.back().decision.decision_id()] = case_id;
   }
@@ -200,10 +240,13 @@ absl::Status ConsentServiceImpl::CatchUp(const std::string& case_id) {
       });
 }
 
-CaseFacts ConsentServiceImpl::Snapshot(const std::string& case_id) {
+const CaseFacts& ConsentServiceImpl::FactsUnderCaseLock(const std::string& case_id) {
+  static const CaseFacts* const kUnknown = new CaseFacts;
   absl::MutexLock lock(&mu_);
   auto it = cases_.find(case_id);
-  return it == cases_.end() ? CaseFacts{} : it->second;
+  // std::map: the element stays where it is while others are added, and
+  // only holders of this case's lock change it.
+  return it == cases_.end() ? *kUnknown : it->second;
 }
 
 uint64_t ConsentServiceImpl::case_position() const {
@@ -216,7 +259,8 @@ absl::Status ConsentServiceImpl::WaitCausal(const common_v1::CausalToken& token,
   // (UNAVAILABLE and how far the log has got) rather than DEADLINE_EXCEEDED.
   const absl::Duration remaining = call_deadline - absl::Now();
   const absl::Time deadline =
-      call_deadline - std::clamp(remaining / 10, absl::ZeroDuration(), absl::Milliseconds(100));
+      call_deadline -
+      std::clamp(remaining / 10, absl::ZeroDuration(), absl::Milliseconds(100));
   if (token.case_position() > 0) {
     if (case_follower_ == nullptr) {
       return absl::FailedPreconditionError(
@@ -228,15 +272,16 @@ absl::Status ConsentServiceImpl::WaitCausal(const common_v1::CausalToken& token,
     const uint64_t head =
         runtime_->store()->WaitForHeadAbove(token.consent_position() - 1, deadline);
     if (head < token.consent_position()) {
-      return absl::UnavailableError(absl::StrCat(
-          "the consent log has not reached position ", token.consent_position(),
-          " (its head is ", head, "); retry"));
+      return absl::UnavailableError(
+          absl::StrCat("the consent log has not reached position ",
+                       token.consent_position(), " (its head is ", head, "); retry"));
     }
   }
   return absl::OkStatus();
 }
 
-consent_v1::CommandResult ConsentServiceImpl::ToCommandResult(const RequestRecord& record) {
+consent_v1::CommandResult ConsentServiceImpl::ToCommandResult(
+    const RequestRecord& record) {
   consent_v1::CommandResult result;
   result.set_case_id(record.case_id);
   result.set_version(record.version);
@@ -255,25 +300,27 @@ absl::StatusOr<ConsentServiceImpl::RequestRecord> ConsentServiceImpl::Execute(
       if (auto it = requests_.find(call.request_id); it != requests_.end()) {
         const RequestRecord& record = it->second;
         if (record.method != call.method || record.case_id != call.case_id) {
-          return absl::AlreadyExistsError(absl::StrCat(
-              "request_id ", Quote(call.request_id), " was used for ", record.method,
-              " on case ", Quote(record.case_id), "; a new command needs a new request_id"));
+          return absl::AlreadyExistsError(
+              absl::StrCat("request_id ", Quote(call.request_id), " was used for ",
+                           record.method, " on case ", Quote(record.case_id),
+                           "; a new command needs a new request_id"));
         }
         return record;
       }
     }
-    CaseFacts facts = Snapshot(call.case_id);
+    const CaseFacts& facts = FactsUnderCaseLock(call.case_id);
     if (call.expected_version.has_value() && *call.expected_version != facts.version) {
-      return absl::AbortedError(absl::StrCat(
-          std::string(call.method), ": case ", Quote(call.case_id),
-          " is at consent version ", facts.version, ", not the expected ",
-          *call.expected_version));
+      return absl::AbortedError(
+          absl::StrCat(std::string(call.method), ": case ", Quote(call.case_id),
+                       " is at consent version ", facts.version, ", not the expected ",
+                       *call.expected_version));
     }
     MEND_ASSIGN_OR_RETURN(NewEvent event, decide(facts));
-    const ExpectedVersion expected = facts.exists() ? ExpectedVersion::Exact(facts.version)
-                                                    : ExpectedVersion::NoStream();
-    absl::StatusOr<eventlog::AppendResult> appended =
-        runtime_->store()->Append(ConsentStreamId(call.case_id), expected, {std::move(event)});
+    const ExpectedVersion expected = facts.exists()
+                                         ? ExpectedVersion::Exact(facts.version)
+                                         : ExpectedVersion::NoStream();
+    absl::StatusOr<eventlog::AppendResult> appended = runtime_->store()->Append(
+        ConsentStreamId(call.case_id), expected, {std::move(event)});
     if (absl::IsAborted(appended.status()) && !call.expected_version.has_value() &&
         absl::Now() < call.deadline) {
       continue;  // a case fact landed meanwhile: decide again on it
@@ -285,8 +332,8 @@ absl::StatusOr<ConsentServiceImpl::RequestRecord> ConsentServiceImpl::Execute(
     absl::MutexLock l(&mu_);
     auto it = requests_.find(call.request_id);
     if (it == requests_.end()) {
-      return absl::InternalError(
-          absl::StrCat("request ", Quote(call.request_id), " was appended but not folded"));
+      return absl::InternalError(absl::StrCat("request ", Quote(call.request_id),
+                                              " was appended but not folded"));
     }
     RequestRecord record = it->second;
     record.appended = !appended->deduplicated;
@@ -294,16 +341,19 @@ absl::StatusOr<ConsentServiceImpl::RequestRecord> ConsentServiceImpl::Execute(
   }
 }
 
-absl::StatusOr<CaseFacts> ConsentServiceImpl::Readable(const std::string& case_id,
-                                                       const Caller& caller) {
-  CaseFacts facts = Snapshot(case_id);
-  if (!facts.case_known()) {
-    return absl::NotFoundError(absl::StrCat(
-        "case ", Quote(case_id), " is not known to the consent service (case log handled up to ",
-        case_position(), "; pass a causal token if the case is new)"));
+absl::Status ConsentServiceImpl::ReadFacts(
+    const std::string& case_id, const Caller& caller,
+    const std::function<absl::Status(const CaseFacts& facts)>& read) {
+  absl::MutexLock lock(&mu_);
+  auto it = cases_.find(case_id);
+  if (it == cases_.end() || !it->second.case_known()) {
+    return absl::NotFoundError(
+        absl::StrCat("case ", Quote(case_id),
+                     " is not known to the consent service (case log handled up to ",
+                     case_position(), "; pass a causal token if the case is new)"));
   }
-  MEND_RETURN_IF_ERROR(CheckCanRead(facts, ContextOf(caller)));
-  return facts;
+  MEND_RETURN_IF_ERROR(CheckCanRead(it->second, ContextOf(caller)));
+  return read(it->second);
 }
 
 absl::StatusOr<DecisionRecord> ConsentServiceImpl::ReadableDecision(
@@ -314,14 +364,20 @@ absl::StatusOr<DecisionRecord> ConsentServiceImpl::ReadableDecision(
     auto it = decision_cases_.find(decision_id);
     if (it != decision_cases_.end()) case_id = it->second;
   }
-  if (case_id.empty()) return absl::NotFoundError(absl::StrCat("no decision ", Quote(decision_id)));
-  MEND_ASSIGN_OR_RETURN(CaseFacts facts, Readable(case_id, caller));
-  const DecisionRecord* d = facts.FindDecision(decision_id);
-  if (d == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("decision ", Quote(decision_id), " is indexed but not in its case"));
-  }
-  return *d;
+  if (case_id.empty())
+    return absl::NotFoundError(absl::StrCat("no decision ", Quote(decision_id)));
+  DecisionRecord found;
+  MEND_RETURN_IF_ERROR(
+      ReadFacts(case_id, caller, [&](const CaseFacts& facts) -> absl::Status {
+        const DecisionRecord* d = facts.FindDecision(decision_id);
+        if (d == nullptr) {
+          return absl::InternalError(absl::StrCat("decision ", Quote(decision_id),
+                                                  " is indexed but not in its case"));
+        }
+        found = *d;
+        return absl::OkStatus();
+      }));
+  return found;
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::RecordConsent(
@@ -336,33 +392,35 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RecordConsent(
     const std::string consent_id = NewUuid();
     MEND_ASSIGN_OR_RETURN(
         RequestRecord record,
-        Execute(CommandCall{.method = "RecordConsent",
-                            .request_id = request->request_id(),
-                            .case_id = request->case_id(),
-                            .expected_version = ExpectedOf(request->has_expected_version(),
-                                                           request->expected_version()),
-                            .deadline = deadline},
-                [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
-                  RecordConsentCommand command{
-                      .case_id = request->case_id(),
-                      .consent_id = consent_id,
-                      .participant_id = request->participant_id(),
-                      .scope = request->scope(),
-                      .answer = request->answer(),
-                      .informed = request->informed(),
-                      .requested_by_participant = request->requested_by_participant()};
-                  MEND_ASSIGN_OR_RETURN(
-                      consent_v1::ConsentRecorded e,
-                      DecideRecordConsent(facts, command, ContextOf(caller)));
-                  return CommandEvent(request->request_id(), caller, kConsentRecordedType, e);
-                }));
+        Execute(
+            CommandCall{.method = "RecordConsent",
+                        .request_id = request->request_id(),
+                        .case_id = request->case_id(),
+                        .expected_version = ExpectedOf(request->has_expected_version(),
+                                                       request->expected_version()),
+                        .deadline = deadline},
+            [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
+              RecordConsentCommand command{
+                  .case_id = request->case_id(),
+                  .consent_id = consent_id,
+                  .participant_id = request->participant_id(),
+                  .scope = request->scope(),
+                  .answer = request->answer(),
+                  .informed = request->informed(),
+                  .requested_by_participant = request->requested_by_participant()};
+              MEND_ASSIGN_OR_RETURN(
+                  consent_v1::ConsentRecorded e,
+                  DecideRecordConsent(facts, command, ContextOf(caller)));
+              return CommandEvent(request->request_id(), caller, kConsentRecordedType, e);
+            }));
     return ToCommandResult(record);
   };
   return Answer(context, run(), response);
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::WithdrawConsent(
-    grpc::CallbackServerContext* context, const consent_v1::WithdrawConsentRequest* request,
+    grpc::CallbackServerContext* context,
+    const consent_v1::WithdrawConsentRequest* request,
     consent_v1::CommandResult* response) {
   auto run = [&]() -> absl::StatusOr<consent_v1::CommandResult> {
     MEND_ASSIGN_OR_RETURN(Caller caller,
@@ -372,25 +430,27 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::WithdrawConsent(
     MEND_RETURN_IF_ERROR(WaitCausal(request->causal_token(), deadline));
     MEND_ASSIGN_OR_RETURN(
         RequestRecord record,
-        Execute(CommandCall{.method = "WithdrawConsent",
-                            .request_id = request->request_id(),
-                            .case_id = request->case_id(),
-                            .expected_version = ExpectedOf(request->has_expected_version(),
-                                                           request->expected_version()),
-                            .deadline = deadline},
-                [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
-                  WithdrawConsentCommand command{.case_id = request->case_id(),
-                                                 .participant_id = request->participant_id(),
-                                                 .scope = request->scope(),
-                                                 .all_scopes = request->all_scopes(),
-                                                 .informed = request->informed()};
-                  MEND_ASSIGN_OR_RETURN(
-                      consent_v1::ConsentWithdrawn e,
-                      DecideWithdrawConsent(facts, command, ContextOf(caller)));
-                  return CommandEvent(request->request_id(), caller, kConsentWithdrawnType, e);
-                }));
-    log::Info("consent withdrawn", {{"case_id", record.case_id},
-                                    {"position", absl::StrCat(record.position)}});
+        Execute(
+            CommandCall{.method = "WithdrawConsent",
+                        .request_id = request->request_id(),
+                        .case_id = request->case_id(),
+                        .expected_version = ExpectedOf(request->has_expected_version(),
+                                                       request->expected_version()),
+                        .deadline = deadline},
+            [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
+              WithdrawConsentCommand command{.case_id = request->case_id(),
+                                             .participant_id = request->participant_id(),
+                                             .scope = request->scope(),
+                                             .all_scopes = request->all_scopes(),
+                                             .informed = request->informed()};
+              MEND_ASSIGN_OR_RETURN(
+                  consent_v1::ConsentWithdrawn e,
+                  DecideWithdrawConsent(facts, command, ContextOf(caller)));
+              return CommandEvent(request->request_id(), caller, kConsentWithdrawnType,
+                                  e);
+            }));
+    log::Info("consent withdrawn",
+              {{"case_id", record.case_id}, {"position", absl::StrCat(record.position)}});
     return ToCommandResult(record);
   };
   return Answer(context, run(), response);
@@ -403,42 +463,14 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GetConsents(
     MEND_ASSIGN_OR_RETURN(Caller caller,
                           runtime_->Authorize(*context, FullMethod("GetConsents")));
     MEND_RETURN_IF_ERROR(Validate(*request));
-    MEND_RETURN_IF_ERROR(WaitCausal(request->causal_token(), runtime_->Deadline(*context)));
-    MEND_ASSIGN_OR_RETURN(CaseFacts facts, Readable(request->case_id(), caller));
+    MEND_RETURN_IF_ERROR(
+        WaitCausal(request->causal_token(), runtime_->Deadline(*context)));
     consent_v1::GetConsentsResponse out;
-    out.set_case_id(facts.case_id);
-    out.set_version(facts.version);
-    out.set_case_position(facts.last_case_position);
-    for (const casesvc::ParticipantState& p : facts.case_state.participants) {
-      consent_v1::ParticipantConsents* pc = out.add_participants();
-      pc->set_participant_id(p.participant_id);
-      pc->set_role(p.role);
-      pc->set_erased(p.erased);
-      for (int s = consent_v1::ConsentScope_MIN; s <= consent_v1::ConsentScope_MAX; ++s) {
-        const auto scope = static_cast<consent_v1::ConsentScope>(s);
-        if (scope == consent_v1::CONSENT_SCOPE_UNSPECIFIED ||
-            !consent_v1::ConsentScope_IsValid(s)) {
-          continue;
-        }
-        consent_v1::ScopeConsents* sc = pc->add_scopes();
-        sc->set_scope(scope);
-        auto pit = facts.consents.find(p.participant_id);
-        if (pit == facts.consents.end()) continue;
-        auto sit = pit->second.find(scope);
-        if (sit == pit->second.end()) continue;
-        for (const ConsentEntryFacts& e : sit->second) {
-          consent_v1::ConsentEntry* entry = sc->add_history();
-          entry->set_status(e.status);
-          entry->set_consent_id(e.consent_id);
-          *entry->mutable_informed() = e.informed;
-          entry->set_requested_by_participant(e.requested_by_participant);
-          entry->set_recorded_by(e.recorded_by);
-          entry->set_recorded_unix_micros(e.recorded_unix_micros);
-          entry->set_position(e.position);
-        }
-        if (!sit->second.empty()) sc->set_status(sit->second.back().status);
-      }
-    }
+    MEND_RETURN_IF_ERROR(
+        ReadFacts(request->case_id(), caller, [&](const CaseFacts& facts) {
+          BuildConsents(facts, &out);
+          return absl::OkStatus();
+        }));
     return out;
   };
   return Answer(context, run(), response);
@@ -455,8 +487,8 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
     if (caller.role == Role::kFacilitator) {
       if (!facilitator_id.empty() && facilitator_id != caller.subject) {
         return absl::PermissionDeniedError(absl::StrCat(
-            "a facilitator asks only for themselves: facilitator_id ", Quote(facilitator_id),
-            " is not the caller ", Quote(caller.subject)));
+            "a facilitator asks only for themselves: facilitator_id ",
+            Quote(facilitator_id), " is not the caller ", Quote(caller.subject)));
       }
       facilitator_id = caller.subject;
     } else if (facilitator_id.empty()) {
@@ -470,55 +502,58 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
     const std::string decision_id = NewUuid();
     MEND_ASSIGN_OR_RETURN(
         RequestRecord record,
-        Execute(
-            CommandCall{.method = "DecideContact",
-                        .request_id = request->request_id(),
-                        .case_id = request->case_id(),
-                        .expected_version = std::nullopt,
-                        .deadline = deadline},
-            [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
-              if (!facts.case_known()) {
-                return absl::NotFoundError(absl::StrCat(
-                    "case ", Quote(request->case_id()),
-                    " is not known to the consent service (case log handled up to ", handled,
-                    "; pass a causal token if the case is new)"));
-              }
-              MEND_ASSIGN_OR_RETURN(ContactParties parties,
-                                    ResolveParties(facts, request->victim_id()));
-              const ContactQuestion question{.kind = request->kind(),
-                                             .victim_id = parties.victim_id,
-                                             .service_user_id = parties.service_user_id,
-                                             .facilitator_id = facilitator_id};
-              ContactRuling ruling = DecideContactRule(facts, question);
-              consent_v1::ContactDecisionMade d;
-              d.set_decision_id(decision_id);
-              d.set_case_id(request->case_id());
-              d.set_kind(request->kind());
-              d.set_outcome(ruling.outcome);
-              for (consent_v1::Reason& r : ruling.reasons) *d.add_reasons() = std::move(r);
-              for (consent_v1::ConsultedFact& f : ruling.consulted) {
-                *d.add_consulted() = std::move(f);
-              }
-              d.set_victim_id(parties.victim_id);
-              d.set_service_user_id(parties.service_user_id);
-              d.set_facilitator_id(facilitator_id);
-              d.set_requested_by(caller.subject);
-              d.set_requested_by_role(std::string(RoleName(caller.role)));
-              d.set_purpose(request->purpose());
-              d.set_policy_version(ruling.policy_version);
-              d.set_case_position(std::max(handled, facts.last_case_position));
-              *d.mutable_causal_token() = request->causal_token();
-              return CommandEvent(request->request_id(), caller, kContactDecisionMadeType, d);
-            }));
+        Execute(CommandCall{.method = "DecideContact",
+                            .request_id = request->request_id(),
+                            .case_id = request->case_id(),
+                            .expected_version = std::nullopt,
+                            .deadline = deadline},
+                [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
+                  if (!facts.case_known()) {
+                    return absl::NotFoundError(absl::StrCat(
+                        "case ", Quote(request->case_id()),
+                        " is not known to the consent service (case log handled up to ",
+                        handled, "; pass a causal token if the case is new)"));
+                  }
+                  MEND_ASSIGN_OR_RETURN(ContactParties parties,
+                                        ResolveParties(facts, request->victim_id()));
+                  const ContactQuestion question{
+                      .kind = request->kind(),
+                      .victim_id = parties.victim_id,
+                      .service_user_id = parties.service_user_id,
+                      .facilitator_id = facilitator_id};
+                  ContactRuling ruling = DecideContactRule(facts, question);
+                  consent_v1::ContactDecisionMade d;
+                  d.set_decision_id(decision_id);
+                  d.set_case_id(request->case_id());
+                  d.set_kind(request->kind());
+                  d.set_outcome(ruling.outcome);
+                  for (consent_v1::Reason& r : ruling.reasons)
+                    *d.add_reasons() = std::move(r);
+                  for (consent_v1::ConsultedFact& f : ruling.consulted) {
+                    *d.add_consulted() = std::move(f);
+                  }
+                  d.set_victim_id(parties.victim_id);
+                  d.set_service_user_id(parties.service_user_id);
+                  d.set_facilitator_id(facilitator_id);
+                  d.set_requested_by(caller.subject);
+                  d.set_requested_by_role(std::string(RoleName(caller.role)));
+                  d.set_purpose(request->purpose());
+                  d.set_policy_version(ruling.policy_version);
+                  d.set_case_position(std::max(handled, facts.last_case_position));
+                  *d.mutable_causal_token() = request->causal_token();
+                  return CommandEvent(request->request_id(), caller,
+                                      kContactDecisionMadeType, d);
+                }));
     absl::MutexLock l(&mu_);
     const CaseFacts& facts = cases_[record.case_id];
     for (const DecisionRecord& d : facts.decisions) {
       if (d.position == record.position) {
-        if (!record.appended) return ToDecision(d);  // a retry: already counted and logged
+        if (!record.appended)
+          return ToDecision(d);  // a retry: already counted and logged
         if (decisions_made_ != nullptr) {
-          absl::StatusOr<metrics::Counter*> counter =
-              decisions_made_->WithLabels({common_v1::ContactKind_Name(d.decision.kind()),
-                                           consent_v1::Outcome_Name(d.decision.outcome())});
+          absl::StatusOr<metrics::Counter*> counter = decisions_made_->WithLabels(
+              {common_v1::ContactKind_Name(d.decision.kind()),
+               consent_v1::Outcome_Name(d.decision.outcome())});
           if (counter.ok()) (*counter)->Increment();
         }
         log::Info("contact decision",
@@ -543,7 +578,8 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GetDecision(
     MEND_ASSIGN_OR_RETURN(Caller caller,
                           runtime_->Authorize(*context, FullMethod("GetDecision")));
     MEND_RETURN_IF_ERROR(Validate(*request));
-    MEND_ASSIGN_OR_RETURN(DecisionRecord d, ReadableDecision(request->decision_id(), caller));
+    MEND_ASSIGN_OR_RETURN(DecisionRecord d,
+                          ReadableDecision(request->decision_id(), caller));
     return ToDecision(d);
   };
   return Answer(context, run(), response);
@@ -556,31 +592,39 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListDecisions(
     MEND_ASSIGN_OR_RETURN(Caller caller,
                           runtime_->Authorize(*context, FullMethod("ListDecisions")));
     MEND_RETURN_IF_ERROR(Validate(*request));
-    MEND_ASSIGN_OR_RETURN(CaseFacts facts, Readable(request->case_id(), caller));
     // The page token is the consent-log position of the last decision given.
     uint64_t after = 0;
-    if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
+    if (!request->page_token().empty() &&
+        !absl::SimpleAtoi(request->page_token(), &after)) {
       return absl::InvalidArgumentError(
           "page_token: not a token from a previous ListDecisions response");
     }
     const int32_t page_size =
         request->page_size() == 0 ? kDefaultPageSize : request->page_size();
     consent_v1::ListDecisionsResponse out;
-    for (const DecisionRecord& d : facts.decisions) {
-      if (d.position <= after) continue;
-      if (out.decisions_size() == page_size) {
-        out.set_next_page_token(absl::StrCat(out.decisions().rbegin()->position()));
-        break;
-      }
-      *out.add_decisions() = ToDecision(d);
-    }
+    MEND_RETURN_IF_ERROR(
+        ReadFacts(request->case_id(), caller, [&](const CaseFacts& facts) {
+          auto d = std::upper_bound(facts.decisions.begin(), facts.decisions.end(), after,
+                                    [](uint64_t position, const DecisionRecord& r) {
+                                      return position < r.position;
+                                    });
+          for (; d != facts.decisions.end(); ++d) {
+            if (out.decisions_size() == page_size) {
+              out.set_next_page_token(absl::StrCat(out.decisions().rbegin()->position()));
+              break;
+            }
+            *out.add_decisions() = ToDecision(*d);
+          }
+          return absl::OkStatus();
+        }));
     return out;
   };
   return Answer(context, run(), response);
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
-    grpc::CallbackServerContext* context, const consent_v1::ExplainDecisionRequest* request,
+    grpc::CallbackServerContext* context,
+    const consent_v1::ExplainDecisionRequest* request,
     consent_v1::ExplainDecisionResponse* response) {
   auto run = [&]() -> absl::StatusOr<consent_v1::ExplainDecisionResponse> {
     MEND_ASSIGN_OR_RETURN(Caller caller,
@@ -609,24 +653,23 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
         *runtime_->store(), ConsentStreamId(case_id), 1, recorded.stream_version - 1,
         [&](const eventlog::RawRecord& record, const eventlog::RecordView& view) {
           until = record.position;
-          return Evolve(then, ConsentLogEvent{.position = record.position,
-                                              .stream_version = view.stream_version,
-                                              .event_type = view.event_type,
-                                              .payload = view.payload,
-                                              .recorded_unix_micros =
-                                                  view.recorded_unix_micros});
+          return Evolve(
+              then, ConsentLogEvent{.position = record.position,
+                                    .stream_version = view.stream_version,
+                                    .event_type = view.event_type,
+                                    .payload = view.payload,
+                                    .recorded_unix_micros = view.recorded_unix_micros});
         }));
     if (then.version + 1 != recorded.stream_version) {
       return absl::DataLossError(absl::StrCat(
           "stream ", Quote(ConsentStreamId(case_id)), " ends at version ", then.version,
           " before its decision at version ", recorded.stream_version));
     }
-    const ContactRuling ruling = rule(then, ContactQuestion{.kind = decision.kind(),
-                                                            .victim_id = decision.victim_id(),
-                                                            .service_user_id =
-                                                                decision.service_user_id(),
-                                                            .facilitator_id =
-                                                                decision.facilitator_id()});
+    const ContactRuling ruling =
+        rule(then, ContactQuestion{.kind = decision.kind(),
+                                   .victim_id = decision.victim_id(),
+                                   .service_user_id = decision.service_user_id(),
+                                   .facilitator_id = decision.facilitator_id()});
     consent_v1::ExplainDecisionResponse out;
     *out.mutable_decision() = ToDecision(recorded);
     consent_v1::ContactDecisionMade& again = *out.mutable_recomputed();
@@ -635,7 +678,8 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
     again.clear_reasons();
     for (const consent_v1::Reason& r : ruling.reasons) *again.add_reasons() = r;
     again.clear_consulted();
-    for (const consent_v1::ConsultedFact& f : ruling.consulted) *again.add_consulted() = f;
+    for (const consent_v1::ConsultedFact& f : ruling.consulted)
+      *again.add_consulted() = f;
     again.set_policy_version(ruling.policy_version);
     out.set_same_outcome(again.outcome() == decision.outcome());
     out.set_same_reasons(SameRepeated(again.reasons(), decision.reasons()));

@@ -65,8 +65,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
-#include "common/keyed_mutex.h"
 #include "common/follower.h"
+#include "common/keyed_mutex.h"
 #include "common/metrics.h"
 #include "common/service_runtime.h"
 #include "mend/consent/v1/consent_service.grpc.pb.h"
@@ -93,7 +93,8 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   // The follower's handler: a case record → the write that records it.
   static absl::StatusOr<eventlog::WriteRequest> ObserveCase(const UpstreamEvent& event);
   // The follower's committed callback: folds what was written.
-  void Observed(const eventlog::WriteRequest& request, const eventlog::WriteResult& result);
+  void Observed(const eventlog::WriteRequest& request,
+                const eventlog::WriteResult& result);
 
   // Folds one event of the service's log (the runtime's replay function).
   //   DATA_LOSS  not in a consent stream, or Evolve refuses it.
@@ -102,23 +103,26 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   grpc::ServerUnaryReactor* RecordConsent(grpc::CallbackServerContext* context,
                                           const consent_v1::RecordConsentRequest* request,
                                           consent_v1::CommandResult* response) override;
-  grpc::ServerUnaryReactor* WithdrawConsent(grpc::CallbackServerContext* context,
-                                            const consent_v1::WithdrawConsentRequest* request,
-                                            consent_v1::CommandResult* response) override;
-  grpc::ServerUnaryReactor* GetConsents(grpc::CallbackServerContext* context,
-                                        const consent_v1::GetConsentsRequest* request,
-                                        consent_v1::GetConsentsResponse* response) override;
+  grpc::ServerUnaryReactor* WithdrawConsent(
+      grpc::CallbackServerContext* context,
+      const consent_v1::WithdrawConsentRequest* request,
+      consent_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* GetConsents(
+      grpc::CallbackServerContext* context, const consent_v1::GetConsentsRequest* request,
+      consent_v1::GetConsentsResponse* response) override;
   grpc::ServerUnaryReactor* DecideContact(grpc::CallbackServerContext* context,
                                           const consent_v1::DecideContactRequest* request,
                                           consent_v1::ContactDecision* response) override;
   grpc::ServerUnaryReactor* GetDecision(grpc::CallbackServerContext* context,
                                         const consent_v1::GetDecisionRequest* request,
                                         consent_v1::ContactDecision* response) override;
-  grpc::ServerUnaryReactor* ListDecisions(grpc::CallbackServerContext* context,
-                                          const consent_v1::ListDecisionsRequest* request,
-                                          consent_v1::ListDecisionsResponse* response) override;
+  grpc::ServerUnaryReactor* ListDecisions(
+      grpc::CallbackServerContext* context,
+      const consent_v1::ListDecisionsRequest* request,
+      consent_v1::ListDecisionsResponse* response) override;
   grpc::ServerUnaryReactor* ExplainDecision(
-      grpc::CallbackServerContext* context, const consent_v1::ExplainDecisionRequest* request,
+      grpc::CallbackServerContext* context,
+      const consent_v1::ExplainDecisionRequest* request,
       consent_v1::ExplainDecisionResponse* response) override;
 
  private:
@@ -135,7 +139,8 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   static consent_v1::CommandResult ToCommandResult(const RequestRecord& record);
 
   // One command: the event to append, decided on the case's current facts.
-  using Decider = std::function<absl::StatusOr<eventlog::NewEvent>(const CaseFacts& facts)>;
+  using Decider =
+      std::function<absl::StatusOr<eventlog::NewEvent>(const CaseFacts& facts)>;
   struct CommandCall {
     std::string_view method;
     std::string request_id;
@@ -153,10 +158,15 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   // Callers hold the case's lock (or replay).
   absl::Status CatchUp(const std::string& case_id);
   absl::Status ApplyLocked(const ReplayedEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A copy of the case's facts (empty facts if unknown).
-  CaseFacts Snapshot(const std::string& case_id);
-  // The facts of a case the caller may read: NOT_FOUND / PERMISSION_DENIED.
-  absl::StatusOr<CaseFacts> Readable(const std::string& case_id, const Caller& caller);
+  // The case's facts (empty facts if unknown), for a caller that holds the
+  // case's lock. The facts of a case change only with both its lock and mu_
+  // held, so holding either is enough to read them.
+  const CaseFacts& FactsUnderCaseLock(const std::string& case_id)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // Runs `read` on the facts of a case the caller may read, under mu_:
+  // NOT_FOUND (never observed) / PERMISSION_DENIED, else what `read` returns.
+  absl::Status ReadFacts(const std::string& case_id, const Caller& caller,
+                         const std::function<absl::Status(const CaseFacts& facts)>& read);
   // A recorded decision whose case the caller may read: NOT_FOUND /
   // PERMISSION_DENIED.
   absl::StatusOr<DecisionRecord> ReadableDecision(const std::string& decision_id,

@@ -156,7 +156,8 @@ class ConsentServiceTest : public ::testing::Test {
     consent_.service = std::make_unique<ConsentServiceImpl>(consent_.runtime.get());
     ConsentServiceImpl* service = consent_.service.get();
     consent_.runtime->RegisterService(service);
-    consent_.runtime->SetReplay([service](const ReplayedEvent& e) { return service->Apply(e); });
+    consent_.runtime->SetReplay(
+        [service](const ReplayedEvent& e) { return service->Apply(e); });
     absl::StatusOr<Follower*> follower = consent_.runtime->AddFollower(
         "case", absl::StrCat("127.0.0.1:", case_.runtime->port()),
         &ConsentServiceImpl::ObserveCase,
@@ -188,10 +189,9 @@ class ConsentServiceTest : public ::testing::Test {
 
   // A case command; remembers its position for the next causal token.
   template <typename Request>
-  void CaseCommand(
-      grpc::Status (case_v1::CaseService::Stub::*method)(grpc::ClientContext*, const Request&,
-                                                          case_v1::CommandResult*),
-      const Request& request, const std::string& token) {
+  void CaseCommand(grpc::Status (case_v1::CaseService::Stub::*method)(
+                       grpc::ClientContext*, const Request&, case_v1::CommandResult*),
+                   const Request& request, const std::string& token) {
     absl::StatusOr<case_v1::CommandResult> r = Call<case_v1::CommandResult>(
         token, [&](grpc::ClientContext* c, case_v1::CommandResult* out) {
           return (case_stub_.get()->*method)(c, request, out);
@@ -279,12 +279,10 @@ class ConsentServiceTest : public ::testing::Test {
         });
   }
 
-  consent_v1::RecordConsentRequest ConsentRequest(const std::string& request_id,
-                                                  const std::string& participant,
-                                                  consent_v1::ConsentScope scope,
-                                                  consent_v1::ConsentAnswer answer =
-                                                      consent_v1::GIVEN,
-                                                  bool asked = false) {
+  consent_v1::RecordConsentRequest ConsentRequest(
+      const std::string& request_id, const std::string& participant,
+      consent_v1::ConsentScope scope,
+      consent_v1::ConsentAnswer answer = consent_v1::GIVEN, bool asked = false) {
     consent_v1::RecordConsentRequest r;
     r.set_request_id(request_id);
     r.set_case_id(case_id_);
@@ -301,7 +299,8 @@ class ConsentServiceTest : public ::testing::Test {
 
   // Records an answer (as the allocated facilitator) and returns its position.
   uint64_t Answer(const std::string& participant, consent_v1::ConsentScope scope,
-                  consent_v1::ConsentAnswer answer = consent_v1::GIVEN, bool asked = false) {
+                  consent_v1::ConsentAnswer answer = consent_v1::GIVEN,
+                  bool asked = false) {
     const std::string id = absl::StrCat("consent-", ++counter_);
     absl::StatusOr<consent_v1::CommandResult> r =
         RecordConsent(ConsentRequest(id, participant, scope, answer, asked), Ann());
@@ -333,7 +332,8 @@ class ConsentServiceTest : public ::testing::Test {
     r.mutable_informed()->set_channel(consent_v1::PHONE);
     *r.mutable_causal_token() = Seen();
     return Call<consent_v1::CommandResult>(
-        token.empty() ? Ann() : token, [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
+        token.empty() ? Ann() : token,
+        [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
           return consent_stub_->WithdrawConsent(c, r, out);
         });
   }
@@ -348,8 +348,8 @@ class ConsentServiceTest : public ::testing::Test {
     return r;
   }
 
-  absl::StatusOr<consent_v1::ContactDecision> Decide(const consent_v1::DecideContactRequest& r,
-                                                     const std::string& token) {
+  absl::StatusOr<consent_v1::ContactDecision> Decide(
+      const consent_v1::DecideContactRequest& r, const std::string& token) {
     return Call<consent_v1::ContactDecision>(
         token, [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
           return consent_stub_->DecideContact(c, r, out);
@@ -373,9 +373,8 @@ class ConsentServiceTest : public ::testing::Test {
         });
   }
 
-  absl::StatusOr<consent_v1::ListDecisionsResponse> ListDecisions(const std::string& token,
-                                                                  int32_t page_size = 0,
-                                                                  const std::string& page = "") {
+  absl::StatusOr<consent_v1::ListDecisionsResponse> ListDecisions(
+      const std::string& token, int32_t page_size = 0, const std::string& page = "") {
     consent_v1::ListDecisionsRequest r;
     r.set_case_id(case_id_);
     r.set_page_size(page_size);
@@ -386,8 +385,8 @@ class ConsentServiceTest : public ::testing::Test {
         });
   }
 
-  absl::StatusOr<consent_v1::ExplainDecisionResponse> Explain(const std::string& decision_id,
-                                                              const std::string& token) {
+  absl::StatusOr<consent_v1::ExplainDecisionResponse> Explain(
+      const std::string& decision_id, const std::string& token) {
     consent_v1::ExplainDecisionRequest r;
     r.set_decision_id(decision_id);
     return Call<consent_v1::ExplainDecisionResponse>(
@@ -419,7 +418,8 @@ class ConsentServiceTest : public ::testing::Test {
 };
 
 TEST(ConsentPolicyTest, CoversEveryMethodOfTheService) {
-  absl::StatusOr<std::unique_ptr<MethodPolicy>> policy = MethodPolicy::Create(ConsentPolicy());
+  absl::StatusOr<std::unique_ptr<MethodPolicy>> policy =
+      MethodPolicy::Create(ConsentPolicy());
   ASSERT_THAT(policy, IsOk());
   const google::protobuf::ServiceDescriptor* service =
       consent_v1::RecordConsentRequest::descriptor()->file()->FindServiceByName(
@@ -449,7 +449,8 @@ TEST_F(ConsentServiceTest, ApprovesEveryKindWhenEveryConditionHolds) {
     for (const auto& f : d.decision().consulted()) {
       case_fact |= f.source() == consent_v1::CASE_LOG;
       consent_fact |= f.source() == consent_v1::CONSENT_LOG;
-      EXPECT_LT(f.position(), f.source() == consent_v1::CONSENT_LOG ? d.position() : UINT64_MAX);
+      EXPECT_LT(f.position(),
+                f.source() == consent_v1::CONSENT_LOG ? d.position() : UINT64_MAX);
     }
     EXPECT_TRUE(case_fact);
     EXPECT_TRUE(consent_fact);
@@ -464,7 +465,8 @@ TEST_F(ConsentServiceTest, EachKindIsRefusedWithoutItsOwnScope) {
   Answer(victim_, consent_v1::PARTICIPATE);
   Answer(su_, consent_v1::PARTICIPATE);
   // Only PARTICIPATE: the first approach is possible, nothing else.
-  EXPECT_EQ(Decide(common_v1::APPROACH_VICTIM).decision().outcome(), consent_v1::APPROVED);
+  EXPECT_EQ(Decide(common_v1::APPROACH_VICTIM).decision().outcome(),
+            consent_v1::APPROVED);
   const std::vector<std::pair<common_v1::ContactKind, consent_v1::ConsentScope>> needs = {
       {common_v1::LETTER_DELIVERY, consent_v1::RECEIVE_LETTER},
       {common_v1::SHUTTLE_MESSAGE, consent_v1::SHUTTLE},
@@ -488,9 +490,11 @@ TEST_F(ConsentServiceTest, EachKindIsRefusedWithoutItsOwnScope) {
 TEST_F(ConsentServiceTest, GetConsentsShowsEveryScopeWithItsHistory) {
   ReadyCase("history");
   // The case study's victim: declined, then accepted a letter, then asked to meet.
-  const uint64_t declined = Answer(victim_, consent_v1::RECEIVE_LETTER, consent_v1::DECLINED);
+  const uint64_t declined =
+      Answer(victim_, consent_v1::RECEIVE_LETTER, consent_v1::DECLINED);
   const uint64_t given = Answer(victim_, consent_v1::RECEIVE_LETTER, consent_v1::GIVEN);
-  const uint64_t asked = Answer(victim_, consent_v1::FACE_TO_FACE, consent_v1::GIVEN, true);
+  const uint64_t asked =
+      Answer(victim_, consent_v1::FACE_TO_FACE, consent_v1::GIVEN, true);
   ASSERT_THAT(Withdraw(su_, consent_v1::SHARE_INFORMATION), IsOk());
 
   absl::StatusOr<consent_v1::GetConsentsResponse> consents = GetConsents(Ann());
@@ -535,13 +539,15 @@ TEST_F(ConsentServiceTest, DeclineThenConsentThenApproval) {
   EXPECT_EQ(refused.decision().outcome(), consent_v1::REFUSED);
   EXPECT_THAT(Codes(refused), ::testing::ElementsAre(consent_v1::CONSENT_DECLINED));
   Answer(victim_, consent_v1::RECEIVE_LETTER, consent_v1::GIVEN);
-  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(), consent_v1::APPROVED);
+  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(),
+            consent_v1::APPROVED);
 }
 
 TEST_F(ConsentServiceTest, WithdrawalThenDecisionIsRefusedCitingTheWithdrawal) {
   ReadyCase("withdraw");
   ConsentToEverything();
-  ASSERT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(), consent_v1::APPROVED);
+  ASSERT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(),
+            consent_v1::APPROVED);
   absl::StatusOr<consent_v1::CommandResult> withdrawn =
       Withdraw(victim_, consent_v1::RECEIVE_LETTER);
   ASSERT_THAT(withdrawn, IsOk());
@@ -554,9 +560,11 @@ TEST_F(ConsentServiceTest, WithdrawalThenDecisionIsRefusedCitingTheWithdrawal) {
   EXPECT_EQ(d.decision().reasons(0).scope(), consent_v1::RECEIVE_LETTER);
   EXPECT_TRUE(Consulted(d, consent_v1::CONSENT_LOG, withdrawn->position()));
   // Other kinds are untouched by a one-scope withdrawal...
-  EXPECT_EQ(Decide(common_v1::SHUTTLE_MESSAGE).decision().outcome(), consent_v1::APPROVED);
+  EXPECT_EQ(Decide(common_v1::SHUTTLE_MESSAGE).decision().outcome(),
+            consent_v1::APPROVED);
   // ...and a withdrawal of everything refuses every kind.
-  ASSERT_THAT(Withdraw(victim_, consent_v1::CONSENT_SCOPE_UNSPECIFIED, /*all=*/true), IsOk());
+  ASSERT_THAT(Withdraw(victim_, consent_v1::CONSENT_SCOPE_UNSPECIFIED, /*all=*/true),
+              IsOk());
   for (common_v1::ContactKind kind : AllKinds()) {
     SCOPED_TRACE(common_v1::ContactKind_Name(kind));
     EXPECT_THAT(Codes(Decide(kind)), Contains(consent_v1::CONSENT_WITHDRAWN));
@@ -572,16 +580,19 @@ TEST_F(ConsentServiceTest, AFreshRiskAssessmentThatNoLongerAllowsAKindLapsesIt) 
   EXPECT_EQ(video.decision().outcome(), consent_v1::REFUSED);
   EXPECT_THAT(Codes(video),
               ::testing::ElementsAre(consent_v1::RISK_ASSESSMENT_DISALLOWS_KIND));
-  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(), consent_v1::APPROVED);
+  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(),
+            consent_v1::APPROVED);
 }
 
 TEST_F(ConsentServiceTest, SensitiveCaseNeedsApprovalAndTheVictimsOwnRequest) {
   ReadyCase("da", case_v1::DOMESTIC_ABUSE);
   ConsentToEverything(/*victim_asked=*/false);
   consent_v1::ContactDecision before = Decide(common_v1::LETTER_DELIVERY);
-  EXPECT_THAT(Codes(before), ::testing::ElementsAre(consent_v1::RISK_ASSESSMENT_NOT_APPROVED));
+  EXPECT_THAT(Codes(before),
+              ::testing::ElementsAre(consent_v1::RISK_ASSESSMENT_NOT_APPROVED));
   Approve("risk-da");
-  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(), consent_v1::APPROVED);
+  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(),
+            consent_v1::APPROVED);
   EXPECT_THAT(Codes(Decide(common_v1::FACE_TO_FACE_CONFERENCE)),
               ::testing::ElementsAre(consent_v1::NOT_ASKED_BY_VICTIM));
   Answer(victim_, consent_v1::FACE_TO_FACE, consent_v1::GIVEN, /*asked=*/true);
@@ -603,7 +614,8 @@ TEST_F(ConsentServiceTest, PausedClosedAndUnallocatedAreRefusedAndRecorded) {
   pause.set_case_id(case_id_);
   pause.set_reason("victim in hospital");
   CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, Ann());
-  EXPECT_THAT(Codes(Decide(common_v1::LETTER_DELIVERY)), Contains(consent_v1::CASE_PAUSED));
+  EXPECT_THAT(Codes(Decide(common_v1::LETTER_DELIVERY)),
+              Contains(consent_v1::CASE_PAUSED));
 
   case_v1::CloseCaseRequest close;
   close.set_request_id("close-gates");
@@ -613,8 +625,9 @@ TEST_F(ConsentServiceTest, PausedClosedAndUnallocatedAreRefusedAndRecorded) {
   consent_v1::ContactDecision closed = Decide(common_v1::LETTER_DELIVERY);
   EXPECT_THAT(Codes(closed), Contains(consent_v1::CASE_CLOSED));
   // Closed is closed (I4): no more consents.
-  EXPECT_THAT(RecordConsent(ConsentRequest("after-close", victim_, consent_v1::VIDEO), Ann()),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CLOSED")));
+  EXPECT_THAT(
+      RecordConsent(ConsentRequest("after-close", victim_, consent_v1::VIDEO), Ann()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CLOSED")));
 
   absl::StatusOr<consent_v1::ListDecisionsResponse> list = ListDecisions(Manager());
   ASSERT_THAT(list, IsOk());
@@ -643,7 +656,8 @@ TEST_F(ConsentServiceTest, CausalTokenMeansADecisionNeverRestsOnOlderFacts) {
     CaseCommand(&case_v1::CaseService::Stub::ResumeCase, resume, Ann());
     consent_v1::ContactDecision resumed = Decide(common_v1::LETTER_DELIVERY);
     // Resumed, but the stage changed after the assessment: it has lapsed.
-    EXPECT_THAT(Codes(resumed), ::testing::ElementsAre(consent_v1::RISK_ASSESSMENT_LAPSED));
+    EXPECT_THAT(Codes(resumed),
+                ::testing::ElementsAre(consent_v1::RISK_ASSESSMENT_LAPSED));
   }
 }
 
@@ -652,13 +666,12 @@ TEST_F(ConsentServiceTest, CausalTokenAheadOfTheCaseLogIsUnavailableAtTheDeadlin
   consent_v1::DecideContactRequest r = DecideRequest(common_v1::LETTER_DELIVERY);
   r.mutable_causal_token()->set_case_position(seen_case_ + 1000);
   const uint64_t head = SettledConsentHead();
-  absl::StatusOr<consent_v1::ContactDecision> d =
-      Call<consent_v1::ContactDecision>(
-          Ann(),
-          [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
-            return consent_stub_->DecideContact(c, r, out);
-          },
-          absl::Milliseconds(300));
+  absl::StatusOr<consent_v1::ContactDecision> d = Call<consent_v1::ContactDecision>(
+      Ann(),
+      [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
+        return consent_stub_->DecideContact(c, r, out);
+      },
+      absl::Milliseconds(300));
   EXPECT_THAT(d, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(ConsentHead(), head);
 }
@@ -690,7 +703,8 @@ TEST_F(ConsentServiceTest, AnUnknownCaseEventStopsTheGateClosed) {
               StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(ConsentHead(), head);
   // What it knew before is still served.
-  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(), consent_v1::APPROVED);
+  EXPECT_EQ(Decide(common_v1::LETTER_DELIVERY).decision().outcome(),
+            consent_v1::APPROVED);
 }
 
 TEST_F(ConsentServiceTest, ExplainDecisionReRunsTheRuleOnTheFactsOfTheTime) {
@@ -715,13 +729,15 @@ TEST_F(ConsentServiceTest, ExplainDecisionReRunsTheRuleOnTheFactsOfTheTime) {
   }
   // (The approval, explained after the withdrawal, still approves: the
   // explanation uses the facts of its time.)
-  EXPECT_THAT(Explain("no-such-decision", Auditor()), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Explain("no-such-decision", Auditor()),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(ConsentServiceTest, RestartReplaysTheSameConsentsAndDecisions) {
   ReadyCase("restart");
   ConsentToEverything();
-  const consent_v1::DecideContactRequest first = DecideRequest(common_v1::LETTER_DELIVERY);
+  const consent_v1::DecideContactRequest first =
+      DecideRequest(common_v1::LETTER_DELIVERY);
   absl::StatusOr<consent_v1::ContactDecision> d1 = Decide(first, Ann());
   ASSERT_THAT(d1, IsOk());
   ASSERT_THAT(Withdraw(victim_, consent_v1::VIDEO), IsOk());
@@ -774,10 +790,10 @@ TEST_F(ConsentServiceTest, RetriedRequestIdsReturnTheOriginalAndAppendNothing) {
   EXPECT_EQ(ConsentHead(), after_decision);
   // Counted once, as the decision it was (the retry is not a decision).
   EXPECT_THAT(consent_.runtime->metrics().Render(),
-              HasSubstr(absl::StrCat("mend_contact_decisions_total{kind=\"LETTER_DELIVERY\","
-                                     "outcome=\"",
-                                     consent_v1::Outcome_Name(d1->decision().outcome()),
-                                     "\"} 1\n")));
+              HasSubstr(absl::StrCat(
+                  "mend_contact_decisions_total{kind=\"LETTER_DELIVERY\","
+                  "outcome=\"",
+                  consent_v1::Outcome_Name(d1->decision().outcome()), "\"} 1\n")));
   // The same request id for another command is refused.
   consent_v1::DecideContactRequest reused = DecideRequest(common_v1::LETTER_DELIVERY);
   reused.set_request_id("same-consent");
@@ -792,28 +808,35 @@ TEST_F(ConsentServiceTest, BadInputIsInvalidArgumentAndAppendsNothing) {
       ConsentRequest("bad-1", victim_, consent_v1::CONSENT_SCOPE_UNSPECIFIED);
   EXPECT_THAT(RecordConsent(no_scope, Ann()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("scope")));
-  consent_v1::RecordConsentRequest bad_enum = ConsentRequest("bad-2", victim_, consent_v1::VIDEO);
+  consent_v1::RecordConsentRequest bad_enum =
+      ConsentRequest("bad-2", victim_, consent_v1::VIDEO);
   bad_enum.set_answer(static_cast<consent_v1::ConsentAnswer>(42));
   EXPECT_THAT(RecordConsent(bad_enum, Ann()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("answer")));
-  consent_v1::RecordConsentRequest no_leaflet = ConsentRequest("bad-3", victim_, consent_v1::VIDEO);
+  consent_v1::RecordConsentRequest no_leaflet =
+      ConsentRequest("bad-3", victim_, consent_v1::VIDEO);
   no_leaflet.mutable_informed()->clear_leaflet_version();
   EXPECT_THAT(RecordConsent(no_leaflet, Ann()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("leaflet_version")));
-  consent_v1::DecideContactRequest no_kind = DecideRequest(common_v1::CONTACT_KIND_UNSPECIFIED);
+  consent_v1::DecideContactRequest no_kind =
+      DecideRequest(common_v1::CONTACT_KIND_UNSPECIFIED);
   EXPECT_THAT(Decide(no_kind, Ann()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kind")));
-  consent_v1::DecideContactRequest long_purpose = DecideRequest(common_v1::LETTER_DELIVERY);
+  consent_v1::DecideContactRequest long_purpose =
+      DecideRequest(common_v1::LETTER_DELIVERY);
   long_purpose.set_purpose(std::string(5000, 'x'));
   EXPECT_THAT(Decide(long_purpose, Ann()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("purpose")));
-  consent_v1::DecideContactRequest unknown_victim = DecideRequest(common_v1::LETTER_DELIVERY);
+  consent_v1::DecideContactRequest unknown_victim =
+      DecideRequest(common_v1::LETTER_DELIVERY);
   unknown_victim.set_victim_id("nobody");
   EXPECT_THAT(Decide(unknown_victim, Ann()), StatusIs(absl::StatusCode::kNotFound));
-  consent_v1::DecideContactRequest su_as_victim = DecideRequest(common_v1::LETTER_DELIVERY);
+  consent_v1::DecideContactRequest su_as_victim =
+      DecideRequest(common_v1::LETTER_DELIVERY);
   su_as_victim.set_victim_id(su_);
   EXPECT_THAT(Decide(su_as_victim, Ann()), StatusIs(absl::StatusCode::kInvalidArgument));
-  consent_v1::DecideContactRequest unknown_case = DecideRequest(common_v1::LETTER_DELIVERY);
+  consent_v1::DecideContactRequest unknown_case =
+      DecideRequest(common_v1::LETTER_DELIVERY);
   unknown_case.set_case_id("no-such-case");
   EXPECT_THAT(Decide(unknown_case, Ann()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("causal token")));
@@ -827,7 +850,8 @@ TEST_F(ConsentServiceTest, WrongRolesAreRefusedAsTheRuntimeDefines) {
   const uint64_t head = SettledConsentHead();
   const auto give = ConsentRequest("roles-1", victim_, consent_v1::PARTICIPATE);
   EXPECT_THAT(RecordConsent(give, ""), StatusIs(absl::StatusCode::kUnauthenticated));
-  EXPECT_THAT(RecordConsent(give, Auditor()), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(RecordConsent(give, Auditor()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(RecordConsent(give, ServiceToken()),
               StatusIs(absl::StatusCode::kPermissionDenied));
   // A facilitator works only on cases allocated to them.
@@ -871,7 +895,10 @@ TEST_F(ConsentServiceTest, ConcurrentConsentsAndWithdrawalsOnOneParticipantAreAl
       *r.mutable_causal_token() = token;
       if (start->Block()) delete start;
       absl::StatusOr<consent_v1::CommandResult> result = RecordConsent(r, Ann());
-      if (!result.ok()) ++failures; else positions[i] = result->position();
+      if (!result.ok())
+        ++failures;
+      else
+        positions[i] = result->position();
     });
     threads.emplace_back([&, i] {
       consent_v1::WithdrawConsentRequest r;
@@ -886,7 +913,10 @@ TEST_F(ConsentServiceTest, ConcurrentConsentsAndWithdrawalsOnOneParticipantAreAl
           Ann(), [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
             return consent_stub_->WithdrawConsent(c, r, out);
           });
-      if (!result.ok()) ++failures; else positions[kEach + i] = result->position();
+      if (!result.ok())
+        ++failures;
+      else
+        positions[kEach + i] = result->position();
     });
   }
   for (std::thread& t : threads) t.join();
@@ -934,8 +964,12 @@ TEST_F(ConsentServiceTest, NoApprovalFollowsAWithdrawalItRacedWith) {
   uint64_t withdrawal = 0;
   threads.emplace_back([&] {
     if (start->Block()) delete start;
-    absl::StatusOr<consent_v1::CommandResult> w = Withdraw(victim_, consent_v1::RECEIVE_LETTER);
-    if (w.ok()) withdrawal = w->position(); else ++failures;
+    absl::StatusOr<consent_v1::CommandResult> w =
+        Withdraw(victim_, consent_v1::RECEIVE_LETTER);
+    if (w.ok())
+      withdrawal = w->position();
+    else
+      ++failures;
   });
   for (std::thread& t : threads) t.join();
   ASSERT_EQ(failures.load(), 0);
@@ -974,7 +1008,8 @@ TEST_F(ConsentServiceTest, ReadsFollowTheCaseAndNeedToKnow) {
     EXPECT_TRUE(MessageDifferencer::Equals(*got, d));
   }
   EXPECT_THAT((Call<consent_v1::ContactDecision>(
-                  Bob(), [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
+                  Bob(),
+                  [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
                     return consent_stub_->GetDecision(c, get, out);
                   })),
               StatusIs(absl::StatusCode::kPermissionDenied));
@@ -984,7 +1019,8 @@ TEST_F(ConsentServiceTest, ReadsFollowTheCaseAndNeedToKnow) {
   std::vector<std::string> ids;
   std::string page;
   do {
-    absl::StatusOr<consent_v1::ListDecisionsResponse> list = ListDecisions(Auditor(), 1, page);
+    absl::StatusOr<consent_v1::ListDecisionsResponse> list =
+        ListDecisions(Auditor(), 1, page);
     ASSERT_THAT(list, IsOk());
     ASSERT_THAT(list->decisions(), SizeIs(1));
     ids.push_back(list->decisions(0).decision().decision_id());

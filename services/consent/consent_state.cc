@@ -21,7 +21,8 @@ template <typename Message>
 absl::StatusOr<Message> Parse(const ConsentLogEvent& event) {
   Message message;
   if (event.payload.size() > static_cast<size_t>(INT32_MAX) ||
-      !message.ParseFromArray(event.payload.data(), static_cast<int>(event.payload.size()))) {
+      !message.ParseFromArray(event.payload.data(),
+                              static_cast<int>(event.payload.size()))) {
     return Misfit(event, "payload does not parse");
   }
   return message;
@@ -32,8 +33,8 @@ absl::Status CheckCase(const CaseFacts& facts, const ConsentLogEvent& event,
                        const std::string& case_id) {
   if (case_id.empty()) return Misfit(event, "no case_id");
   if (!facts.case_id.empty() && facts.case_id != case_id) {
-    return Misfit(event, absl::StrCat("event of case ", Quote(case_id), " in the stream of case ",
-                                      Quote(facts.case_id)));
+    return Misfit(event, absl::StrCat("event of case ", Quote(case_id),
+                                      " in the stream of case ", Quote(facts.case_id)));
   }
   return absl::OkStatus();
 }
@@ -44,7 +45,8 @@ absl::Status CheckParticipant(const CaseFacts& facts, const ConsentLogEvent& eve
     return Misfit(event, "the case has not been observed (no CaseReferred before it)");
   }
   if (facts.case_state.FindParticipant(participant_id) == nullptr) {
-    return Misfit(event, absl::StrCat("the case has no participant ", Quote(participant_id)));
+    return Misfit(event,
+                  absl::StrCat("the case has no participant ", Quote(participant_id)));
   }
   return absl::OkStatus();
 }
@@ -57,18 +59,20 @@ absl::Status EvolveObserved(CaseFacts& facts, const ConsentLogEvent& event) {
                                       " is not after the last one observed (",
                                       facts.last_case_position, ")"));
   }
-  absl::StatusOr<casesvc::DomainEvent> parsed =
-      casesvc::ParseDomainEvent(observed.case_event_type(), observed.payload(),
-                                observed.case_position(), observed.case_recorded_unix_micros());
+  absl::StatusOr<casesvc::DomainEvent> parsed = casesvc::ParseDomainEvent(
+      observed.case_event_type(), observed.payload(), observed.case_position(),
+      observed.case_recorded_unix_micros());
   if (!parsed.ok()) return Misfit(event, std::string(parsed.status().message()));
   if (parsed->case_id() != observed.case_id()) {
-    return Misfit(event, absl::StrCat("the case event is of case ", Quote(parsed->case_id())));
+    return Misfit(event,
+                  absl::StrCat("the case event is of case ", Quote(parsed->case_id())));
   }
   if (absl::Status s = casesvc::Evolve(facts.case_state, *parsed); !s.ok()) {
     return Misfit(event, std::string(s.message()));
   }
 
-  const FactRef ref{consent_v1::CASE_LOG, observed.case_position(), observed.case_event_type()};
+  const FactRef ref{consent_v1::CASE_LOG, observed.case_position(),
+                    observed.case_event_type()};
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
@@ -176,7 +180,8 @@ absl::Status EvolveDecision(CaseFacts& facts, const ConsentLogEvent& event) {
     return Misfit(event, absl::StrCat("decision ", Quote(decision.decision_id()),
                                       " was recorded before"));
   }
-  if (decision.outcome() != consent_v1::APPROVED && decision.outcome() != consent_v1::REFUSED) {
+  if (decision.outcome() != consent_v1::APPROVED &&
+      decision.outcome() != consent_v1::REFUSED) {
     return Misfit(event, "no valid outcome");
   }
   DecisionRecord record;

@@ -76,7 +76,7 @@ struct ConsentEntryFacts {
   bool requested_by_participant = false;  // GIVEN only
   std::string recorded_by;
   int64_t recorded_unix_micros = 0;
-  uint64_t position = 0;  // in the consent log
+  uint64_t position = 0;   // in the consent log
   std::string event_type;  // kConsentRecordedType or kConsentWithdrawnType
 
   FactRef ref() const { return {consent_v1::CONSENT_LOG, position, event_type}; }
@@ -100,18 +100,19 @@ struct CaseFacts {
   uint64_t last_case_position = 0;  // highest case-log position observed
 
   // Where the case facts the rule cites were recorded (all CASE_LOG).
-  std::optional<FactRef> referral;                         // CaseReferred
-  std::map<std::string, FactRef> allocations;              // facilitator → allocation
-  std::optional<FactRef> acknowledgement;                  // the latest recording
-  std::map<std::string, FactRef> erasures;                 // participant → erasure
-  std::optional<FactRef> last_stage_change;                // latest StageChanged
-  std::optional<FactRef> risk_assessment_recorded;         // of the current one
-  std::optional<FactRef> risk_assessment_approved;         // of the current one
+  std::optional<FactRef> referral;                  // CaseReferred
+  std::map<std::string, FactRef> allocations;       // facilitator → allocation
+  std::optional<FactRef> acknowledgement;           // the latest recording
+  std::map<std::string, FactRef> erasures;          // participant → erasure
+  std::optional<FactRef> last_stage_change;         // latest StageChanged
+  std::optional<FactRef> risk_assessment_recorded;  // of the current one
+  std::optional<FactRef> risk_assessment_approved;  // of the current one
   // The first change of stage that lapsed the current assessment, if any.
   std::optional<FactRef> risk_assessment_lapsed_by;
 
   // participant → scope → every answer, oldest first (the last is current).
-  std::map<std::string, std::map<consent_v1::ConsentScope, std::vector<ConsentEntryFacts>>>
+  std::map<std::string,
+           std::map<consent_v1::ConsentScope, std::vector<ConsentEntryFacts>>>
       consents;
 
   std::vector<DecisionRecord> decisions;  // oldest first

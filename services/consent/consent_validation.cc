@@ -47,15 +47,18 @@ absl::Status ValidateLeafletVersion(std::string_view value, bool required) {
     return Invalid(kField, absl::StrCat("is ", value.size(), " bytes; the limit is ",
                                         kMaxLeafletVersionLength));
   }
-  if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+  if (!std::all_of(value.begin(), value.end(),
+                   [](char c) { return c >= 0x20 && c < 0x7f; })) {
     return Invalid(kField, "must be printable ASCII");
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateInformed(const v1::HowInformed& informed, bool leaflet_required) {
-  MEND_RETURN_IF_ERROR(ValidateLeafletVersion(informed.leaflet_version(), leaflet_required));
-  return ValidateEnum("informed.channel", informed.channel(), v1::InformedChannel_IsValid);
+  MEND_RETURN_IF_ERROR(
+      ValidateLeafletVersion(informed.leaflet_version(), leaflet_required));
+  return ValidateEnum("informed.channel", informed.channel(),
+                      v1::InformedChannel_IsValid);
 }
 
 absl::Status ValidatePurpose(std::string_view value) {
@@ -79,8 +82,8 @@ template <typename Request>
 absl::Status ValidateConsentCommand(const Request& request) {
   MEND_RETURN_IF_ERROR(ValidateId("request_id", request.request_id()));
   MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
-  MEND_RETURN_IF_ERROR(
-      ValidateExpectedVersion(request.has_expected_version(), request.expected_version()));
+  MEND_RETURN_IF_ERROR(ValidateExpectedVersion(request.has_expected_version(),
+                                               request.expected_version()));
   return ValidateId("participant_id", request.participant_id());
 }
 
@@ -89,7 +92,8 @@ absl::Status ValidateConsentCommand(const Request& request) {
 absl::Status Validate(const v1::RecordConsentRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateConsentCommand(request));
   MEND_RETURN_IF_ERROR(ValidateEnum("scope", request.scope(), v1::ConsentScope_IsValid));
-  MEND_RETURN_IF_ERROR(ValidateEnum("answer", request.answer(), v1::ConsentAnswer_IsValid));
+  MEND_RETURN_IF_ERROR(
+      ValidateEnum("answer", request.answer(), v1::ConsentAnswer_IsValid));
   if (!request.has_informed()) return Invalid("informed", "is required");
   MEND_RETURN_IF_ERROR(ValidateInformed(request.informed(), /*leaflet_required=*/true));
   if (request.requested_by_participant() && request.answer() != v1::GIVEN) {
@@ -136,14 +140,15 @@ absl::Status Validate(const v1::GetDecisionRequest& request) {
 absl::Status Validate(const v1::ListDecisionsRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
   if (request.page_size() < 0 || request.page_size() > kMaxDecisionsPageSize) {
-    return Invalid("page_size", absl::StrCat("must be 0 (default 50) to ",
-                                             kMaxDecisionsPageSize, "; got ",
-                                             request.page_size()));
+    return Invalid("page_size",
+                   absl::StrCat("must be 0 (default 50) to ", kMaxDecisionsPageSize,
+                                "; got ", request.page_size()));
   }
   if (request.page_token().size() > kMaxPageTokenLength) {
-    return Invalid("page_token", absl::StrCat("is ", request.page_token().size(),
-                                              " bytes; the limit is ", kMaxPageTokenLength,
-                                              " (not a page token)"));
+    return Invalid(
+        "page_token",
+        absl::StrCat("is ", request.page_token().size(), " bytes; the limit is ",
+                     kMaxPageTokenLength, " (not a page token)"));
   }
   return absl::OkStatus();
 }

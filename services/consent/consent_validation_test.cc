@@ -28,7 +28,8 @@ struct Row {
 };
 
 template <typename Request>
-void ExpectEachRowNamesItsField(const Request& good, const std::vector<Row<Request>>& rows) {
+void ExpectEachRowNamesItsField(const Request& good,
+                                const std::vector<Row<Request>>& rows) {
   ASSERT_THAT(Validate(good), IsOk());
   for (size_t i = 0; i < rows.size(); ++i) {
     SCOPED_TRACE(absl::StrCat("row ", i, " (", rows[i].field, ")"));
@@ -94,7 +95,8 @@ TEST(ConsentValidationTest, RecordConsentBoundariesThatAreValid) {
   v1::RecordConsentRequest r = GoodRecord();
   r.mutable_informed()->set_leaflet_version(std::string(64, 'L'));
   EXPECT_THAT(Validate(r), IsOk());
-  r.mutable_informed()->set_leaflet_version("RJ leaflet v2 (2026)");  // spaces are printable
+  r.mutable_informed()->set_leaflet_version(
+      "RJ leaflet v2 (2026)");  // spaces are printable
   EXPECT_THAT(Validate(r), IsOk());
   r.set_participant_id(std::string(128, 'p'));
   EXPECT_THAT(Validate(r), IsOk());
@@ -135,7 +137,9 @@ TEST(ConsentValidationTest, EachBrokenRecordConsentFieldIsNamed) {
           {"informed.leaflet_version",
            [](R& r) { r.mutable_informed()->set_leaflet_version("RJ\nleaflet"); }},
           {"informed.leaflet_version",
-           [](R& r) { r.mutable_informed()->set_leaflet_version("RJ-leaflet-\xc3\xa9"); }},
+           [](R& r) {
+             r.mutable_informed()->set_leaflet_version("RJ-leaflet-\xc3\xa9");
+           }},
           {"informed.channel", [](R& r) { r.mutable_informed()->clear_channel(); }},
           {"informed.channel",
            [](R& r) {

@@ -102,7 +102,7 @@ struct ContactQuestion {
 
 struct ContactRuling {
   consent_v1::Outcome outcome = consent_v1::OUTCOME_UNSPECIFIED;
-  std::vector<consent_v1::Reason> reasons;          // empty iff APPROVED
+  std::vector<consent_v1::Reason> reasons;  // empty iff APPROVED
   std::vector<consent_v1::ConsultedFact> consulted;
   std::string policy_version;
 };

@@ -16,7 +16,8 @@ ABSL_FLAG(std::string, upstream_case, "",
 int main(int argc, char** argv) {
   mend::BlockTerminationSignals();
   mend::ParseFlagsWithEnvironment(argc, argv);
-  mend::ServiceRuntime::Options options = mend::ServiceRuntime::OptionsFromFlags("consent");
+  mend::ServiceRuntime::Options options =
+      mend::ServiceRuntime::OptionsFromFlags("consent");
   const std::string upstream_case = absl::GetFlag(FLAGS_upstream_case);
   if (upstream_case.empty()) {
     mend::ExitWithFlagError("upstream_case",

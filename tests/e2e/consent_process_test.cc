@@ -73,9 +73,9 @@ class ConsentProcessTest : public ::testing::Test {
   void StartCase() {
     auto child = ChildProcess::Start(
         kCaseBinary,
-        {absl::StrCat("--listen=127.0.0.1:", case_port_), "--data_dir=" + dir_.Sub("case"),
-         "--token_public_key=" + dir_.Sub("token.pub"), "--master_key=" + dir_.Sub("master.key"),
-         "--log_level=warn"},
+        {absl::StrCat("--listen=127.0.0.1:", case_port_),
+         "--data_dir=" + dir_.Sub("case"), "--token_public_key=" + dir_.Sub("token.pub"),
+         "--master_key=" + dir_.Sub("master.key"), "--log_level=warn"},
         dir_.Sub(absl::StrCat("case-", ++starts_)));
     ASSERT_THAT(child, IsOk());
     case_ = *std::move(child);
@@ -87,13 +87,14 @@ class ConsentProcessTest : public ::testing::Test {
   // The operator's configuration comes from the environment here, as a
   // manifest would set it.
   void StartConsent() {
-    auto child = ChildProcess::Start(
-        kConsentBinary, {"--log_level=warn"}, dir_.Sub(absl::StrCat("consent-", ++starts_)),
-        {absl::StrCat("MEND_LISTEN=127.0.0.1:", consent_port_),
-         "MEND_DATA_DIR=" + dir_.Sub("consent"),
-         "MEND_TOKEN_PUBLIC_KEY=" + dir_.Sub("token.pub"),
-         "MEND_SERVICE_TOKEN_FILE=" + dir_.Sub("consent.token"),
-         absl::StrCat("MEND_UPSTREAM_CASE=127.0.0.1:", case_port_)});
+    auto child =
+        ChildProcess::Start(kConsentBinary, {"--log_level=warn"},
+                            dir_.Sub(absl::StrCat("consent-", ++starts_)),
+                            {absl::StrCat("MEND_LISTEN=127.0.0.1:", consent_port_),
+                             "MEND_DATA_DIR=" + dir_.Sub("consent"),
+                             "MEND_TOKEN_PUBLIC_KEY=" + dir_.Sub("token.pub"),
+                             "MEND_SERVICE_TOKEN_FILE=" + dir_.Sub("consent.token"),
+                             absl::StrCat("MEND_UPSTREAM_CASE=127.0.0.1:", case_port_)});
     ASSERT_THAT(child, IsOk());
     consent_ = *std::move(child);
     consent_channel_ = Connect(consent_port_);
@@ -112,10 +113,10 @@ class ConsentProcessTest : public ::testing::Test {
 
   // A case command; returns its result and remembers its causal token.
   template <typename Request>
-  case_v1::CommandResult CaseCommand(
-      grpc::Status (case_v1::CaseService::Stub::*method)(grpc::ClientContext*, const Request&,
-                                                          case_v1::CommandResult*),
-      const Request& request, const std::string& token) {
+  case_v1::CommandResult CaseCommand(grpc::Status (case_v1::CaseService::Stub::*method)(
+                                         grpc::ClientContext*, const Request&,
+                                         case_v1::CommandResult*),
+                                     const Request& request, const std::string& token) {
     absl::StatusOr<case_v1::CommandResult> r = Call<case_v1::CommandResult>(
         token, [&](grpc::ClientContext* c, case_v1::CommandResult* out) {
           return (case_stub_.get()->*method)(c, request, out);
@@ -185,15 +186,16 @@ class ConsentProcessTest : public ::testing::Test {
     r.mutable_informed()->set_channel(consent_v1::PHONE);
     *r.mutable_causal_token() = token_;
     return Call<consent_v1::CommandResult>(
-        Token(Role::kFacilitator, kAnn), [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
+        Token(Role::kFacilitator, kAnn),
+        [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
           return consent_stub_->RecordConsent(c, r, out);
         });
   }
 
   // The conference service asks on Ann's behalf, as it will.
-  absl::StatusOr<consent_v1::ContactDecision> Decide(const std::string& case_id,
-                                                     const std::string& request_id,
-                                                     absl::Duration timeout = absl::Seconds(30)) {
+  absl::StatusOr<consent_v1::ContactDecision> Decide(
+      const std::string& case_id, const std::string& request_id,
+      absl::Duration timeout = absl::Seconds(30)) {
     consent_v1::DecideContactRequest r;
     r.set_request_id(request_id);
     r.set_case_id(case_id);
@@ -274,7 +276,8 @@ TEST_F(ConsentProcessTest, DecidesOnTheCaseServicesFactsAcrossRestartsOfEither) 
   pause.set_request_id("e2e-pause");
   pause.set_case_id(case_id);
   pause.set_reason("victim unwell");
-  CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, Token(Role::kFacilitator, kAnn));
+  CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause,
+              Token(Role::kFacilitator, kAnn));
   absl::StatusOr<consent_v1::ContactDecision> paused = Decide(case_id, "e2e-decide-4");
   ASSERT_THAT(paused, IsOk()) << consent_->Output();
   ASSERT_EQ(paused->decision().outcome(), consent_v1::REFUSED);

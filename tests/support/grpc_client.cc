@@ -41,7 +41,8 @@ bool WaitServing(const std::shared_ptr<grpc::Channel>& channel, absl::Duration t
       }
     }
     status = reader->Finish();
-  } while (status.error_code() == grpc::StatusCode::UNAVAILABLE && absl::Now() < deadline);
+  } while (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+           absl::Now() < deadline);
   std::cerr << "Health.Watch ended before SERVING: " << status.error_code() << " "
             << status.error_message() << "\n";
   return false;
