@@ -600,6 +600,47 @@ TEST_F(ConsentServiceTest, SensitiveCaseNeedsApprovalAndTheVictimsOwnRequest) {
             consent_v1::APPROVED);
 }
 
+TEST_F(ConsentServiceTest,
+       WithACoVictimTheCallerNamesTheVictimAndEachConsentsForThemselves) {
+  ReadyCase("co-victim");
+  ConsentToEverything();
+  case_v1::AddParticipantRequest add;
+  add.set_request_id("add-co-victim");
+  add.set_case_id(case_id_);
+  add.mutable_participant()->set_participant_id("cv-co-victim");
+  add.mutable_participant()->set_role(case_v1::CO_VICTIM);
+  add.mutable_participant()->mutable_details()->set_full_name("Cora Quill");
+  CaseCommand(&case_v1::CaseService::Stub::AddParticipant, add, Ann());
+
+  // Two victims now: the caller must say which.
+  EXPECT_THAT(Decide(DecideRequest(common_v1::LETTER_DELIVERY), Ann()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cv-co-victim")));
+  consent_v1::DecideContactRequest to_co_victim =
+      DecideRequest(common_v1::LETTER_DELIVERY);
+  to_co_victim.set_victim_id("cv-co-victim");
+  absl::StatusOr<consent_v1::ContactDecision> refused = Decide(to_co_victim, Ann());
+  ASSERT_THAT(refused, IsOk());
+  EXPECT_EQ(refused->decision().victim_id(), "cv-co-victim");
+  ASSERT_THAT(refused->decision().reasons(),
+              SizeIs(2));  // PARTICIPATE and RECEIVE_LETTER
+  for (const auto& r : refused->decision().reasons()) {
+    EXPECT_EQ(r.code(), consent_v1::CONSENT_NOT_RECORDED);
+    EXPECT_EQ(r.participant_id(), "cv-co-victim");
+  }
+  // The first victim's consents do not speak for the co-victim; theirs do.
+  Answer("cv-co-victim", consent_v1::PARTICIPATE);
+  Answer("cv-co-victim", consent_v1::RECEIVE_LETTER);
+  to_co_victim.set_request_id("to-co-victim-again");
+  *to_co_victim.mutable_causal_token() = Seen();
+  absl::StatusOr<consent_v1::ContactDecision> approved = Decide(to_co_victim, Ann());
+  ASSERT_THAT(approved, IsOk());
+  EXPECT_EQ(approved->decision().outcome(), consent_v1::APPROVED);
+  // The service user is not a victim to contact.
+  consent_v1::DecideContactRequest to_su = DecideRequest(common_v1::LETTER_DELIVERY);
+  to_su.set_victim_id(su_);
+  EXPECT_THAT(Decide(to_su, Ann()), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST_F(ConsentServiceTest, PausedClosedAndUnallocatedAreRefusedAndRecorded) {
   ReadyCase("gates");
   ConsentToEverything();
