@@ -514,6 +514,18 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
                         " is not known to the consent service (case log handled up to ",
                         handled, "; pass a causal token if the case is new)"));
                   }
+                  // Need to know (I5): a facilitator learns nothing about a case
+                  // not allocated to them, not even a refusal's reasons. (A
+                  // service asking for an unallocated facilitator gets the
+                  // recorded refusal FACILITATOR_NOT_ALLOCATED.)
+                  if (caller.role == Role::kFacilitator &&
+                      !facts.case_state.IsAllocated(caller.subject)) {
+                    return absl::PermissionDeniedError(absl::StrCat(
+                        "facilitator ", Quote(caller.subject),
+                        " is not allocated to case ", Quote(request->case_id()),
+                        " (if the allocation is recent, pass a causal token with its "
+                        "case-log position)"));
+                  }
                   MEND_ASSIGN_OR_RETURN(ContactParties parties,
                                         ResolveParties(facts, request->victim_id()));
                   const ContactQuestion question{

@@ -31,8 +31,10 @@
 // parallel and share the store's group commit.
 //
 // DecideContact: a facilitator asks for themselves (facilitator_id empty or
-// their own id, else PERMISSION_DENIED); a service asks on a facilitator's
-// behalf (facilitator_id required). NOT_FOUND for a case the service has not
+// their own id, else PERMISSION_DENIED) and only on a case allocated to them
+// (else PERMISSION_DENIED, nothing recorded: I5); a service asks on a
+// facilitator's behalf (facilitator_id required; an unallocated one is a
+// recorded refusal). NOT_FOUND for a case the service has not
 // observed (the message gives the case position handled: pass a causal
 // token), ResolveParties' errors; otherwise the rule decides and the
 // decision — APPROVED or REFUSED — is appended and returned.

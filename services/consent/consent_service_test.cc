@@ -644,9 +644,15 @@ TEST_F(ConsentServiceTest,
 TEST_F(ConsentServiceTest, PausedClosedAndUnallocatedAreRefusedAndRecorded) {
   ReadyCase("gates");
   ConsentToEverything();
-  // Bob is not allocated: a decision is still made, and recorded, as a refusal.
-  absl::StatusOr<consent_v1::ContactDecision> bob =
-      Decide(DecideRequest(common_v1::LETTER_DELIVERY), Bob());
+  // Bob is not allocated: asking himself, he learns nothing and nothing is
+  // recorded (I5); a service asking on his behalf gets a recorded refusal.
+  const uint64_t head = SettledConsentHead();
+  EXPECT_THAT(Decide(DecideRequest(common_v1::LETTER_DELIVERY), Bob()),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("not allocated")));
+  EXPECT_EQ(ConsentHead(), head);
+  consent_v1::DecideContactRequest for_bob = DecideRequest(common_v1::LETTER_DELIVERY);
+  for_bob.set_facilitator_id(kBob);
+  absl::StatusOr<consent_v1::ContactDecision> bob = Decide(for_bob, ServiceToken());
   ASSERT_THAT(bob, IsOk());
   EXPECT_THAT(Codes(*bob), ::testing::ElementsAre(consent_v1::FACILITATOR_NOT_ALLOCATED));
 
