@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/grpc_reply.h"
 #include "common/record_codec.h"
 #include "common/status_convert.h"
 #include "common/status_macros.h"
@@ -25,26 +26,12 @@ using eventlog::ExpectedVersion;
 using eventlog::NewEvent;
 
 constexpr int kDefaultPageSize = 50;
-// Records read per step when catching a case up with its stream.
+
 std::string FullMethod(std::string_view method) {
   return absl::StrCat(kCaseServicePrefix, std::string(method));
 }
 
 std::string Quote(std::string_view s) { return absl::StrCat("\"", std::string(s), "\""); }
-
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                 const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(status));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
-                                 absl::StatusOr<case_v1::CommandResult> result,
-                                 case_v1::CommandResult* response) {
-  if (result.ok()) *response = *std::move(result);
-  return Finish(context, result.status());
-}
 
 // The command whose first event is of `type` (event ids "<request_id>/0"
 // name the command's first event); empty if no command starts so.
@@ -387,10 +374,10 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ReferCase(
     // Authentication first: an unauthenticated caller learns nothing.
     absl::StatusOr<Caller> caller =
         runtime_->Authorize(*context, FullMethod("ReferCase"));
-    return Finish(context, caller.ok() ? s : caller.status());
+    return Reply(context, caller.ok() ? s : caller.status());
   }
   const CommandCall call{"ReferCase", request->request_id(), "", std::nullopt};
-  return Answer(
+  return Reply(
       context,
       Execute(
           *context, call,
@@ -441,7 +428,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ReferCase(
 #define MEND_CASE_COMMAND_PREAMBLE(method)                                             \
   if (absl::Status s = Validate(*request); !s.ok()) {                                  \
     absl::StatusOr<Caller> caller = runtime_->Authorize(*context, FullMethod(method)); \
-    return Finish(context, caller.ok() ? s : caller.status());                         \
+    return Reply(context, caller.ok() ? s : caller.status());                          \
   }                                                                                    \
   const CommandCall call {                                                             \
     method, request->request_id(), request->case_id(),                                 \
@@ -455,7 +442,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::AddParticipant(
   const std::string participant_id = request->participant().participant_id().empty()
                                          ? NewUuid()
                                          : request->participant().participant_id();
-  return Answer(
+  return Reply(
       context,
       Execute(*context, call,
               [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
@@ -486,7 +473,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::AllocateFacilitator(
     const case_v1::AllocateFacilitatorRequest* request,
     case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("AllocateFacilitator");
-  return Answer(
+  return Reply(
       context,
       Execute(*context, call,
               [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
@@ -500,7 +487,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ReleaseFacilitator(
     grpc::CallbackServerContext* context,
     const case_v1::ReleaseFacilitatorRequest* request, case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("ReleaseFacilitator");
-  return Answer(
+  return Reply(
       context,
       Execute(*context, call,
               [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
@@ -515,7 +502,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordAcknowledgement(
     const case_v1::RecordAcknowledgementRequest* request,
     case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("RecordAcknowledgement");
-  return Answer(
+  return Reply(
       context,
       Execute(*context, call,
               [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
@@ -544,7 +531,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordRiskAssessment(
   MEND_CASE_COMMAND_PREAMBLE("RecordRiskAssessment");
   const std::string assessment_id =
       request->assessment_id().empty() ? NewUuid() : request->assessment_id();
-  return Answer(
+  return Reply(
       context,
       Execute(
           *context, call,
@@ -577,7 +564,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ApproveRiskAssessment(
     const case_v1::ApproveRiskAssessmentRequest* request,
     case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("ApproveRiskAssessment");
-  return Answer(
+  return Reply(
       context,
       Execute(*context, call,
               [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
@@ -591,7 +578,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordSuitability(
     grpc::CallbackServerContext* context,
     const case_v1::RecordSuitabilityRequest* request, case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("RecordSuitability");
-  return Answer(
+  return Reply(
       context,
       Execute(*context, call,
               [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
@@ -606,7 +593,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::PauseCase(
     grpc::CallbackServerContext* context, const case_v1::PauseCaseRequest* request,
     case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("PauseCase");
-  return Answer(
+  return Reply(
       context,
       Execute(
           *context, call,
@@ -620,7 +607,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ResumeCase(
     grpc::CallbackServerContext* context, const case_v1::ResumeCaseRequest* request,
     case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("ResumeCase");
-  return Answer(
+  return Reply(
       context,
       Execute(*context, call,
               [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
@@ -633,7 +620,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::CloseCase(
     grpc::CallbackServerContext* context, const case_v1::CloseCaseRequest* request,
     case_v1::CommandResult* response) {
   MEND_CASE_COMMAND_PREAMBLE("CloseCase");
-  return Answer(
+  return Reply(
       context,
       Execute(
           *context, call,
@@ -660,10 +647,10 @@ grpc::ServerUnaryReactor* CaseServiceImpl::EraseParticipant(
   // key deletion failed deletes it now.
   if (result.ok()) {
     if (absl::Status s = EnsureErased(request->participant_id()); !s.ok()) {
-      return Finish(context, s);
+      return Reply(context, s);
     }
   }
-  return Answer(context, std::move(result), response);
+  return Reply(context, std::move(result), response);
 }
 
 #undef MEND_CASE_COMMAND_PREAMBLE
@@ -675,17 +662,17 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* 
                                                    const case_v1::GetCaseRequest* request,
                                                    case_v1::CaseView* response) {
   absl::StatusOr<Caller> caller = runtime_->Authorize(*context, FullMethod("GetCase"));
-  if (!caller.ok()) return Finish(context, caller.status());
-  if (absl::Status s = Validate(*request); !s.ok()) return Finish(context, s);
+  if (!caller.ok()) return Reply(context, caller.status());
+  if (absl::Status s = Validate(*request); !s.ok()) return Reply(context, s);
   CaseState state;
   {
     absl::MutexLock lock(&mu_);
     auto it = cases_.find(request->case_id());
     if (it == cases_.end()) {
-      return Finish(context, absl::NotFoundError(
-                                 absl::StrCat("no case ", Quote(request->case_id()))));
+      return Reply(context, absl::NotFoundError(
+                                absl::StrCat("no case ", Quote(request->case_id()))));
     }
-    if (absl::Status s = CanRead(it->second, *caller); !s.ok()) return Finish(context, s);
+    if (absl::Status s = CanRead(it->second, *caller); !s.ok()) return Reply(context, s);
     state = it->second;
   }
   absl::StatusOr<case_v1::CaseView> view = BuildCaseView(
@@ -693,20 +680,20 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* 
         return Unseal(s, field);
       });
   if (view.ok()) *response = *std::move(view);
-  return Finish(context, view.status());
+  return Reply(context, view.status());
 }
 
 grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(
     grpc::CallbackServerContext* context, const case_v1::ListCasesRequest* request,
     case_v1::ListCasesResponse* response) {
   absl::StatusOr<Caller> caller = runtime_->Authorize(*context, FullMethod("ListCases"));
-  if (!caller.ok()) return Finish(context, caller.status());
-  if (absl::Status s = Validate(*request); !s.ok()) return Finish(context, s);
+  if (!caller.ok()) return Reply(context, caller.status());
+  if (absl::Status s = Validate(*request); !s.ok()) return Reply(context, s);
   std::string after;  // the last case id of the previous page
   if (!request->page_token().empty() &&
       (!absl::WebSafeBase64Unescape(request->page_token(), &after) || after.empty())) {
-    return Finish(
-        context, absl::InvalidArgumentError("page_token: is not a token from ListCases"));
+    return Reply(context,
+                 absl::InvalidArgumentError("page_token: is not a token from ListCases"));
   }
   const int page_size =
       request->page_size() == 0 ? kDefaultPageSize : request->page_size();
@@ -743,13 +730,13 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(
         state, *caller, [this](const common_v1::Sealed& s, std::string_view field) {
           return Unseal(s, field);
         });
-    if (!view.ok()) return Finish(context, view.status());
+    if (!view.ok()) return Reply(context, view.status());
     *response->add_cases() = *std::move(view);
   }
   if (more && !page.empty()) {
     response->set_next_page_token(absl::WebSafeBase64Escape(page.back().case_id));
   }
-  return Finish(context, absl::OkStatus());
+  return Reply(context, absl::OkStatus());
 }
 
 }  // namespace mend::casesvc

@@ -50,14 +50,6 @@ absl::Status LongText(std::string_view field, std::string_view value, bool requi
   return ValidateText(field, value, kMaxLongText, required, /*long_text=*/true);
 }
 
-// An enum value that is set (not *_UNSPECIFIED = 0) and known to this build.
-template <typename IsValid>
-absl::Status ValidateEnum(std::string_view field, int value, IsValid is_valid) {
-  if (value == 0) return Invalid(field, "is required");
-  if (!is_valid(value)) return Invalid(field, absl::StrCat("has unknown value ", value));
-  return absl::OkStatus();
-}
-
 absl::Status ValidateExpectedVersion(bool has, uint64_t value) {
   // Version 0 is "no stream": never right for a command on an existing case.
   if (has && value == 0) {

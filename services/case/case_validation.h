@@ -11,9 +11,11 @@
 #ifndef MEND_SERVICES_CASE_CASE_VALIDATION_H_
 #define MEND_SERVICES_CASE_CASE_VALIDATION_H_
 
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "mend/case/v1/case_service.pb.h"
 
 namespace mend::casesvc {
@@ -29,6 +31,20 @@ absl::Status ValidateId(std::string_view field, std::string_view value);
 absl::Status ValidateOptionalId(std::string_view field, std::string_view value);
 // YYYY-MM-DD naming a real date.
 absl::Status ValidateDate(std::string_view field, std::string_view value);
+
+// An enum field's value: set (not *_UNSPECIFIED = 0) and known to this build
+// (`is_valid` is the generated <Enum>_IsValid).
+template <typename IsValid>
+absl::Status ValidateEnum(std::string_view field, int value, IsValid is_valid) {
+  if (value == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": is required"));
+  }
+  if (!is_valid(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(field), ": has unknown value ", value));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Validate(const case_::v1::ReferCaseRequest& request);
 absl::Status Validate(const case_::v1::AddParticipantRequest& request);

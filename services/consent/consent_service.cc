@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/grpc_reply.h"
 #include "common/logging.h"
 #include "common/record_codec.h"
 #include "common/status_convert.h"
@@ -36,20 +37,6 @@ std::string FullMethod(std::string_view method) {
 }
 
 std::string Quote(std::string_view s) { return absl::StrCat("\"", std::string(s), "\""); }
-
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                 const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(status));
-  return reactor;
-}
-
-template <typename Response>
-grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
-                                 absl::StatusOr<Response> result, Response* response) {
-  if (result.ok()) *response = *std::move(result);
-  return Finish(context, result.status());
-}
 
 std::optional<uint64_t> ExpectedOf(bool has, uint64_t value) {
   return has ? std::optional<uint64_t>(value) : std::nullopt;
@@ -415,7 +402,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RecordConsent(
             }));
     return ToCommandResult(record);
   };
-  return Answer(context, run(), response);
+  return Reply(context, run(), response);
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::WithdrawConsent(
@@ -453,7 +440,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::WithdrawConsent(
               {{"case_id", record.case_id}, {"position", absl::StrCat(record.position)}});
     return ToCommandResult(record);
   };
-  return Answer(context, run(), response);
+  return Reply(context, run(), response);
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::GetConsents(
@@ -473,7 +460,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GetConsents(
         }));
     return out;
   };
-  return Answer(context, run(), response);
+  return Reply(context, run(), response);
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
@@ -580,7 +567,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
     return absl::InternalError(absl::StrCat("decision at position ", record.position,
                                             " was appended but not folded"));
   };
-  return Answer(context, run(), response);
+  return Reply(context, run(), response);
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::GetDecision(
@@ -594,7 +581,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GetDecision(
                           ReadableDecision(request->decision_id(), caller));
     return ToDecision(d);
   };
-  return Answer(context, run(), response);
+  return Reply(context, run(), response);
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::ListDecisions(
@@ -631,7 +618,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListDecisions(
         }));
     return out;
   };
-  return Answer(context, run(), response);
+  return Reply(context, run(), response);
 }
 
 grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
@@ -699,7 +686,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
     out.set_facts_until_position(until);
     return out;
   };
-  return Answer(context, run(), response);
+  return Reply(context, run(), response);
 }
 
 }  // namespace mend::consentsvc

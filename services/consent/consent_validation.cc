@@ -12,20 +12,13 @@ namespace mend::consentsvc {
 namespace {
 
 namespace v1 = ::mend::consent::v1;
+using casesvc::ValidateEnum;
 using casesvc::ValidateId;
 using casesvc::ValidateOptionalId;
 
 absl::Status Invalid(std::string_view field, std::string_view problem) {
   return absl::InvalidArgumentError(
       absl::StrCat(std::string(field), ": ", std::string(problem)));
-}
-
-// An enum value that is set (not *_UNSPECIFIED = 0) and known to this build.
-template <typename IsValid>
-absl::Status ValidateEnum(std::string_view field, int value, IsValid is_valid) {
-  if (value == 0) return Invalid(field, "is required");
-  if (!is_valid(value)) return Invalid(field, absl::StrCat("has unknown value ", value));
-  return absl::OkStatus();
 }
 
 absl::Status ValidateExpectedVersion(bool has, uint64_t value) {
