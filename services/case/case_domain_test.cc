@@ -36,15 +36,6 @@ constexpr char kCaseId[] = "c1";
 constexpr int64_t kCommandEpochMicros = 1'700'000'000'000'000;
 constexpr int64_t kStoreEpochMicros = 1'800'000'000'000'000;
 
-// Status with `code` whose message contains `text`.
-MATCHER_P2(StatusWith, code, text,
-           absl::StrCat("has status code ", absl::StatusCodeToString(code),
-                        " and a message containing \"", std::string(text), "\"")) {
-  const absl::Status& s = ::mend::testing::GetStatus(arg);
-  *result_listener << "status is " << s;
-  return s.code() == code && std::string(s.message()).find(text) != std::string::npos;
-}
-
 CommandContext Ctx(Role role, std::string actor) {
   return CommandContext{std::move(actor), role,
                         absl::FromUnixMicros(kCommandEpochMicros)};
@@ -303,7 +294,7 @@ TEST(DomainEventTest, SerializeThenParseGivesTheSameEvent) {
 
 TEST(DomainEventTest, UnknownTypeIsDataLoss) {
   EXPECT_THAT(ParseDomainEvent("mend.case.v1.Nonsense", "", 5, 0),
-              StatusWith(absl::StatusCode::kDataLoss, "position 5"));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 5")));
   EXPECT_THAT(ParseDomainEvent("mend.consent.v1.ConsentGiven", "", 5, 0),
               StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(ParseDomainEvent("", "", 5, 0), StatusIs(absl::StatusCode::kDataLoss));
@@ -312,7 +303,7 @@ TEST(DomainEventTest, UnknownTypeIsDataLoss) {
 TEST(DomainEventTest, UnparsablePayloadIsDataLoss) {
   // A truncated varint and a field with the wire type of an end-group tag.
   EXPECT_THAT(ParseDomainEvent("mend.case.v1.CaseReferred", "\x08\xff", 3, 0),
-              StatusWith(absl::StatusCode::kDataLoss, "does not parse"));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not parse")));
   EXPECT_THAT(ParseDomainEvent("mend.case.v1.StageChanged", "\x0c", 3, 0),
               StatusIs(absl::StatusCode::kDataLoss));
 }
@@ -344,7 +335,7 @@ TEST(EvolveTest, RefusesEventsThatDoNotFitAndLeavesTheStateAlone) {
   CaseState empty;
   EXPECT_THAT(Evolve(empty, StageEvent(kCaseId, case_v1::STAGE_UNSPECIFIED,
                                        case_v1::REFERRED, 1)),
-              StatusWith(absl::StatusCode::kDataLoss, "has not been referred"));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("has not been referred")));
   EXPECT_FALSE(empty.exists());
 
   Scenario s;
@@ -353,23 +344,23 @@ TEST(EvolveTest, RefusesEventsThatDoNotFitAndLeavesTheStateAlone) {
   const CaseState before = state;
   const DomainEvent referred = s.last().at(0);
   EXPECT_THAT(Evolve(state, referred),
-              StatusWith(absl::StatusCode::kDataLoss, "already exists"));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("already exists")));
   EXPECT_THAT(
       Evolve(state, StageEvent("other-case", case_v1::REFERRED, case_v1::SCREENING, 9)),
-      StatusWith(absl::StatusCode::kDataLoss, "of case \"c1\""));
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("of case \"c1\"")));
   EXPECT_THAT(
       Evolve(state, StageEvent(kCaseId, case_v1::ASSESSING, case_v1::PREPARING, 9)),
-      StatusWith(absl::StatusCode::kDataLoss, "the case is in REFERRED"));
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("the case is in REFERRED")));
   case_v1::ParticipantErased erased;
   erased.set_case_id(kCaseId);
   erased.set_participant_id("nobody");
   EXPECT_THAT(Evolve(state, DomainEvent{erased, 9, 0}),
-              StatusWith(absl::StatusCode::kDataLoss, "does not exist"));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not exist")));
   case_v1::ParticipantAdded again;
   again.set_case_id(kCaseId);
   *again.mutable_participant() = Person("v1", case_v1::CO_VICTIM);
   EXPECT_THAT(Evolve(state, DomainEvent{again, 9, 0}),
-              StatusWith(absl::StatusCode::kDataLoss, "already exists"));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("already exists")));
   case_v1::FacilitatorReleased released;
   released.set_case_id(kCaseId);
   released.set_facilitator_id("f1");
@@ -434,7 +425,7 @@ TEST(ReferCaseTest, HappyPathCreatesTheCaseInReferred) {
 TEST(ReferCaseTest, ExistingCaseIsAlreadyExists) {
   AT_STAGE(s, case_v1::CLOSED);
   EXPECT_THAT(DecideReferCase(s.state(), Referral(), Manager()),
-              StatusWith(absl::StatusCode::kAlreadyExists, "c1"));
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("c1")));
 }
 
 TEST(ReferCaseTest, MalformedReferralsAreInvalidArgument) {
@@ -508,7 +499,7 @@ TEST(ReferCaseTest, MalformedReferralsAreInvalidArgument) {
     ReferCaseCommand command = Referral();
     row.change(command);
     EXPECT_THAT(DecideReferCase(CaseState{}, command, Manager()),
-                StatusWith(absl::StatusCode::kInvalidArgument, row.message));
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(row.message)));
   }
 }
 
@@ -580,11 +571,11 @@ TEST(AddParticipantTest, RulesAreEnforced) {
   for (const Row& row : rows) {
     SCOPED_TRACE(row.name);
     EXPECT_THAT(DecideAddParticipant(s.state(), {kCaseId, row.participant}, Manager()),
-                StatusWith(row.code, row.message));
+                StatusIs(row.code, HasSubstr(row.message)));
   }
   EXPECT_THAT(DecideAddParticipant(
                   CaseState{}, {kCaseId, Person("cv1", case_v1::CO_VICTIM)}, Manager()),
-              StatusWith(absl::StatusCode::kNotFound, "no case \"c1\""));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no case \"c1\"")));
 }
 
 // ---------------------------------------------------------------------------
@@ -608,29 +599,32 @@ TEST(AllocateFacilitatorTest, HappyPathMovesScreeningToAllocated) {
 
 TEST(AllocateFacilitatorTest, RulesAreEnforced) {
   AT_STAGE(referred, case_v1::REFERRED);
-  EXPECT_THAT(DecideAllocateFacilitator(referred.state(), {kCaseId, "f1"}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition,
-                         "not been found suitable yet (RecordSuitability first) (case "
-                         "\"c1\" is in stage REFERRED)"));
+  EXPECT_THAT(
+      DecideAllocateFacilitator(referred.state(), {kCaseId, "f1"}, Manager()),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("not been found suitable yet (RecordSuitability first) (case "
+                         "\"c1\" is in stage REFERRED)")));
   APPLY(referred,
         DecideRecordSuitability(referred.state(),
                                 {kCaseId, false, case_v1::RISK_TOO_HIGH}, Manager()));
-  EXPECT_THAT(DecideAllocateFacilitator(referred.state(), {kCaseId, "f1"}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "found unsuitable"));
+  EXPECT_THAT(
+      DecideAllocateFacilitator(referred.state(), {kCaseId, "f1"}, Manager()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("found unsuitable")));
 
   AT_STAGE(s, case_v1::ALLOCATED);
-  EXPECT_THAT(DecideAllocateFacilitator(s.state(), {kCaseId, "f1"}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "already allocated"));
-  APPLY(s, DecideAllocateFacilitator(s.state(), {kCaseId, "f2"}, Manager()));
   EXPECT_THAT(
-      DecideAllocateFacilitator(s.state(), {kCaseId, "f3"}, Manager()),
-      StatusWith(absl::StatusCode::kFailedPrecondition, "at most two facilitators"));
+      DecideAllocateFacilitator(s.state(), {kCaseId, "f1"}, Manager()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already allocated")));
+  APPLY(s, DecideAllocateFacilitator(s.state(), {kCaseId, "f2"}, Manager()));
+  EXPECT_THAT(DecideAllocateFacilitator(s.state(), {kCaseId, "f3"}, Manager()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("at most two facilitators")));
   EXPECT_THAT(DecideAllocateFacilitator(s.state(), {kCaseId, ""}, Manager()),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(DecideAllocateFacilitator(CaseState{}, {kCaseId, "f1"}, Manager()),
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(DecideAllocateFacilitator(s.state(), {kCaseId, "f3"}, Facilitator()),
-              StatusWith(absl::StatusCode::kPermissionDenied, "only a manager"));
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only a manager")));
 }
 
 TEST(ReleaseFacilitatorTest, HappyPathAndRules) {
@@ -643,12 +637,13 @@ TEST(ReleaseFacilitatorTest, HappyPathAndRules) {
   EXPECT_FALSE(s.state().ReadyForPreparation());
   // The released facilitator no longer works on the case.
   EXPECT_THAT(DecideRecordAcknowledgement(s.state(), {kCaseId, true, {}}, Facilitator()),
-              StatusWith(absl::StatusCode::kPermissionDenied,
-                         "facilitator \"f1\" is not allocated to case \"c1\""));
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("facilitator \"f1\" is not allocated to case \"c1\"")));
   EXPECT_THAT(CanRead(s.state(), Caller{"f1", Role::kFacilitator}),
               StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_THAT(DecideReleaseFacilitator(s.state(), {kCaseId, "f1"}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "is not allocated"));
+  EXPECT_THAT(
+      DecideReleaseFacilitator(s.state(), {kCaseId, "f1"}, Manager()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is not allocated")));
   EXPECT_THAT(DecideReleaseFacilitator(s.state(), {kCaseId, ""}, Manager()),
               StatusIs(absl::StatusCode::kInvalidArgument));
   // Reallocation in a later stage changes no stage either.
@@ -692,7 +687,7 @@ TEST(RecordAcknowledgementTest, NotesMustBeSealedWithTheServiceUsersKey) {
       DecideRecordAcknowledgement(
           s.state(), {kCaseId, true, Seal("v1", kSealedAcknowledgementNotes, "x")},
           Manager()),
-      StatusWith(absl::StatusCode::kInvalidArgument, "notes is sealed"));
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("notes is sealed")));
 }
 
 TEST(RecordSuitabilityTest, HappyPathAndUnsuitableFinding) {
@@ -719,16 +714,17 @@ TEST(RecordSuitabilityTest, HappyPathAndUnsuitableFinding) {
 
 TEST(RecordSuitabilityTest, ReasonRules) {
   AT_STAGE(s, case_v1::REFERRED);
-  EXPECT_THAT(DecideRecordSuitability(s.state(), {kCaseId, false, {}}, Manager()),
-              StatusWith(absl::StatusCode::kInvalidArgument, "needs a known reason"));
+  EXPECT_THAT(
+      DecideRecordSuitability(s.state(), {kCaseId, false, {}}, Manager()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs a known reason")));
   EXPECT_THAT(DecideRecordSuitability(
                   s.state(), {kCaseId, false, static_cast<case_v1::UnsuitableReason>(99)},
                   Manager()),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(
-      DecideRecordSuitability(s.state(), {kCaseId, true, case_v1::RISK_TOO_HIGH},
-                              Manager()),
-      StatusWith(absl::StatusCode::kInvalidArgument, "only for an unsuitable finding"));
+  EXPECT_THAT(DecideRecordSuitability(s.state(), {kCaseId, true, case_v1::RISK_TOO_HIGH},
+                                      Manager()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("only for an unsuitable finding")));
 }
 
 // ---------------------------------------------------------------------------
@@ -774,7 +770,7 @@ TEST(RecordRiskAssessmentTest, CompletingTheConditionsMovesThroughToPreparing) {
 TEST(RecordRiskAssessmentTest, RulesAreEnforced) {
   AT_STAGE(s, case_v1::ASSESSING);
   EXPECT_THAT(DecideRecordRiskAssessment(s.state(), Assessment("r1"), Manager()),
-              StatusWith(absl::StatusCode::kAlreadyExists, "r1"));
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("r1")));
   struct Row {
     std::string name;
     std::function<void(RecordRiskAssessmentCommand&)> change;
@@ -799,7 +795,7 @@ TEST(RecordRiskAssessmentTest, RulesAreEnforced) {
     RecordRiskAssessmentCommand command = Assessment("r2");
     row.change(command);
     EXPECT_THAT(DecideRecordRiskAssessment(s.state(), command, Manager()),
-                StatusWith(absl::StatusCode::kInvalidArgument, row.message));
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(row.message)));
   }
   // An empty list of kinds is an assessment that allows no contact.
   RecordRiskAssessmentCommand none = Assessment("r2");
@@ -841,8 +837,8 @@ TEST(RiskAssessmentTest, SupersessionMakesApprovalsLapse) {
   EXPECT_EQ(s.state().FindRiskAssessment("r1")->superseded_by, "r2");
   EXPECT_EQ(s.state().stage, case_v1::PREPARING);  // stages never move back
   EXPECT_THAT(DecideApproveRiskAssessment(s.state(), {kCaseId, "r1"}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition,
-                         "\"r1\" is superseded by \"r2\""));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("\"r1\" is superseded by \"r2\"")));
   APPLY(s, DecideApproveRiskAssessment(s.state(), {kCaseId, "r2"}, Manager()));
   EXPECT_THAT(Types(s.last()), ElementsAre("RiskAssessmentApproved"));
   EXPECT_TRUE(s.state().HasCountingRiskAssessment());
@@ -863,29 +859,29 @@ TEST(RiskAssessmentTest, SupersededApprovalInAssessingKeepsTheCaseThere) {
 
 TEST(ApproveRiskAssessmentTest, RulesAreEnforced) {
   AT_STAGE(plain, case_v1::ASSESSING);
-  EXPECT_THAT(
-      DecideApproveRiskAssessment(plain.state(), {kCaseId, "r1"}, Manager()),
-      StatusWith(absl::StatusCode::kFailedPrecondition, "does not require approval"));
+  EXPECT_THAT(DecideApproveRiskAssessment(plain.state(), {kCaseId, "r1"}, Manager()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("does not require approval")));
 
   AT_STAGE(s, case_v1::ASSESSING, /*sensitive=*/true);
   EXPECT_THAT(DecideApproveRiskAssessment(s.state(), {kCaseId, "nope"}, Manager()),
-              StatusWith(absl::StatusCode::kNotFound, "\"nope\""));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"nope\"")));
   EXPECT_THAT(DecideApproveRiskAssessment(s.state(), {kCaseId, ""}, Manager()),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(DecideApproveRiskAssessment(s.state(), {kCaseId, "r1"}, Facilitator()),
-              StatusWith(absl::StatusCode::kPermissionDenied,
-                         "only a manager may approve risk assessments"));
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("only a manager may approve risk assessments")));
   APPLY(s, DecideApproveRiskAssessment(s.state(), {kCaseId, "r1"}, Manager()));
-  EXPECT_THAT(
-      DecideApproveRiskAssessment(s.state(), {kCaseId, "r1"}, Manager()),
-      StatusWith(absl::StatusCode::kFailedPrecondition, "already approved by \"m1\""));
+  EXPECT_THAT(DecideApproveRiskAssessment(s.state(), {kCaseId, "r1"}, Manager()),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("already approved by \"m1\"")));
 
   AT_STAGE(paused, case_v1::PAUSED, /*sensitive=*/true);
   EXPECT_THAT(DecideApproveRiskAssessment(paused.state(), {kCaseId, "r1"}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "stage PAUSED"));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage PAUSED")));
   AT_STAGE(closed, case_v1::CLOSED, /*sensitive=*/true);
   EXPECT_THAT(DecideApproveRiskAssessment(closed.state(), {kCaseId, "r1"}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "stage CLOSED"));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage CLOSED")));
 }
 
 // ---------------------------------------------------------------------------
@@ -903,8 +899,9 @@ TEST(PauseResumeTest, ResumeRestoresTheStageBeforeThePause) {
     EXPECT_EQ(s.state().stage, case_v1::PAUSED);
     EXPECT_EQ(s.state().stage_before_pause, stage);
     EXPECT_EQ(s.state().pause_reason, "victim in hospital");
-    EXPECT_THAT(DecidePauseCase(s.state(), {kCaseId, "again"}, Manager()),
-                StatusWith(absl::StatusCode::kFailedPrecondition, "stage PAUSED"));
+    EXPECT_THAT(
+        DecidePauseCase(s.state(), {kCaseId, "again"}, Manager()),
+        StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage PAUSED")));
 
     APPLY(s, DecideResumeCase(s.state(), {kCaseId}, Manager()));
     ASSERT_THAT(Types(s.last()), ElementsAre("CaseResumed", "StageChanged"));
@@ -915,8 +912,8 @@ TEST(PauseResumeTest, ResumeRestoresTheStageBeforeThePause) {
     EXPECT_EQ(s.state().stage_before_pause, case_v1::STAGE_UNSPECIFIED);
     EXPECT_EQ(s.state().pause_reason, "");
     EXPECT_THAT(DecideResumeCase(s.state(), {kCaseId}, Manager()),
-                StatusWith(absl::StatusCode::kFailedPrecondition,
-                           "only a paused case can be resumed"));
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("only a paused case can be resumed")));
   }
 }
 
@@ -945,10 +942,10 @@ TEST(CloseCaseTest, ReasonRequiredAndClosingTwiceRefused) {
   AT_STAGE(s, case_v1::REFERRED);
   EXPECT_THAT(DecideCloseCase(s.state(), {kCaseId, case_v1::CLOSURE_REASON_UNSPECIFIED},
                               Manager()),
-              StatusWith(absl::StatusCode::kInvalidArgument, "reason"));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reason")));
   APPLY(s, DecideCloseCase(s.state(), {kCaseId, case_v1::UNSUITABLE}, Manager()));
   EXPECT_THAT(DecideCloseCase(s.state(), {kCaseId, case_v1::UNSUITABLE}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "stage CLOSED"));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage CLOSED")));
 }
 
 TEST(EraseParticipantTest, ErasesOnAClosedCaseAndRefusesTwice) {
@@ -972,10 +969,11 @@ TEST(EraseParticipantTest, ErasesOnAClosedCaseAndRefusesTwice) {
   EXPECT_EQ(v1->details.person_id(), "v1");  // the sealed bytes stay, as stored
   EXPECT_EQ(s.state().stage, case_v1::CLOSED);
 
-  EXPECT_THAT(DecideEraseParticipant(s.state(), ErasureRequest("v1"), Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "already erased"));
+  EXPECT_THAT(
+      DecideEraseParticipant(s.state(), ErasureRequest("v1"), Manager()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already erased")));
   EXPECT_THAT(DecideEraseParticipant(s.state(), ErasureRequest("ghost"), Manager()),
-              StatusWith(absl::StatusCode::kNotFound, "\"ghost\""));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"ghost\"")));
 }
 
 TEST(EraseParticipantTest, MalformedCommandsAreInvalidArgument) {
@@ -1015,7 +1013,7 @@ TEST(EraseParticipantTest, MalformedCommandsAreInvalidArgument) {
   for (const Row& row : rows) {
     SCOPED_TRACE(row.name);
     EXPECT_THAT(DecideEraseParticipant(s.state(), row.command, m),
-                StatusWith(absl::StatusCode::kInvalidArgument, row.message));
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(row.message)));
   }
   // The same command, well formed, is allowed.
   EXPECT_THAT(DecideEraseParticipant(s.state(), RetentionErasure("su1"), m), IsOk());
@@ -1035,10 +1033,10 @@ TEST(EraseParticipantTest, OpenOrPausedCaseIsRefusedNamingTheStage) {
       SCOPED_TRACE(
           absl::StrCat(StageName(stage), " ", case_v1::ErasureBasis_Name(command.basis)));
       const Decision d = DecideEraseParticipant(s.state(), command, m);
-      EXPECT_THAT(
-          d, StatusWith(absl::StatusCode::kFailedPrecondition, "close the case first"));
-      EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition,
-                                absl::StrCat("is in stage ", StageName(stage))));
+      EXPECT_THAT(d, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr("close the case first")));
+      EXPECT_THAT(d, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr(absl::StrCat("is in stage ", StageName(stage)))));
     }
   }
 }
@@ -1056,22 +1054,24 @@ TEST(EraseParticipantTest, RetentionNotYetElapsedIsRefusedNamingTheDate) {
     const Decision d =
         DecideEraseParticipant(s.state(), RetentionErasure("v1"), At(Manager(), now));
     // 2190 days after 2027-01-15 is 2033-01-13.
-    EXPECT_THAT(d,
-                StatusWith(absl::StatusCode::kFailedPrecondition,
-                           absl::StrCat("is allowed from ",
+    EXPECT_THAT(
+        d,
+        StatusIs(absl::StatusCode::kFailedPrecondition,
+                 HasSubstr(absl::StrCat("is allowed from ",
                                         absl::FormatTime(absl::RFC3339_full, allowed_from,
-                                                         absl::UTCTimeZone()))));
-    EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition,
-                              "allowed from 2033-01-13T08:00:00"));
-    EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition,
-                              "retention period of 2190 days"));
-    EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition, "stage CLOSED"));
+                                                         absl::UTCTimeZone())))));
+    EXPECT_THAT(d, StatusIs(absl::StatusCode::kFailedPrecondition,
+                            HasSubstr("allowed from 2033-01-13T08:00:00")));
+    EXPECT_THAT(d, StatusIs(absl::StatusCode::kFailedPrecondition,
+                            HasSubstr("retention period of 2190 days")));
+    EXPECT_THAT(
+        d, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage CLOSED")));
   }
   // The command's period is the one applied: 30 days from closure.
   EXPECT_THAT(DecideEraseParticipant(s.state(), RetentionErasure("v1", absl::Hours(720)),
                                      At(Manager(), closed_at + absl::Hours(719))),
-              StatusWith(absl::StatusCode::kFailedPrecondition,
-                         "allowed from 2027-02-14T08:00:00"));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("allowed from 2027-02-14T08:00:00")));
 }
 
 TEST(EraseParticipantTest, RetentionElapsedIsAllowedAndRecordsTheRule) {
@@ -1099,9 +1099,10 @@ TEST(EraseParticipantTest, RetentionElapsedIsAllowedAndRecordsTheRule) {
 TEST(EraseParticipantTest, ErasureRequestIsForManagersOnly) {
   AT_STAGE(s, case_v1::CLOSED);
   // Refused to the allocated facilitator whatever the state (role first).
-  EXPECT_THAT(DecideEraseParticipant(s.state(), ErasureRequest("v1"), Facilitator()),
-              StatusWith(absl::StatusCode::kPermissionDenied,
-                         "only a manager may grant a person's own erasure request"));
+  EXPECT_THAT(
+      DecideEraseParticipant(s.state(), ErasureRequest("v1"), Facilitator()),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               HasSubstr("only a manager may grant a person's own erasure request")));
   EXPECT_THAT(DecideEraseParticipant(CaseState{}, ErasureRequest("v1"), Facilitator()),
               StatusIs(absl::StatusCode::kPermissionDenied));
   AT_STAGE(open, case_v1::PREPARING);
@@ -1217,10 +1218,11 @@ TEST(RuleTableTest, StageByCommand) {
       if (row[i] == 'O') {
         EXPECT_THAT(s.Apply(d), IsOk());
       } else {
-        EXPECT_THAT(d, StatusWith(absl::StatusCode::kFailedPrecondition,
-                                  absl::StrCat("is in stage ", StageName(stage))));
         EXPECT_THAT(d,
-                    StatusWith(absl::StatusCode::kFailedPrecondition, commands[i].name));
+                    StatusIs(absl::StatusCode::kFailedPrecondition,
+                             HasSubstr(absl::StrCat("is in stage ", StageName(stage)))));
+        EXPECT_THAT(d, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                HasSubstr(commands[i].name)));
       }
     }
   }
@@ -1229,13 +1231,13 @@ TEST(RuleTableTest, StageByCommand) {
 TEST(RuleTableTest, ClosedAndPausedNameTheirRule) {
   AT_STAGE(closed, case_v1::CLOSED);
   EXPECT_THAT(DecideRecordAcknowledgement(closed.state(), {kCaseId, true, {}}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition,
-                         "a closed case accepts only EraseParticipant (I4)"));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("a closed case accepts only EraseParticipant (I4)")));
   AT_STAGE(paused, case_v1::PAUSED);
   EXPECT_THAT(DecideRecordAcknowledgement(paused.state(), {kCaseId, true, {}}, Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition,
-                         "a paused case accepts only ResumeCase, CloseCase and "
-                         "AddParticipant"));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("a paused case accepts only ResumeCase, CloseCase and "
+                                 "AddParticipant")));
 }
 
 TEST(RuleTableTest, RoleByCommand) {
@@ -1293,7 +1295,8 @@ TEST(RuleTableTest, RoleByCommand) {
       if (row.expected[i] == 'O') {
         EXPECT_THAT(s.Apply(d), IsOk());
       } else {
-        EXPECT_THAT(d, StatusWith(absl::StatusCode::kPermissionDenied, row.name));
+        EXPECT_THAT(d,
+                    StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr(row.name)));
       }
     }
   }
@@ -1302,17 +1305,17 @@ TEST(RuleTableTest, RoleByCommand) {
 TEST(RuleTableTest, RefusalMessagesSayWhy) {
   AT_STAGE(s, case_v1::ASSESSING);
   EXPECT_THAT(DecideRecordSuitability(s.state(), {kCaseId, true, {}}, OtherFacilitator()),
-              StatusWith(absl::StatusCode::kPermissionDenied,
-                         "facilitator \"f9\" is not allocated to case \"c1\""));
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("facilitator \"f9\" is not allocated to case \"c1\"")));
   EXPECT_THAT(DecideRecordSuitability(s.state(), {kCaseId, true, {}}, Auditor()),
-              StatusWith(absl::StatusCode::kPermissionDenied, "reads only"));
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("reads only")));
   EXPECT_THAT(DecideRecordSuitability(s.state(), {kCaseId, true, {}}, Service()),
-              StatusWith(absl::StatusCode::kPermissionDenied, "service role"));
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("service role")));
   // The role is checked before the case is looked up.
   EXPECT_THAT(DecideRecordSuitability(CaseState{}, {kCaseId, true, {}}, Auditor()),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(DecideRecordSuitability(CaseState{}, {kCaseId, true, {}}, Manager()),
-              StatusWith(absl::StatusCode::kNotFound, "no case \"c1\""));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no case \"c1\"")));
   // A state of another case is a handler bug.
   EXPECT_THAT(DecideRecordSuitability(s.state(), {"c2", true, {}}, Manager()),
               StatusIs(absl::StatusCode::kInternal));
@@ -1374,8 +1377,9 @@ TEST(StageMachineTest, ReferToPreparingEndToEnd) {
 TEST(StageMachineTest, ExtensionPointMovesOnlyAlongTheMachine) {
   AT_STAGE(s, case_v1::PREPARING);
   const CommandContext svc = Ctx(Role::kService, "case");
-  EXPECT_THAT(DecideStageAdvance(s.state(), case_v1::CONFERENCE_HELD, svc),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "stage PREPARING"));
+  EXPECT_THAT(
+      DecideStageAdvance(s.state(), case_v1::CONFERENCE_HELD, svc),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage PREPARING")));
   EXPECT_THAT(DecideStageAdvance(s.state(), case_v1::PREPARING, svc),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(DecideStageAdvance(s.state(), case_v1::CLOSED, svc),
@@ -1389,7 +1393,7 @@ TEST(StageMachineTest, ExtensionPointMovesOnlyAlongTheMachine) {
   EXPECT_EQ(s.state().stage, case_v1::INDIRECT_CONTACT);
   AT_STAGE(paused, case_v1::PAUSED);
   EXPECT_THAT(DecideStageAdvance(paused.state(), case_v1::INDIRECT_CONTACT, svc),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "stage PAUSED"));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage PAUSED")));
 }
 
 // ---------------------------------------------------------------------------
@@ -1583,7 +1587,7 @@ TEST(CaseViewTest, OtherFacilitatorsMayNotRead) {
   FakeKeys keys;
   const Caller other{"f9", Role::kFacilitator};
   EXPECT_THAT(CanRead(s.state(), other),
-              StatusWith(absl::StatusCode::kPermissionDenied, "\"f9\""));
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("\"f9\"")));
   EXPECT_FALSE(MaySeePersonalData(s.state(), other));
   EXPECT_THAT(BuildCaseView(s.state(), other, keys.fn()),
               StatusIs(absl::StatusCode::kPermissionDenied));
@@ -1658,7 +1662,7 @@ TEST(CaseViewTest, UnsealFailuresFailTheView) {
   APPLY(bad, DecideAddParticipant(bad.state(), {kCaseId, garbage}, Manager()));
   FakeKeys keys;
   EXPECT_THAT(BuildCaseView(bad.state(), Caller{"m1", Role::kManager}, keys.fn()),
-              StatusWith(absl::StatusCode::kDataLoss, "\"cv1\""));
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("\"cv1\"")));
 
   // A field sealed under another field name does not open (the fake checks
   // the name bound into the ciphertext, as AES-GCM's associated data does).

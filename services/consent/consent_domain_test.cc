@@ -38,15 +38,6 @@ constexpr char kCaseId[] = "c1";
 constexpr int64_t kCaseEpochMicros = 1'700'000'000'000'000;
 constexpr int64_t kConsentEpochMicros = 1'800'000'000'000'000;
 
-// Status with `code` whose message contains `text`.
-MATCHER_P2(StatusWith, code, text,
-           absl::StrCat("has status code ", absl::StatusCodeToString(code),
-                        " and a message containing \"", std::string(text), "\"")) {
-  const absl::Status& s = ::mend::testing::GetStatus(arg);
-  *result_listener << "status is " << s;
-  return s.code() == code && std::string(s.message()).find(text) != std::string::npos;
-}
-
 MATCHER_P(EqualsProto, expected, "equals the expected message") {
   std::string diff;
   MessageDifferencer differencer;
@@ -1111,7 +1102,7 @@ TEST_F(ConsentDecideTest, AuditorsAndServicesRecordNothing) {
 }
 
 TEST_F(ConsentDecideTest, AFacilitatorNotAllocatedIsRefused) {
-  const auto refused = StatusWith(absl::StatusCode::kPermissionDenied, "\"f9\"");
+  const auto refused = StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("\"f9\""));
   EXPECT_THAT(DecideRecordConsent(
                   s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
                   OtherFacilitator()),
@@ -1137,15 +1128,16 @@ TEST(ConsentDecideUnknownCaseTest, ACaseNeverObservedIsNotFoundAndSaysPassACausa
         DecideRecordConsent(
             s.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN), ctx)
             .status();
-    EXPECT_THAT(record,
-                StatusWith(absl::StatusCode::kNotFound, "may not have caught up"));
-    EXPECT_THAT(record, StatusWith(absl::StatusCode::kNotFound, "causal token"));
-    EXPECT_THAT(record, StatusWith(absl::StatusCode::kNotFound, "\"c1\""));
+    EXPECT_THAT(record, StatusIs(absl::StatusCode::kNotFound,
+                                 HasSubstr("may not have caught up")));
+    EXPECT_THAT(record, StatusIs(absl::StatusCode::kNotFound, HasSubstr("causal token")));
+    EXPECT_THAT(record, StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"c1\"")));
     const absl::Status withdraw =
         DecideWithdrawConsent(s.facts(), WithdrawAll("v1"), ctx).status();
+    EXPECT_THAT(withdraw, StatusIs(absl::StatusCode::kNotFound,
+                                   HasSubstr("may not have caught up")));
     EXPECT_THAT(withdraw,
-                StatusWith(absl::StatusCode::kNotFound, "may not have caught up"));
-    EXPECT_THAT(withdraw, StatusWith(absl::StatusCode::kNotFound, "causal token"));
+                StatusIs(absl::StatusCode::kNotFound, HasSubstr("causal token")));
   }
 }
 
@@ -1155,11 +1147,12 @@ TEST_F(ConsentDecideTest, AnUnknownParticipantIsNotFoundAndSaysPassACausalToken)
                           Consent("v2", consent_v1::PARTICIPATE, consent_v1::GIVEN),
                           Facilitator())
           .status();
-  EXPECT_THAT(record, StatusWith(absl::StatusCode::kNotFound, "\"v2\""));
-  EXPECT_THAT(record, StatusWith(absl::StatusCode::kNotFound, "may not have caught up"));
-  EXPECT_THAT(record, StatusWith(absl::StatusCode::kNotFound, "causal token"));
+  EXPECT_THAT(record, StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"v2\"")));
+  EXPECT_THAT(record,
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("may not have caught up")));
+  EXPECT_THAT(record, StatusIs(absl::StatusCode::kNotFound, HasSubstr("causal token")));
   EXPECT_THAT(DecideWithdrawConsent(s_.facts(), WithdrawAll("v2"), Manager()),
-              StatusWith(absl::StatusCode::kNotFound, "causal token"));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("causal token")));
 
   // Once the case event that added them is observed, it is accepted.
   s_.Command("cmd-add", {Added("v2", case_v1::CO_VICTIM)});
@@ -1174,9 +1167,9 @@ TEST_F(ConsentDecideTest, AClosedCaseRefusesAndNamesTheStage) {
   EXPECT_THAT(DecideRecordConsent(
                   s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
                   Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "CLOSED"));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CLOSED")));
   EXPECT_THAT(DecideWithdrawConsent(s_.facts(), WithdrawAll("v1"), Facilitator()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "CLOSED"));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CLOSED")));
   // An erased participant of a closed case: still refused.
   s_.Command("cmd-erase", {Erased("v1")});
   EXPECT_THAT(DecideWithdrawConsent(s_.facts(), WithdrawAll("v1"), Manager()),
@@ -1192,10 +1185,10 @@ TEST_F(ConsentDecideTest, AnErasedParticipantIsRefused) {
   EXPECT_THAT(DecideRecordConsent(
                   s_.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
                   Manager()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "erased"));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("erased")));
   EXPECT_THAT(DecideWithdrawConsent(s_.facts(), Withdrawal("v1", consent_v1::VIDEO),
                                     Facilitator()),
-              StatusWith(absl::StatusCode::kFailedPrecondition, "erased"));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("erased")));
   // The others still answer.
   EXPECT_THAT(DecideRecordConsent(
                   s_.facts(), Consent("su1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
@@ -1278,7 +1271,7 @@ TEST_F(ConsentDecideTest, WhoMayRead) {
   EXPECT_THAT(CheckCanRead(s_.facts(), Service()), IsOk());
   EXPECT_THAT(CheckCanRead(s_.facts(), Facilitator()), IsOk());
   EXPECT_THAT(CheckCanRead(s_.facts(), OtherFacilitator()),
-              StatusWith(absl::StatusCode::kPermissionDenied, "\"f9\""));
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("\"f9\"")));
 
   s_.Command("cmd-release", {Released("f1")});
   EXPECT_THAT(CheckCanRead(s_.facts(), Facilitator()),
