@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
+#include "common/status_convert.h"
 #include "common/status_macros.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 
@@ -20,10 +21,6 @@ using eventlog::WriteResult;
 namespace {
 
 constexpr int kMaxAbortedRetries = 20;
-
-absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
 
 }  // namespace
 

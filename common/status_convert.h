@@ -1,4 +1,4 @@
-// The two places where foreign status types become absl::Status and where
+// The places where foreign status types become absl::Status and where
 // absl::Status becomes a grpc::Status. Handlers never convert inline.
 #ifndef MEND_COMMON_STATUS_CONVERT_H_
 #define MEND_COMMON_STATUS_CONVERT_H_
@@ -25,6 +25,10 @@ absl::Status FromRocksDb(const rocksdb::Status& status, std::string_view context
 // Same code, same message. Codes match one to one (both follow
 // google.rpc.Code).
 grpc::Status ToGrpc(const absl::Status& status);
+
+// The other way: what a gRPC call returned, as an absl::Status (same code,
+// same message).
+absl::Status FromGrpc(const grpc::Status& status);
 
 }  // namespace mend
 

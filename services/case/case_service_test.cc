@@ -35,6 +35,7 @@
 #include "gtest/gtest.h"
 #include "mend/case/v1/case_service.grpc.pb.h"
 #include "services/case/case_validation.h"
+#include "tests/support/grpc_client.h"
 #include "tests/support/process.h"
 #include "tests/support/test_util.h"
 #include "tests/support/tokens.h"
@@ -43,6 +44,7 @@ namespace mend::casesvc {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
+using ::mend::testing::Call;
 using ::mend::testing::IsOk;
 using ::mend::testing::KeyPair;
 using ::mend::testing::StatusIs;
@@ -60,11 +62,6 @@ constexpr char kSummary[] = "Burglary at the victim's home in Lewisham";
 constexpr char kManager[] = "manager-mia";
 constexpr char kFacilitatorA[] = "facilitator-ann";
 constexpr char kFacilitatorB[] = "facilitator-bob";
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
 
 // A referral with one service user "su-<tag>" and one victim "v-<tag>".
 case_v1::ReferCaseRequest Referral(
@@ -143,18 +140,6 @@ class CaseServiceTest : public ::testing::Test {
   }
   std::string Manager() { return Token(Role::kManager, kManager); }
   std::string Auditor() { return Token(Role::kAuditor, "auditor-al"); }
-
-  // One unary call with `token` (none if empty).
-  template <typename Response, typename Fn>
-  absl::StatusOr<Response> Call(const std::string& token, Fn fn) {
-    grpc::ClientContext context;
-    if (!token.empty()) AttachBearerToken(&context, token);
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    Response response;
-    grpc::Status status = fn(&context, &response);
-    if (!status.ok()) return FromGrpc(status);
-    return response;
-  }
 
 #define MEND_CASE_RPC(Method, Request, Response)                                       \
   absl::StatusOr<case_v1::Response> Method(const case_v1::Request& request,            \

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status_convert.h"
 #include "grpcpp/support/status.h"
 #include "gmock/gmock.h"
 
@@ -71,11 +72,9 @@ MATCHER_P(IsOkAndHolds, inner, "is OK and holds a matching value") {
   return ::testing::ExplainMatchResult(inner, *arg, result_listener);
 }
 
-// The absl form of a gRPC status (same code, same message).
-inline absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
+// The absl form of a gRPC status (common/status_convert.h), for tests that
+// name it mend::testing::FromGrpc.
+using ::mend::FromGrpc;
 
 // Checks `condition` every millisecond until it holds or `timeout` passes;
 // returns whether it held. For state that has no notification to wait on
