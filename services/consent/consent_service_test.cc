@@ -889,6 +889,45 @@ TEST_F(ConsentServiceTest, BadInputIsInvalidArgumentAndAppendsNothing) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("causal token")));
   EXPECT_THAT(RecordConsent(ConsentRequest("bad-4", "nobody", consent_v1::VIDEO), Ann()),
               StatusIs(absl::StatusCode::kNotFound));
+
+  // The other methods too.
+  consent_v1::WithdrawConsentRequest both;
+  both.set_request_id("bad-5");
+  both.set_case_id(case_id_);
+  both.set_participant_id(victim_);
+  both.set_scope(consent_v1::VIDEO);
+  both.set_all_scopes(true);
+  both.mutable_informed()->set_channel(consent_v1::PHONE);
+  EXPECT_THAT((Call<consent_v1::CommandResult>(
+                  Ann(),
+                  [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
+                    return consent_stub_->WithdrawConsent(c, both, out);
+                  })),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("all_scopes")));
+  consent_v1::GetConsentsRequest no_case;
+  EXPECT_THAT((Call<consent_v1::GetConsentsResponse>(
+                  Ann(),
+                  [&](grpc::ClientContext* c, consent_v1::GetConsentsResponse* out) {
+                    return consent_stub_->GetConsents(c, no_case, out);
+                  })),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("case_id")));
+  consent_v1::GetDecisionRequest no_decision;
+  EXPECT_THAT((Call<consent_v1::ContactDecision>(
+                  Auditor(),
+                  [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
+                    return consent_stub_->GetDecision(c, no_decision, out);
+                  })),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("decision_id")));
+  consent_v1::ExplainDecisionRequest explain_nothing;
+  explain_nothing.set_decision_id(std::string(500, 'd'));
+  EXPECT_THAT((Call<consent_v1::ExplainDecisionResponse>(
+                  Auditor(),
+                  [&](grpc::ClientContext* c, consent_v1::ExplainDecisionResponse* out) {
+                    return consent_stub_->ExplainDecision(c, explain_nothing, out);
+                  })),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("decision_id")));
+  EXPECT_THAT(ListDecisions(Auditor(), 500),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
   EXPECT_EQ(ConsentHead(), head);
 }
 
