@@ -24,7 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/auth.h"
+#include "common/security/auth.h"
 
 ABSL_FLAG(
     std::string, key, "",

@@ -82,7 +82,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/role.h"
+#include "common/base/role.h"
 #include "services/case/case_state.h"
 
 namespace mend::casesvc {

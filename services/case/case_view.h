@@ -37,7 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/role.h"
+#include "common/base/role.h"
 #include "mend/case/v1/case_service.pb.h"
 #include "services/case/case_state.h"
 

@@ -8,8 +8,8 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/config.h"
-#include "common/service_runtime.h"
+#include "common/base/config.h"
+#include "common/runtime/service_runtime.h"
 #include "services/case/case_decide.h"
 #include "services/case/case_service.h"
 

@@ -21,8 +21,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "common/event_store.h"
-#include "common/record_codec.h"
+#include "common/eventlog/event_types.h"
+#include "common/eventlog/record_codec.h"
 #include "mend/consent/v1/events.pb.h"
 #include "services/consent/consent_state.h"
 

@@ -41,7 +41,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/role.h"
+#include "common/base/role.h"
 #include "mend/consent/v1/events.pb.h"
 #include "services/consent/consent_state.h"
 

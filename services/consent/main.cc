@@ -5,8 +5,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
-#include "common/config.h"
-#include "common/service_runtime.h"
+#include "common/base/config.h"
+#include "common/runtime/service_runtime.h"
 #include "services/consent/consent_service.h"
 
 ABSL_FLAG(std::string, upstream_case, "",

@@ -17,9 +17,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/auth.h"
-#include "common/event_store.h"
-#include "common/record_codec.h"
+#include "common/security/auth.h"
+#include "common/eventlog/event_store.h"
+#include "common/eventlog/record_codec.h"
 #include "gmock/gmock.h"
 #include "httplib.h"
 #include "grpc/health/v1/health.grpc.pb.h"

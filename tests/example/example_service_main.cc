@@ -11,9 +11,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "common/config.h"
-#include "common/eventlog_writer_service.h"
-#include "common/service_runtime.h"
+#include "common/base/config.h"
+#include "tests/support/eventlog_writer_service.h"
+#include "common/runtime/service_runtime.h"
 
 ABSL_FLAG(std::string, upstream_example, "",
           "address of another example service to follow and mirror");

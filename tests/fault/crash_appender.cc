@@ -36,7 +36,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/event_store.h"
+#include "common/eventlog/event_store.h"
 #include "tests/fault/crash_payload.h"
 
 ABSL_FLAG(std::string, data_dir, "", "directory of the event log (created if missing)");

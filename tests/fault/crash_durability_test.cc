@@ -30,7 +30,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/event_store.h"
+#include "common/eventlog/event_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/record.pb.h"

@@ -8,7 +8,7 @@
 //
 // Nothing here sleeps to let something happen: streams are read with client
 // deadlines, and server-side state is polled against a deadline.
-#include "common/eventlog_service.h"
+#include "common/runtime/eventlog_service.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -26,10 +26,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/auth.h"
-#include "common/event_store.h"
-#include "common/eventlog_writer_service.h"
-#include "common/sha256.h"
+#include "common/security/auth.h"
+#include "common/eventlog/event_store.h"
+#include "tests/support/eventlog_writer_service.h"
+#include "common/base/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"

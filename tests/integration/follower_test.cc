@@ -1,5 +1,5 @@
 // The follower against a real upstream: an EventLog gRPC server over loopback.
-#include "common/follower.h"
+#include "common/runtime/follower.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/eventlog_service.h"
+#include "common/runtime/eventlog_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/log_server.h"

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/auth.h"
+#include "common/security/auth.h"
 #include "tests/support/test_util.h"
 
 namespace mend::testing {

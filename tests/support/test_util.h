@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/status_convert.h"
+#include "common/rpc/status_convert.h"
 #include "grpcpp/support/status.h"
 #include "gmock/gmock.h"
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "common/auth.h"
+#include "common/security/auth.h"
 
 namespace mend::testing {
 

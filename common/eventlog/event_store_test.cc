@@ -1,0 +1,772 @@
+#include "common/eventlog/event_store.h"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "mend/eventlog/v1/record.pb.h"
+#include "rocksdb/db.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
+#include "tests/support/test_util.h"
+
+namespace mend::eventlog {
+namespace {
+
+using ::mend::testing::IsOk;
+using ::mend::testing::IsOkAndHolds;
+using ::mend::testing::StatusIs;
+using ::mend::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+NewEvent Event(std::string id, std::string payload = "payload") {
+  return NewEvent{.event_id = std::move(id),
+                  .event_type = "mend.test.v1.Thing",
+                  .payload = std::move(payload),
+                  .actor_id = "tester",
+                  .actor_role = "service",
+                  .correlation_id = "corr",
+                  .causation_id = ""};
+}
+
+v1::StoredRecord Parse(const RawRecord& r) {
+  v1::StoredRecord record;
+  EXPECT_TRUE(record.ParseFromString(r.bytes));
+  return record;
+}
+
+class EventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    store_.reset();
+    auto store = EventStore::Open({.path = dir_.Sub("log")});
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<EventStore> store_;
+};
+
+TEST_F(EventStoreTest, EmptyLogHasZeroHead) {
+  Head head = store_->GetHead();
+  EXPECT_EQ(head.position, 0u);
+  EXPECT_EQ(head.hash, std::string(32, '\0'));
+  EXPECT_TRUE(store_->Verify().ok);
+}
+
+TEST_F(EventStoreTest, AppendAssignsPositionsVersionsAndEnvelope) {
+  auto first = store_->Append("case-1", ExpectedVersion::NoStream(), {Event("e1"), Event("e2")});
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->first_position, 1u);
+  EXPECT_EQ(first->stream_version, 2u);
+  EXPECT_FALSE(first->deduplicated);
+
+  auto second = store_->Append("case-2", ExpectedVersion::Any(), {Event("e3")});
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->first_position, 3u);
+  EXPECT_EQ(second->stream_version, 1u);
+
+  auto records = store_->Read(1, 10);
+  ASSERT_THAT(records, IsOk());
+  ASSERT_EQ(records->size(), 3u);
+  v1::StoredRecord r2 = Parse((*records)[1]);
+  EXPECT_EQ(r2.envelope().position(), 2u);
+  EXPECT_EQ(r2.envelope().stream_id(), "case-1");
+  EXPECT_EQ(r2.envelope().stream_version(), 2u);
+  EXPECT_EQ(r2.envelope().event_id(), "e2");
+  EXPECT_EQ(r2.envelope().event_type(), "mend.test.v1.Thing");
+  EXPECT_EQ(r2.envelope().actor().id(), "tester");
+  EXPECT_EQ(r2.envelope().actor().role(), "service");
+  EXPECT_EQ(r2.envelope().correlation_id(), "corr");
+  EXPECT_EQ(r2.envelope().schema_version(), 1u);
+  EXPECT_EQ(r2.payload(), "payload");
+  // The chain: each record stores the hash of the previous stored bytes.
+  EXPECT_EQ(Parse((*records)[0]).prev_hash(), std::string(32, '\0'));
+  EXPECT_EQ(r2.prev_hash(), Sha256Bytes((*records)[0].bytes));
+  EXPECT_EQ(store_->GetHead().hash, Sha256Bytes((*records)[2].bytes));
+  EXPECT_EQ(store_->GetHead().position, 3u);
+}
+
+TEST_F(EventStoreTest, ExpectedVersionForms) {
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Exists(), {Event("a")}),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Exact(1), {Event("a")}),
+              StatusIs(absl::StatusCode::kAborted));
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exact(0), {Event("a")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exists(), {Event("b")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exact(2), {Event("c")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("d")}), IsOk());
+  auto conflict = store_->Append("s", ExpectedVersion::NoStream(), {Event("e")});
+  EXPECT_THAT(conflict, StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(conflict.status().message(), HasSubstr("current version is 4"));
+  auto stale = store_->Append("s", ExpectedVersion::Exact(3), {Event("e")});
+  EXPECT_THAT(stale, StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(stale.status().message(), HasSubstr("current version is 4"));
+}
+
+TEST_F(EventStoreTest, ConflictWritesNothing) {
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::NoStream(), {Event("a")}), IsOk());
+  Head before = store_->GetHead();
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Exact(7), {Event("b"), Event("c")}),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(store_->GetHead().position, before.position);
+  EXPECT_EQ(store_->GetHead().hash, before.hash);
+  // The refused ids were not recorded: they can be used now.
+  auto ok = store_->Append("s", ExpectedVersion::Exact(1), {Event("b"), Event("c")});
+  ASSERT_THAT(ok, IsOk());
+  EXPECT_FALSE(ok->deduplicated);
+  EXPECT_EQ(ok->stream_version, 3u);
+}
+
+TEST_F(EventStoreTest, RetryWithSameEventIdsIsIdempotent) {
+  auto original = store_->Append("s", ExpectedVersion::NoStream(), {Event("a"), Event("b")});
+  ASSERT_THAT(original, IsOk());
+  ASSERT_THAT(store_->Append("t", ExpectedVersion::Any(), {Event("c")}), IsOk());
+  // A retry whose expected version no longer holds still returns the original.
+  auto retry = store_->Append("s", ExpectedVersion::NoStream(), {Event("a"), Event("b")});
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_TRUE(retry->deduplicated);
+  EXPECT_EQ(retry->first_position, original->first_position);
+  EXPECT_EQ(retry->stream_version, original->stream_version);
+  EXPECT_EQ(store_->GetHead().position, 3u);
+
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a", "other payload")}),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("new")}),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(store_->GetHead().position, 3u);
+
+  // Idempotency survives a restart.
+  Reopen();
+  auto after_restart = store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("b")});
+  ASSERT_THAT(after_restart, IsOk());
+  EXPECT_TRUE(after_restart->deduplicated);
+  EXPECT_EQ(after_restart->first_position, 1u);
+  EXPECT_EQ(store_->GetHead().position, 3u);
+}
+
+TEST_F(EventStoreTest, BadInputIsInvalidArgumentAndWritesNothing) {
+  const auto kInvalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_THAT(store_->Append("", ExpectedVersion::Any(), {Event("a")}), StatusIs(kInvalid));
+  EXPECT_THAT(store_->Append("has space", ExpectedVersion::Any(), {Event("a")}),
+              StatusIs(kInvalid));
+  EXPECT_THAT(store_->Append(std::string(300, 's'), ExpectedVersion::Any(), {Event("a")}),
+              StatusIs(kInvalid));
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {}), StatusIs(kInvalid));
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("")}), StatusIs(kInvalid));
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("a")}),
+              StatusIs(kInvalid));
+  NewEvent untyped = Event("a");
+  untyped.event_type.clear();
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {untyped}), StatusIs(kInvalid));
+  auto oversize = store_->Append("s", ExpectedVersion::Any(),
+                                 {Event("a", std::string((1 << 20) + 1, 'x'))});
+  EXPECT_THAT(oversize, StatusIs(kInvalid));
+  EXPECT_THAT(oversize.status().message(), HasSubstr("limit"));
+  ExpectedVersion bogus;
+  bogus.kind = static_cast<ExpectedVersion::Kind>(42);
+  EXPECT_THAT(store_->Append("s", bogus, {Event("a")}), StatusIs(kInvalid));
+  EXPECT_THAT(store_->Write({}), StatusIs(kInvalid));
+  EXPECT_EQ(store_->GetHead().position, 0u);
+}
+
+TEST_F(EventStoreTest, ReopenKeepsHeadAndContinuesChain) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_THAT(store_->Append(absl::StrCat("s", i % 3), ExpectedVersion::Any(),
+                               {Event(absl::StrCat("e", i))}),
+                IsOk());
+  }
+  Head before = store_->GetHead();
+  Reopen();
+  Head after = store_->GetHead();
+  EXPECT_EQ(after.position, before.position);
+  EXPECT_EQ(after.hash, before.hash);
+  auto next = store_->Append("s0", ExpectedVersion::Exact(7), {Event("after")});
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ(next->first_position, 21u);
+  EXPECT_EQ(next->stream_version, 8u);
+  auto last = store_->Read(21, 1);
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ(Parse(last->front()).prev_hash(), before.hash);
+  EXPECT_TRUE(store_->Verify().ok);
+}
+
+TEST_F(EventStoreTest, ReadStreamAndScan) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_THAT(store_->Append(i % 2 ? "odd" : "even", ExpectedVersion::Any(),
+                               {Event(absl::StrCat("e", i))}),
+                IsOk());
+  }
+  auto odd = store_->ReadStream("odd", 2, 2);
+  ASSERT_THAT(odd, IsOk());
+  ASSERT_EQ(odd->size(), 2u);
+  EXPECT_EQ((*odd)[0].position, 4u);
+  EXPECT_EQ((*odd)[1].position, 6u);
+  EXPECT_EQ(Parse((*odd)[1]).envelope().stream_version(), 3u);
+  // A stream id that is a prefix of another is its own stream.
+  auto none = store_->ReadStream("od", 0, 100);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_TRUE(none->empty());
+  EXPECT_THAT(store_->ReadStream("", 0, 1), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  std::vector<uint64_t> seen;
+  ASSERT_THAT(store_->Scan(3, [&](uint64_t p, std::string_view) {
+    seen.push_back(p);
+    return p < 6;
+  }),
+              IsOk());
+  EXPECT_THAT(seen, ElementsAre(3, 4, 5, 6));
+
+  auto limited = store_->Read(1, 100, 1);  // byte limit: still one record
+  ASSERT_THAT(limited, IsOk());
+  EXPECT_EQ(limited->size(), 1u);
+}
+
+TEST_F(EventStoreTest, CheckpointIsWrittenWithTheEvents) {
+  EXPECT_THAT(store_->GetCheckpoint("consent<-case"), IsOkAndHolds(0u));
+  WriteRequest request;
+  request.appends.push_back({"consent-1", ExpectedVersion::NoStream(), {Event("h1")}});
+  request.appends.push_back({"consent-2", ExpectedVersion::NoStream(), {Event("h2")}});
+  request.checkpoints.push_back({"consent<-case", 17});
+  auto result = store_->Write(request);
+  ASSERT_THAT(result, IsOk());
+  ASSERT_EQ(result->appends.size(), 2u);
+  EXPECT_EQ(result->appends[1].first_position, 2u);
+  EXPECT_THAT(store_->GetCheckpoint("consent<-case"), IsOkAndHolds(17u));
+
+  // A conflict in one append refuses the checkpoint and the other append too.
+  WriteRequest conflicting;
+  conflicting.appends.push_back({"consent-3", ExpectedVersion::NoStream(), {Event("h3")}});
+  conflicting.appends.push_back({"consent-1", ExpectedVersion::NoStream(), {Event("h4")}});
+  conflicting.checkpoints.push_back({"consent<-case", 18});
+  EXPECT_THAT(store_->Write(conflicting), StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(store_->GetCheckpoint("consent<-case"), IsOkAndHolds(17u));
+  EXPECT_EQ(store_->GetHead().position, 2u);
+
+  // An upstream event that produced nothing still moves the checkpoint.
+  WriteRequest only_checkpoint;
+  only_checkpoint.checkpoints.push_back({"consent<-case", 19});
+  ASSERT_THAT(store_->Write(only_checkpoint), IsOk());
+  Reopen();
+  EXPECT_THAT(store_->GetCheckpoint("consent<-case"), IsOkAndHolds(19u));
+  EXPECT_EQ(store_->GetHead().position, 2u);
+}
+
+TEST_F(EventStoreTest, SnapshotsKeepTheNewestTwo) {
+  auto none = store_->LoadSnapshot("state");
+  ASSERT_THAT(none, IsOk());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_THAT(store_->SaveSnapshot("state", 10, "ten"), IsOk());
+  ASSERT_THAT(store_->SaveSnapshot("state", 20, "twenty"), IsOk());
+  ASSERT_THAT(store_->SaveSnapshot("state", 30, "thirty"), IsOk());
+  ASSERT_THAT(store_->SaveSnapshot("statex", 99, "other name"), IsOk());
+  auto snap = store_->LoadSnapshot("state");
+  ASSERT_THAT(snap, IsOk());
+  ASSERT_TRUE(snap->has_value());
+  EXPECT_EQ((*snap)->position, 30u);
+  EXPECT_EQ((*snap)->state, "thirty");
+  store_.reset();
+  // Inspect the column family directly: the oldest snapshot was deleted.
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, dir_.Sub("log"), &names).ok());
+  for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly({}, dir_.Sub("log"), cfs, &handles, &db).ok());
+  int count = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] != "snapshots") continue;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, handles[i]));
+    for (it->Seek("state"); it->Valid() && it->key().starts_with(std::string("state\0", 6));
+         it->Next()) {
+      ++count;
+    }
+  }
+  EXPECT_EQ(count, 2);
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+TEST_F(EventStoreTest, WaitForHeadAboveWakesOnAppendAndTimesOut) {
+  EXPECT_EQ(store_->WaitForHeadAbove(0, absl::Now() + absl::Milliseconds(20)), 0u);
+  std::atomic<uint64_t> woke_with{0};
+  std::thread waiter([&] {
+    woke_with = store_->WaitForHeadAbove(0, absl::Now() + absl::Seconds(30));
+  });
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a")}), IsOk());
+  waiter.join();
+  EXPECT_EQ(woke_with.load(), 1u);
+}
+
+TEST_F(EventStoreTest, HeadListenersHearEveryDurableBatch) {
+  std::atomic<uint64_t> last{0};
+  int id = store_->AddHeadListener([&](uint64_t head) { last = head; });
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("b")}), IsOk());
+  EXPECT_EQ(last.load(), 2u);
+  store_->RemoveHeadListener(id);
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("c")}), IsOk());
+  EXPECT_EQ(last.load(), 2u);
+}
+
+TEST_F(EventStoreTest, ConcurrentAppendersToOneStream) {
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 40;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<AppendResult>> acked(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = store_->Append("hot", ExpectedVersion::Any(),
+                                {Event(absl::StrCat("t", t, "-", i))});
+        ASSERT_THAT(r, IsOk());
+        acked[t].push_back(*r);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  constexpr uint64_t kTotal = kThreads * kPerThread;
+  EXPECT_EQ(store_->GetHead().position, kTotal);
+  std::set<uint64_t> positions, versions;
+  for (const auto& list : acked) {
+    uint64_t last = 0;
+    for (const AppendResult& r : list) {
+      EXPECT_GT(r.first_position, last);  // one thread's appends stay in order
+      last = r.first_position;
+      positions.insert(r.first_position);
+      versions.insert(r.stream_version);
+    }
+  }
+  EXPECT_EQ(positions.size(), kTotal);
+  EXPECT_EQ(*positions.rbegin(), kTotal);
+  EXPECT_EQ(versions.size(), kTotal);
+  auto stream = store_->ReadStream("hot", 1, kTotal + 1);
+  ASSERT_THAT(stream, IsOk());
+  ASSERT_EQ(stream->size(), kTotal);
+  for (uint64_t v = 1; v <= kTotal; ++v) {
+    v1::StoredRecord r = Parse((*stream)[v - 1]);
+    EXPECT_EQ(r.envelope().stream_version(), v);
+    EXPECT_EQ(r.envelope().position(), (*stream)[v - 1].position);
+  }
+  VerifyReport report = store_->Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.events_checked, kTotal);
+}
+
+TEST_F(EventStoreTest, ConcurrentAppendersToManyStreamsWithExactVersions) {
+  constexpr int kThreads = 12;
+  constexpr int kPerThread = 30;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string stream = absl::StrCat("stream-", t);
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = store_->Append(stream, ExpectedVersion::Exact(i),
+                                {Event(absl::StrCat(stream, "-", i))});
+        ASSERT_THAT(r, IsOk());
+        EXPECT_EQ(r->stream_version, static_cast<uint64_t>(i + 1));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store_->GetHead().position, static_cast<uint64_t>(kThreads * kPerThread));
+  for (int t = 0; t < kThreads; ++t) {
+    auto stream = store_->ReadStream(absl::StrCat("stream-", t), 1, 1000);
+    ASSERT_THAT(stream, IsOk());
+    ASSERT_EQ(stream->size(), static_cast<size_t>(kPerThread));
+    for (int i = 0; i < kPerThread; ++i) {
+      EXPECT_EQ(Parse((*stream)[i]).envelope().event_id(),
+                absl::StrCat("stream-", t, "-", i));
+    }
+  }
+  EXPECT_TRUE(store_->Verify().ok);
+}
+
+TEST_F(EventStoreTest, OptimisticWritersOnOneStreamNeverLoseAnUpdate) {
+  constexpr int kThreads = 8;
+  constexpr int kWins = 15;
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int won = 0; won < kWins;) {
+        auto events = store_->ReadStream("counter", 1, 10000);
+        ASSERT_THAT(events, IsOk());
+        auto r = store_->Append("counter", ExpectedVersion::Exact(events->size()),
+                                {Event(absl::StrCat("w", t, "-", won))});
+        if (r.ok()) {
+          ++won;
+        } else {
+          ASSERT_THAT(r, StatusIs(absl::StatusCode::kAborted));
+          ++conflicts;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto all = store_->ReadStream("counter", 1, 10000);
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->size(), static_cast<size_t>(kThreads * kWins));
+  EXPECT_EQ(store_->GetHead().position, static_cast<uint64_t>(kThreads * kWins));
+}
+
+// Rewrites one stored record with RocksDB directly, as an attacker with disk
+// access would.
+void TamperWithRecord(const std::string& path, uint64_t position,
+                      const std::function<void(std::string&)>& change) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open({}, path, cfs, &handles, &db).ok());
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == kEventsColumnFamily) events = handles[i];
+  }
+  ASSERT_NE(events, nullptr);
+  std::string value;
+  ASSERT_TRUE(db->Get({}, events, PositionKey(position), &value).ok());
+  change(value);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  ASSERT_TRUE(db->Put(wo, events, PositionKey(position), value).ok());
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+class VerifyTamperTest : public EventStoreTest {
+ protected:
+  void Fill(int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_THAT(store_->Append(absl::StrCat("s", i % 4), ExpectedVersion::Any(),
+                                 {Event(absl::StrCat("e", i), absl::StrCat("payload-", i))}),
+                  IsOk());
+    }
+    VerifyReport clean = store_->Verify();
+    ASSERT_TRUE(clean.ok) << clean.problem;
+    EXPECT_EQ(clean.events_checked, static_cast<uint64_t>(n));
+    EXPECT_EQ(clean.head.hash, store_->GetHead().hash);
+    store_.reset();
+  }
+};
+
+TEST_F(VerifyTamperTest, FlippedPayloadByteNamesThatPosition) {
+  Fill(30);
+  // The payload is the record's tail region; flip a byte inside "payload-12".
+  TamperWithRecord(dir_.Sub("log"), 13, [](std::string& v) {
+    size_t at = v.find("payload-12");
+    ASSERT_NE(at, std::string::npos);
+    v[at + 3] ^= 0x01;
+  });
+  Reopen();
+  VerifyReport report = store_->Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_position, 13u) << report.problem;
+}
+
+TEST_F(VerifyTamperTest, FlippedByteInEveryPositionOfARecordIsFound) {
+  Fill(6);
+  // Every byte of record 3, one at a time: whatever the byte, Verify names 3.
+  std::string original;
+  {
+    auto store = EventStore::Open({.path = dir_.Sub("log")});
+    ASSERT_THAT(store, IsOk());
+    original = (*store)->Read(3, 1)->front().bytes;
+  }
+  for (size_t i = 0; i < original.size(); ++i) {
+    TamperWithRecord(dir_.Sub("log"), 3, [&](std::string& v) {
+      v = original;
+      v[i] ^= 0x20;
+    });
+    auto store = EventStore::Open({.path = dir_.Sub("log"), .read_only = true});
+    ASSERT_THAT(store, IsOk());
+    VerifyReport report = (*store)->Verify();
+    EXPECT_FALSE(report.ok) << "byte " << i;
+    EXPECT_EQ(report.first_bad_position, 3u) << "byte " << i << ": " << report.problem;
+  }
+}
+
+TEST_F(VerifyTamperTest, TamperedLastRecordIsFoundThroughTheStoredHead) {
+  Fill(10);
+  TamperWithRecord(dir_.Sub("log"), 10, [](std::string& v) {
+    size_t at = v.find("payload-9");
+    ASSERT_NE(at, std::string::npos);
+    v[at] = 'P';
+  });
+  Reopen();
+  VerifyReport report = store_->Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_position, 10u) << report.problem;
+}
+
+TEST_F(EventStoreTest, ReadOnlyOpenReadsButRefusesWrites) {
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a")}), IsOk());
+  auto reader = EventStore::Open({.path = dir_.Sub("log"), .read_only = true});
+  ASSERT_THAT(reader, IsOk());
+  EXPECT_EQ((*reader)->GetHead().position, 1u);
+  EXPECT_EQ((*reader)->GetHead().hash, store_->GetHead().hash);
+  EXPECT_TRUE((*reader)->Verify().ok);
+  EXPECT_THAT((*reader)->Append("s", ExpectedVersion::Any(), {Event("b")}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(EventStoreTest, SecondWriterOnTheSameDirectoryIsRefused) {
+  auto second = EventStore::Open({.path = dir_.Sub("log")});
+  EXPECT_THAT(second, StatusIs(absl::StatusCode::kUnavailable));
+}
+
+// A file system whose WAL syncs fail on demand.
+class FailingSyncFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FailingSyncFileSystem(std::shared_ptr<rocksdb::FileSystem> target)
+      : FileSystemWrapper(std::move(target)) {}
+  const char* Name() const override { return "FailingSyncFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name,
+                                    const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
+    if (s.ok() && name.ends_with(".log")) {
+      *result = std::make_unique<File>(std::move(*result), this);
+    }
+    return s;
+  }
+
+  std::atomic<bool> fail_syncs{false};
+
+ private:
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, FailingSyncFileSystem* fs)
+        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      if (fs_->fail_syncs) return rocksdb::IOStatus::IOError("injected sync failure");
+      return FSWritableFileOwnerWrapper::Sync(o, d);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      if (fs_->fail_syncs) return rocksdb::IOStatus::IOError("injected sync failure");
+      return FSWritableFileOwnerWrapper::Fsync(o, d);
+    }
+
+   private:
+    FailingSyncFileSystem* fs_;
+  };
+};
+
+TEST(EventStoreFaultTest, FailedSyncFailsEveryCallerAndLaterAppends) {
+  TempDir dir;
+  auto fs = std::make_shared<FailingSyncFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  auto store = EventStore::Open({.path = dir.Sub("log"), .env = env.get()});
+  ASSERT_THAT(store, IsOk());
+  ASSERT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("before")}), IsOk());
+
+  fs->fail_syncs = true;
+  constexpr int kThreads = 8;
+  std::vector<absl::Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      results[t] = (*store)
+                       ->Append(absl::StrCat("s", t), ExpectedVersion::Any(),
+                                {Event(absl::StrCat("during-", t))})
+                       .status();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const absl::Status& s : results) {
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable));
+  }
+  fs->fail_syncs = false;
+  // The store stays failed until reopened; nothing acknowledged was lost.
+  EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("after")}),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ((*store)->GetHead().position, 1u);
+  store->reset();
+  auto reopened = EventStore::Open({.path = dir.Sub("log")});
+  ASSERT_THAT(reopened, IsOk());
+  auto first = (*reopened)->Read(1, 1);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(Parse(first->front()).envelope().event_id(), "before");
+  VerifyReport report = (*reopened)->Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  // Whatever reached the disk before the failed sync is a valid chain; appends
+  // work again after the reopen.
+  EXPECT_THAT((*reopened)->Append("s", ExpectedVersion::Any(), {Event("after-reopen")}),
+              IsOk());
+}
+
+// A file system that remembers, for every file written through it, how many
+// bytes had been fsynced. CopySyncedState copies a directory as a power cut
+// would leave it: each such file cut back to its synced length.
+class SyncTrackingFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit SyncTrackingFileSystem(std::shared_ptr<rocksdb::FileSystem> target)
+      : FileSystemWrapper(std::move(target)) {}
+  const char* Name() const override { return "SyncTrackingFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name,
+                                    const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
+    if (s.ok()) {
+      const std::string key = std::filesystem::path(name).lexically_normal().string();
+      {
+        absl::MutexLock lock(&mu_);
+        files_[key] = Lengths{};
+      }
+      *result = std::make_unique<File>(std::move(*result), this, key);
+    }
+    return s;
+  }
+
+  // Copies every regular file of `from` into `to`; a file this file system
+  // wrote is cut to the bytes that were synced when it was copied.
+  void CopySyncedState(const std::string& from, const std::string& to) {
+    std::filesystem::create_directories(to);
+    for (const auto& entry : std::filesystem::directory_iterator(from)) {
+      if (!entry.is_regular_file()) continue;
+      const std::string key = entry.path().lexically_normal().string();
+      std::optional<uint64_t> synced;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = files_.find(key);
+        if (it != files_.end()) synced = it->second.synced;
+      }
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (synced.has_value() && bytes.size() > *synced) bytes.resize(*synced);
+      std::ofstream out(to + "/" + entry.path().filename().string(), std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+  }
+
+ private:
+  struct Lengths {
+    uint64_t appended = 0;
+    uint64_t synced = 0;
+  };
+
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, SyncTrackingFileSystem* fs,
+         std::string key)
+        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs), key_(std::move(key)) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* d) override {
+      rocksdb::IOStatus s = FSWritableFileOwnerWrapper::Append(data, o, d);
+      if (s.ok()) fs_->Appended(key_, data.size());
+      return s;
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* d) override {
+      rocksdb::IOStatus s = FSWritableFileOwnerWrapper::Append(data, o, info, d);
+      if (s.ok()) fs_->Appended(key_, data.size());
+      return s;
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      // Whatever was appended before the sync began is durable after it.
+      const uint64_t before = fs_->AppendedSoFar(key_);
+      rocksdb::IOStatus s = FSWritableFileOwnerWrapper::Sync(o, d);
+      if (s.ok()) fs_->Synced(key_, before);
+      return s;
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      const uint64_t before = fs_->AppendedSoFar(key_);
+      rocksdb::IOStatus s = FSWritableFileOwnerWrapper::Fsync(o, d);
+      if (s.ok()) fs_->Synced(key_, before);
+      return s;
+    }
+
+   private:
+    SyncTrackingFileSystem* fs_;
+    std::string key_;
+  };
+
+  void Appended(const std::string& key, uint64_t n) {
+    absl::MutexLock lock(&mu_);
+    files_[key].appended += n;
+  }
+  uint64_t AppendedSoFar(const std::string& key) {
+    absl::MutexLock lock(&mu_);
+    return files_[key].appended;
+  }
+  void Synced(const std::string& key, uint64_t length) {
+    absl::MutexLock lock(&mu_);
+    files_[key].synced = std::max(files_[key].synced, length);
+  }
+
+  absl::Mutex mu_;
+  std::map<std::string, Lengths> files_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(EventStorePowerLossTest, EveryAcknowledgedAppendWasFsyncedFirst) {
+  TempDir dir;
+  auto fs = std::make_shared<SyncTrackingFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  auto store = EventStore::Open({.path = dir.Sub("log"), .env = env.get()});
+  ASSERT_THAT(store, IsOk());
+
+  absl::Mutex mu;
+  std::map<std::string, uint64_t> acked;  // event id -> position
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 150;
+  std::atomic<bool> cut{false};
+  std::map<std::string, uint64_t> acked_at_cut;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = absl::StrCat("p", t, "-", i);
+        auto r = (*store)->Append(absl::StrCat("s", t % 4), ExpectedVersion::Any(),
+                                  {Event(id)});
+        ASSERT_THAT(r, IsOk());
+        absl::MutexLock lock(&mu);
+        acked[id] = r->first_position;
+        // Cut the power once, while appends are in flight on every thread.
+        if (acked.size() == kThreads * kPerThread / 2 && !cut.exchange(true)) {
+          acked_at_cut = acked;
+          fs->CopySyncedState(dir.Sub("log"), dir.Sub("after-power-cut"));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(cut.load());
+
+  // The copy holds only what was fsynced: every acknowledged event must be in it.
+  auto recovered = EventStore::Open({.path = dir.Sub("after-power-cut")});
+  ASSERT_THAT(recovered, IsOk());
+  VerifyReport report = (*recovered)->Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_GE((*recovered)->GetHead().position, acked_at_cut.size());
+  for (const auto& [id, position] : acked_at_cut) {
+    auto record = (*recovered)->Read(position, 1);
+    ASSERT_THAT(record, IsOk());
+    ASSERT_EQ(record->size(), 1u) << id << " at " << position << " was lost";
+    EXPECT_EQ(Parse(record->front()).envelope().event_id(), id);
+  }
+}
+
+}  // namespace
+}  // namespace mend::eventlog
