@@ -82,17 +82,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/base/command_context.h"
 #include "common/base/role.h"
 #include "services/case/case_state.h"
 
 namespace mend::casesvc {
 
-// Who runs the command, and when.
-struct CommandContext {
-  std::string actor_id;  // the caller's token subject
-  Role role = Role::kFacilitator;
-  absl::Time now;  // becomes the events' recorded_unix_micros
-};
+// Who runs the command, and when (now becomes the events'
+// recorded_unix_micros).
+using ::mend::CommandContext;
 
 // Creates the case. The handler makes case_id and reference (unique) and
 // seals: each participant's details and needs with that participant's key,

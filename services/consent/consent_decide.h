@@ -41,16 +41,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/base/command_context.h"
 #include "common/base/role.h"
 #include "mend/consent/v1/events.pb.h"
 #include "services/consent/consent_state.h"
 
 namespace mend::consentsvc {
 
-struct CommandContext {
-  std::string actor_id;  // the caller's token subject
-  Role role = Role::kFacilitator;
-};
+using ::mend::CommandContext;
 
 struct RecordConsentCommand {
   std::string case_id;
