@@ -40,8 +40,8 @@ absl::Status ApplyEnvironmentToFlags(const std::vector<std::string>& environment
     std::string error;
     const std::string value = entry.substr(eq + 1);
     if (!flag->ParseFrom(value, &error)) {
-      return absl::InvalidArgumentError(absl::StrCat(entry.substr(0, eq), " (flag --",
-                                                     name, "): ", error));
+      return absl::InvalidArgumentError(
+          absl::StrCat(entry.substr(0, eq), " (flag --", name, "): ", error));
     }
   }
   return absl::OkStatus();
@@ -49,7 +49,8 @@ absl::Status ApplyEnvironmentToFlags(const std::vector<std::string>& environment
 
 std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv) {
   std::vector<std::string> environment;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) environment.emplace_back(*e);
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e)
+    environment.emplace_back(*e);
   if (absl::Status s = ApplyEnvironmentToFlags(environment); !s.ok()) {
     std::fprintf(stderr, "%s: %s\n", argc > 0 ? argv[0] : "mend",
                  std::string(s.message()).c_str());

@@ -62,8 +62,8 @@ TEST_F(ConfigTest, BadValueNamesVariableAndFlag) {
 }
 
 TEST_F(ConfigTest, UnknownVariablesAndOtherPrefixesAreIgnored) {
-  EXPECT_THAT(ApplyEnvironmentToFlags({"MEND_JOBS=2", "MEND_", "MEND_NO_EQUALS",
-                                       "CONFIG_TEST_COUNT=9"}),
+  EXPECT_THAT(ApplyEnvironmentToFlags(
+                  {"MEND_JOBS=2", "MEND_", "MEND_NO_EQUALS", "CONFIG_TEST_COUNT=9"}),
               IsOk());
   EXPECT_EQ(absl::GetFlag(FLAGS_config_test_count), 3);
 }

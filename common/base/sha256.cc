@@ -32,7 +32,8 @@ Sha256Digest Sha256(std::initializer_list<std::string_view> parts) {
   Sha256Digest out{};
   EVP_MD_CTX* ctx = ThreadContext();
   unsigned int len = 0;
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx, FetchedSha256(), nullptr) != 1) std::abort();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, FetchedSha256(), nullptr) != 1)
+    std::abort();
   for (std::string_view part : parts) {
     if (EVP_DigestUpdate(ctx, part.data(), part.size()) != 1) std::abort();
   }

@@ -12,12 +12,11 @@
 #define MEND_STATUS_CONCAT_INNER_(a, b) a##b
 #define MEND_STATUS_CONCAT_(a, b) MEND_STATUS_CONCAT_INNER_(a, b)
 
-#define MEND_RETURN_IF_ERROR(expr)                        \
-  do {                                                    \
-    if (::absl::Status mend_status_ = (expr);             \
-        !mend_status_.ok()) {                             \
-      return mend_status_;                                \
-    }                                                     \
+#define MEND_RETURN_IF_ERROR(expr)                                  \
+  do {                                                              \
+    if (::absl::Status mend_status_ = (expr); !mend_status_.ok()) { \
+      return mend_status_;                                          \
+    }                                                               \
   } while (false)
 
 #define MEND_ASSIGN_OR_RETURN(lhs, expr) \

@@ -9,6 +9,7 @@
 #ifndef MEND_COMMON_RPC_GRPC_REPLY_H_
 #define MEND_COMMON_RPC_GRPC_REPLY_H_
 
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <utility>

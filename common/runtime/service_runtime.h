@@ -53,6 +53,7 @@
 #include "common/security/auth.h"
 #include "common/eventlog/event_store.h"
 #include "common/runtime/follower.h"
+#include "common/runtime/replayed_event.h"
 #include "common/security/key_store.h"
 #include "common/eventlog/record_codec.h"
 #include "common/security/tls.h"
@@ -77,13 +78,6 @@ class EventLogService;
 namespace internal {
 struct InFlightCalls;  // service_runtime.cc
 }  // namespace internal
-
-// One event of the service's own log, during replay.
-struct ReplayedEvent {
-  uint64_t position = 0;
-  std::string_view bytes;
-  const eventlog::RecordView& view;
-};
 
 class ServiceRuntime {
  public:

@@ -8,15 +8,14 @@
 //   (*runtime)->SetReplay([&](const ReplayedEvent& e) { return service.Apply(e); });
 //   (*runtime)->Start();
 //
-// A command: authorize (the runtime's method table CasePolicy(), which also
-// refuses calls with UNAVAILABLE until replay is done) → validate → under the
-// case's lock: catch the case up with its stream → check expected_version →
-// decide once without personal data (so a refused command seals nothing) →
-// seal personal data with the KeyStore (person id = participant id; field
-// names kSealed* from case_state.h) → decide → append to CaseStreamId(case_id)
-// expecting the case's version, event ids "<request_id>/<n>" → fold the
-// appended records (as the store recorded them) into the in-memory state →
-// answer CommandResult.
+// A command runs the shared command path (common/runtime/command_handler.h
+// and command_path.h): authorize (CasePolicy(); UNAVAILABLE until replay is
+// done) → validate (case_validation.h) → under the case's lock: catch up →
+// idempotency → expected_version → decide once without personal data (so a
+// refused command seals nothing) → seal personal data with the KeyStore
+// (field names kSealed* from case_state.h) → decide → append to
+// CaseStreamId(case_id) expecting the case's version → fold the appended
+// records as the store recorded them → answer CommandResult.
 //
 // Outcomes of a command, beyond the domain's (case_decide.h):
 //   UNAUTHENTICATED / PERMISSION_DENIED  the runtime's token and method checks
@@ -25,19 +24,20 @@
 //   INVALID_ARGUMENT     case_validation.h; nothing is appended
 //   ABORTED              expected_version is not the case's version (the
 //                        message names the current one)
-//   ALREADY_EXISTS       request_id was used before for another command or
-//                        another case
+//   ALREADY_EXISTS       request_id was used before for another command,
+//                        another case, or the same command with other
+//                        content
 //   FAILED_PRECONDITION  no key store (no --master_key); a person whose
 //                        data is erased cannot have data sealed again
 //
 // Idempotency: a command whose request_id was already carried out (same
-// command, same case) returns the original CommandResult and appends
-// nothing, also after a restart (the request ids are rebuilt from the event
-// ids). The request's content is not compared: a request id names one
-// command. A retry that arrives while the original is still running waits
-// for it. ReferCase makes the case id (a UUID) and the reference
-// (RJ-YYYY-NNNNNN, a per-year counter rebuilt on replay; a failed append
-// leaves a gap, never a duplicate).
+// command, same case, same content: RequestDigest) returns the original
+// CommandResult and appends nothing, also after a restart (the request
+// index is rebuilt from the event ids, command_event_id.h). A retry that
+// arrives while the original is still running waits for it. ReferCase makes
+// the case id (a UUID) and the reference (RJ-YYYY-NNNNNN, a per-year
+// counter rebuilt on replay; a failed append leaves a gap, never a
+// duplicate).
 //
 // Concurrency: commands on one case run one at a time (a lock per case, held
 // across the append), so the in-memory state is always the stream's: two
@@ -57,8 +57,10 @@
 // deletes the person's key (KeyStore::Erase). Apply erases again the key of every erased
 // participant that still has one, so a crash between the two is harmless.
 //
-// Thread safety: as gRPC requires; Apply runs before Start on one thread and,
-// for the service's own appends, under the case's lock.
+// Thread safety: every RPC may run concurrently from gRPC's threads. Apply is
+// the replay function: the runtime calls it before the service serves, on one
+// thread. The service must outlive its registration with the runtime (the
+// runtime's server is shut down before the service is destroyed).
 #ifndef MEND_SERVICES_CASE_CASE_SERVICE_H_
 #define MEND_SERVICES_CASE_CASE_SERVICE_H_
 
@@ -74,13 +76,16 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/security/auth.h"
-#include "common/base/keyed_mutex.h"
+#include "common/base/command_context.h"
+#include "common/runtime/command_handler.h"
+#include "common/runtime/command_path.h"
 #include "common/runtime/service_runtime.h"
+#include "common/security/auth.h"
 #include "mend/case/v1/case_service.grpc.pb.h"
 #include "services/case/case_decide.h"
 #include "services/case/case_state.h"
@@ -114,7 +119,8 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   CaseServiceImpl(ServiceRuntime* runtime, Options options);
 
   // Folds one event of the service's log into the in-memory state (the
-  // runtime's replay function; also used for the service's own appends).
+  // runtime's replay function), and erases again the key of an erased
+  // participant that still has one.
   //   DATA_LOSS  not a case event, a payload that does not parse, an event
   //              that does not fit its case (Evolve), or a stream id / stream
   //              version that disagrees with the event's case.
@@ -172,41 +178,19 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
                                       case_v1::ListCasesResponse* response) override;
 
  private:
-  // Decides a command's events on the case's current state. `case_id` is the
-  // command's case (made by Execute for ReferCase).
-  using Decider = std::function<absl::StatusOr<std::vector<DomainEvent>>(
+  using Path = CommandPath<CaseState, case_v1::CommandResult>;
+  // A command's pure part on the case's state (ids and now in `ctx`).
+  using Decider = absl::FunctionRef<absl::StatusOr<std::vector<DomainEvent>>(
       const CaseState& state, const CommandContext& ctx, const std::string& case_id)>;
 
-  // What a command is, for Execute.
-  struct CommandCall {
-    std::string_view method;  // "ReferCase", ...
-    std::string request_id;
-    std::string case_id;  // empty for ReferCase: Execute makes one
-    std::optional<uint64_t> expected_version;
-  };
+  // Runs `request` on the command path: on case `case_id` (empty: a new
+  // case), answered with its CommandResult.
+  template <typename Request>
+  absl::StatusOr<case_v1::CommandResult> Run(const Call& call, const Request& request,
+                                             std::string case_id, Decider decide);
 
-  // What a request id did (rebuilt from event ids on replay).
-  struct RequestRecord {
-    std::string method;
-    case_v1::CommandResult result;
-  };
-
-  // The command flow described at the top of this file.
-  absl::StatusOr<case_v1::CommandResult> Execute(
-      const grpc::CallbackServerContext& context, const CommandCall& call,
-      const Decider& decide);
-  // The Execute part that runs under the case's lock.
-  absl::StatusOr<case_v1::CommandResult> ExecuteLocked(const Caller& caller,
-                                                       const CommandCall& call,
-                                                       const std::string& case_id,
-                                                       const Decider& decide);
-
-  // Folds every record of the case's stream after the in-memory version.
-  // Callers hold the case's lock.
-  absl::Status CatchUp(const std::string& case_id);
-  // Apply's part under mu_; names the participants whose keys must go.
-  absl::Status ApplyLocked(const ReplayedEvent& event, std::vector<std::string>* erase)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The command path's fold: one case record into its state.
+  absl::Status Evolve(CaseState& state, const ReplayedEvent& event);
   // Deletes the person's key if it still exists.
   absl::Status EnsureErased(const std::string& person_id);
 
@@ -220,21 +204,19 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   // Unseals for case views (NOT_FOUND: erased).
   absl::StatusOr<std::string> Unseal(const common_v1::Sealed& sealed,
                                      std::string_view field);
+  // The view of one case for `caller`, unsealed as they may read it.
+  absl::StatusOr<case_v1::CaseView> View(const CaseState& state, const Caller& caller);
 
   // Constant after construction.
   ServiceRuntime* const runtime_;
   const Options options_;
+  const CommandHandler handler_;
 
-  // One lock per case, held across a command (decide, append, fold).
-  KeyedMutexes case_locks_;
+  Path path_;
 
-  absl::Mutex mu_;
-  // Ordered by case id: ListCases pages in this order.
-  std::map<std::string, CaseState> cases_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, RequestRecord> requests_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> requests_in_flight_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex references_mu_;
   // Year → the highest reference number used in it.
-  absl::flat_hash_map<int64_t, int64_t> last_reference_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int64_t, int64_t> last_reference_ ABSL_GUARDED_BY(references_mu_);
 };
 
 }  // namespace mend::casesvc
