@@ -250,10 +250,11 @@ class CommandPath {
     if (record.method != command.method ||
         (!command.aggregate_id.empty() && record.aggregate_id != command.aggregate_id) ||
         record.digest != command.digest) {
-      const char* what = record.method != command.method ? "another command"
-                         : record.digest != command.digest
-                             ? "a request with other content"
-                             : "another aggregate";
+      const char* what =
+          record.method != command.method ? "another command"
+          : !command.aggregate_id.empty() && record.aggregate_id != command.aggregate_id
+              ? "another aggregate"
+              : "a request with other content";
       return absl::AlreadyExistsError(
           absl::StrCat("request_id ", Quoted(command.request_id), " was used for ", what,
                        " (", record.method, " on ", Quoted(record.aggregate_id),
@@ -278,9 +279,9 @@ class CommandPath {
       const State& state = found == nullptr ? *kNone : *found;
       const uint64_t version = hooks_.version(state);
       if (command.expected_version.has_value() && *command.expected_version != version) {
-        return absl::AbortedError(
-            absl::StrCat(std::string(command.method), ": ", Quoted(aggregate_id), " is at version ",
-                         version, ", not the expected ", *command.expected_version));
+        return absl::AbortedError(absl::StrCat(
+            std::string(command.method), ": ", Quoted(aggregate_id), " is at version ",
+            version, ", not the expected ", *command.expected_version));
       }
       const CommandContext ctx{.actor_id = command.caller.subject,
                                .role = command.caller.role,
@@ -288,8 +289,8 @@ class CommandPath {
       MEND_ASSIGN_OR_RETURN(std::vector<DecidedEvent> decided,
                             decide(state, ctx, aggregate_id));
       if (decided.empty()) {
-        return absl::InternalError(
-            absl::StrCat(std::string(command.method), " decided no event (a domain bug)"));
+        return absl::InternalError(absl::StrCat(std::string(command.method),
+                                                " decided no event (a domain bug)"));
       }
       std::vector<eventlog::NewEvent> events;
       events.reserve(decided.size());
