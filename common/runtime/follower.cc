@@ -263,4 +263,20 @@ absl::Status Follower::HandleEvent(uint64_t position, std::string_view bytes,
   }
 }
 
+absl::StatusOr<uint64_t> Follower::FetchUpstreamHead(absl::Time deadline) const {
+  eventlog::v1::EventLog::Stub stub(options_.channel);
+  grpc::ClientContext context;
+  if (options_.prepare_context) options_.prepare_context(&context);
+  context.set_deadline(absl::ToChronoTime(deadline));
+  eventlog::v1::GetHeadResponse response;
+  const grpc::Status status =
+      stub.GetHead(&context, eventlog::v1::GetHeadRequest(), &response);
+  if (!status.ok()) {
+    return absl::Status(FromGrpc(status).code(),
+                        absl::StrCat("asking ", options_.upstream,
+                                     " for its head: ", status.error_message()));
+  }
+  return response.position();
+}
+
 }  // namespace mend

@@ -126,6 +126,13 @@ class Follower {
   // not happened by `deadline` or the follower stops.
   absl::Status WaitForHandled(uint64_t position, absl::Time deadline) const;
 
+  // Asks the upstream for its head now (one EventLog.GetHead on the
+  // follower's channel, prepared as its subscription is): the causal token
+  // of a caller who brought none. The call's error as an absl::Status
+  // (UNAVAILABLE while the upstream is down; DEADLINE_EXCEEDED at
+  // `deadline`). Thread-safe.
+  absl::StatusOr<uint64_t> FetchUpstreamHead(absl::Time deadline) const;
+
  private:
   Follower(eventlog::EventStore* store, Options options, Handler handler,
            Committed committed, uint64_t checkpoint);
