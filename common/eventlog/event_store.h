@@ -52,6 +52,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/eventlog/event_types.h"
+#include "common/eventlog/record_codec.h"
 
 namespace rocksdb {
 class DB;
@@ -189,6 +190,30 @@ class EventStore {
   absl::Status Scan(uint64_t from_position,
                     const std::function<bool(uint64_t, std::string_view)>& fn) const;
 
+  // Replay's scan, with the hash chain proven on the way: calls
+  // `fn(position, stored_bytes, view)` for every record from position 1 to
+  // the durable head as of the call, in order, each record decoded once and
+  // hashed once (`view` points into the bytes; both are valid only during
+  // the call). A record is handed to `fn` only after it is proven: the next
+  // record's prev_hash, or for the last record the stored head, equals its
+  // hash. So a record whose bytes were changed never reaches `fn`.
+  //   OK          every record from 1 to the head was given to `fn`.
+  //   DATA_LOSS   the log is broken; the message names the first bad position
+  //               and what is wrong there: a key that is not a position, a
+  //               missing position, a record that does not decode or names
+  //               another position, a record whose bytes do not hash to the
+  //               prev_hash its successor stored (or to the stored head), a
+  //               log that ends before or after the stored head, a log with
+  //               events but no stored head. `fn` may have been given the
+  //               records before the bad one: the caller must not use what it
+  //               built from them (the operator restores from a backup).
+  //   fn's error  stops the scan and is returned unchanged.
+  //   UNAVAILABLE RocksDB could not read.
+  // The checks cost one SHA-256 per record over bytes already in memory.
+  absl::Status ScanVerified(
+      const std::function<absl::Status(uint64_t position, std::string_view bytes,
+                                       const RecordView& view)>& fn) const;
+
   // The consumer's last stored checkpoint; 0 if it has none. While a Write
   // carrying a checkpoint is in flight this may already show it; consumers
   // read their checkpoint when they start, before they write.
@@ -268,7 +293,7 @@ class EventStore {
   // Whether the record after `position` (or the stored head, for the last
   // record) disagrees with `hash`, the hash of the record at `position`.
   bool NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t position,
-                      const std::string& hash) const;
+                      std::string_view hash) const;
 
   // Constant after Open.
   const Options options_;
@@ -319,6 +344,10 @@ class EventStore {
 // Names of the RocksDB column families and the key of a record in
 // kEventsColumnFamily, for tools and tests that read RocksDB directly.
 inline constexpr char kEventsColumnFamily[] = "events";
+// The stored head, key kHeadKey of kMetaColumnFamily: position:be64 hash:32,
+// written in the same WriteBatch as the records it covers.
+inline constexpr char kMetaColumnFamily[] = "meta";
+inline constexpr char kHeadKey[] = "head";
 std::string PositionKey(uint64_t position);
 
 }  // namespace mend::eventlog
