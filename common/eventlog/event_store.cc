@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -12,10 +13,12 @@
 #include "common/base/status_macros.h"
 #include "common/eventlog/record_codec.h"
 #include "common/eventlog/rocksdb_status.h"
+#include "common/eventlog/store_info_log.h"
 #include "common/eventlog/store_keys.h"
 #include "mend/eventlog/v1/record.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/snapshot.h"
 #include "rocksdb/table.h"
@@ -78,6 +81,26 @@ std::string DescribeExpected(const ExpectedVersion& e) {
   }
   return "unknown";
 }
+
+// Puts the store in the failed state when RocksDB's background work (a
+// memtable flush, a compaction) fails, and keeps RocksDB from recovering by
+// itself: after a failure the store writes nothing until it is reopened.
+class FailureListener : public rocksdb::EventListener {
+ public:
+  explicit FailureListener(std::function<void(const rocksdb::Status&)> fail)
+      : fail_(std::move(fail)) {}
+  void OnBackgroundError(rocksdb::BackgroundErrorReason,
+                         rocksdb::Status* bg_error) override {
+    if (bg_error != nullptr && !bg_error->ok()) fail_(*bg_error);
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+
+ private:
+  const std::function<void(const rocksdb::Status&)> fail_;
+};
 
 }  // namespace
 
@@ -151,8 +174,22 @@ absl::Status EventStore::OpenDb() {
   db_options.create_if_missing = options_.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  db_options.avoid_flush_during_shutdown = false;
+  // Every acknowledged append is in the fsynced WAL, so closing need not
+  // flush memtables; and after a failed write (a full disk) the flush would
+  // only fail again on a handle that has seen errors.
+  db_options.avoid_flush_during_shutdown = true;
+  // A failed write stops the store until it is reopened (see the header);
+  // RocksDB must not resume writing behind its back either.
+  db_options.listeners.push_back(std::make_shared<FailureListener>(
+      [this](const rocksdb::Status& s) { Fail(s, "background write"); }));
   if (options_.env != nullptr) db_options.env = options_.env;
+  // RocksDB's own info log aborts the process on a full disk (see
+  // store_info_log.h); this one drops what it cannot write.
+  if (!options_.read_only && options_.create_if_missing) {
+    std::error_code ignored;  // Open reports a directory it cannot make
+    std::filesystem::create_directories(options_.path, ignored);
+  }
+  db_options.info_log = std::make_shared<StoreInfoLog>(options_.path + "/LOG");
 
   rocksdb::ColumnFamilyOptions plain;
   rocksdb::ColumnFamilyOptions events = plain;
@@ -534,7 +571,7 @@ void EventStore::CommitLoop() {
           batch->wb.Put(meta_cf_, kHeadKey, head_value).PermitUncheckedError();
         }
         rocksdb::Status s = db_->Write(write, &batch->wb);
-        if (!s.ok()) status = Fail(absl::StrCat("write: ", s.ToString()));
+        if (!s.ok()) status = Fail(s, "write");
       }
       stats_.write_nanos_total.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
                                          std::memory_order_relaxed);
@@ -581,7 +618,7 @@ void EventStore::SyncLoop() {
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
       stats_.RecordSync(requests,
                         static_cast<uint64_t>(std::max<int64_t>(sync_nanos, 0)));
-      if (!s.ok()) sync_status = Fail(absl::StrCat("fsync: ", s.ToString()));
+      if (!s.ok()) sync_status = Fail(s, "fsync");
     }
     const Batch* last_with_events = nullptr;
     for (const auto& b : batches) {
@@ -606,11 +643,22 @@ void EventStore::SyncLoop() {
   }
 }
 
-absl::Status EventStore::Fail(const std::string& what) {
+absl::Status EventStore::Fail(const rocksdb::Status& cause, std::string_view what) {
+  // UNAVAILABLE whatever RocksDB said: the caller should retry after a
+  // restart (and an operator free the disk when it says "disk full").
+  const absl::Status described = FromRocksDb(cause, absl::StrCat("event log ", std::string(what)));
   absl::Status status = absl::UnavailableError(absl::StrCat(
-      "event log ", what, "; the log refuses appends until the service restarts"));
+      described.message(), "; the log refuses appends until the service restarts"));
   absl::MutexLock lock(&queue_mu_);
   if (failed_.ok()) failed_ = status;
+  return failed_;
+}
+
+absl::Status EventStore::CheckWritable() const {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError("event log was opened read-only");
+  }
+  absl::MutexLock lock(&queue_mu_);
   return failed_;
 }
 
@@ -748,9 +796,7 @@ absl::StatusOr<uint64_t> EventStore::GetCheckpoint(std::string_view consumer) co
 
 absl::Status EventStore::SaveSnapshot(std::string_view name, uint64_t position,
                                       std::string_view state) {
-  if (options_.read_only) {
-    return absl::FailedPreconditionError("event log was opened read-only");
-  }
+  MEND_RETURN_IF_ERROR(CheckWritable());
   MEND_RETURN_IF_ERROR(CheckId("snapshot name", name));
   rocksdb::WriteBatch wb;
   wb.Put(snapshots_cf_, SnapshotKey(name, position), state).PermitUncheckedError();
@@ -774,7 +820,8 @@ absl::Status EventStore::SaveSnapshot(std::string_view name, uint64_t position,
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocksDb(db_->Write(wo, &wb), "save snapshot");
+  if (rocksdb::Status s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "save snapshot");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<Snapshot>> EventStore::LoadSnapshot(
@@ -795,9 +842,7 @@ absl::StatusOr<std::optional<Snapshot>> EventStore::LoadSnapshot(
 }
 
 absl::Status EventStore::PutKey(std::string_view key_id, std::string_view wrapped_key) {
-  if (options_.read_only) {
-    return absl::FailedPreconditionError("event log was opened read-only");
-  }
+  MEND_RETURN_IF_ERROR(CheckWritable());
   MEND_RETURN_IF_ERROR(CheckId("key id", key_id));
   absl::MutexLock lock(&keys_mu_);
   std::string existing;
@@ -808,7 +853,8 @@ absl::Status EventStore::PutKey(std::string_view key_id, std::string_view wrappe
   if (!s.IsNotFound()) return FromRocksDb(s, "read key");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocksDb(db_->Put(wo, keys_cf_, key_id, wrapped_key), "store key");
+  if (s = db_->Put(wo, keys_cf_, key_id, wrapped_key); !s.ok()) return Fail(s, "store key");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::string>> EventStore::GetKey(
@@ -822,24 +868,28 @@ absl::StatusOr<std::optional<std::string>> EventStore::GetKey(
 }
 
 absl::Status EventStore::DeleteKey(std::string_view key_id) {
-  if (options_.read_only) {
-    return absl::FailedPreconditionError("event log was opened read-only");
-  }
+  MEND_RETURN_IF_ERROR(CheckWritable());
   MEND_RETURN_IF_ERROR(CheckId("key id", key_id));
   absl::MutexLock lock(&keys_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  MEND_RETURN_IF_ERROR(FromRocksDb(db_->Delete(wo, keys_cf_, key_id), "delete key"));
+  if (rocksdb::Status s = db_->Delete(wo, keys_cf_, key_id); !s.ok()) {
+    return Fail(s, "delete key");
+  }
   // The key's bytes are still in the write-ahead log (shared by every column
   // family) and in the keys column family's SST files. Flushing every column
   // family makes the WAL that holds them obsolete; compacting the keys column
   // family rewrites its SSTs without them; purging deletes the obsolete files
   // now rather than at some later background run.
-  MEND_RETURN_IF_ERROR(FromRocksDb(db_->Flush({}, handles_), "flush before erasure"));
+  if (rocksdb::Status s = db_->Flush({}, handles_); !s.ok()) {
+    return Fail(s, "flush before erasure");
+  }
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  MEND_RETURN_IF_ERROR(FromRocksDb(db_->CompactRange(compact, keys_cf_, nullptr, nullptr),
-                                   "compact keys"));
+  if (rocksdb::Status s = db_->CompactRange(compact, keys_cf_, nullptr, nullptr);
+      !s.ok()) {
+    return Fail(s, "compact keys");
+  }
   MEND_RETURN_IF_ERROR(FromRocksDb(db_->DisableFileDeletions(), "purge obsolete files"));
   return FromRocksDb(db_->EnableFileDeletions(/*force=*/true), "purge obsolete files");
 }

@@ -29,6 +29,17 @@
 // further appends until it is reopened: the chain built in memory can no
 // longer be trusted to match the disk.
 //
+// A full disk (ENOSPC anywhere: WAL append or sync, memtable flush, MANIFEST)
+// is such a failure, reported as UNAVAILABLE "... disk full: ...". Once the
+// store has seen a failed write, sync or background flush it calls no
+// RocksDB write, SyncWAL or Flush on that database again: Append, Write,
+// SaveSnapshot, PutKey and DeleteKey answer with the failure, while reads,
+// GetHead, Verify and the counters go on. Closing never flushes memtables
+// (every acknowledged append is in the fsynced WAL), so closing a failed store
+// writes nothing. RocksDB's info log is the store's own (StoreInfoLog), which
+// drops what it cannot write rather than abort, and RocksDB's automatic
+// recovery from background errors is off: only a reopen clears a failure.
+//
 // Thread safety: all methods may be called concurrently from any thread.
 #ifndef MEND_COMMON_EVENTLOG_EVENT_STORE_H_
 #define MEND_COMMON_EVENTLOG_EVENT_STORE_H_
@@ -56,6 +67,7 @@
 
 namespace rocksdb {
 class DB;
+class Status;
 class ColumnFamilyHandle;
 class Env;
 struct ReadOptions;
@@ -135,7 +147,8 @@ class EventStore {
 
   // Opens (or creates) the log at options.path and recovers its head.
   // INVALID_ARGUMENT for an empty path; UNAVAILABLE if another process holds
-  // the write lock; DATA_LOSS if RocksDB finds corruption.
+  // the write lock, or the disk is full ("disk full") or read-only (opening
+  // writes a new WAL and MANIFEST); DATA_LOSS if RocksDB finds corruption.
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(const Options& options);
 
   // Waits for in-flight appends to finish, then closes the database.
@@ -220,7 +233,8 @@ class EventStore {
   absl::StatusOr<uint64_t> GetCheckpoint(std::string_view consumer) const;
 
   // Stores a snapshot of a service's state as of `position` (durable), and
-  // keeps only the newest two per name.
+  // keeps only the newest two per name. UNAVAILABLE if the write fails or the
+  // store has failed before (see above); FAILED_PRECONDITION when read-only.
   absl::Status SaveSnapshot(std::string_view name, uint64_t position,
                             std::string_view state);
   // The newest snapshot under `name`, or nullopt.
@@ -233,6 +247,8 @@ class EventStore {
   //   PutKey: INVALID_ARGUMENT for a malformed id; ALREADY_EXISTS if the id
   //           has a key (keys are never replaced, or old data would become
   //           unreadable).
+  //   PutKey and DeleteKey: UNAVAILABLE if a write fails or the store has
+  //           failed before (see above); FAILED_PRECONDITION when read-only.
   //   GetKey: nullopt if there is none (never made, or erased).
   //   DeleteKey: removes the key, flushes every column family (so the WAL
   //           holding the key becomes obsolete), compacts the keys column
@@ -288,8 +304,12 @@ class EventStore {
   absl::StatusOr<std::optional<PriorEvent>> LookupEventId(const std::string& event_id,
                                                           const Batch& batch);
   void SyncLoop();
-  // Puts the store in the failed state (first failure wins) and returns it.
-  absl::Status Fail(const std::string& what);
+  // Puts the store in the failed state (first failure wins) and returns it:
+  // UNAVAILABLE naming `what` failed and why ("disk full" for ENOSPC).
+  absl::Status Fail(const rocksdb::Status& cause, std::string_view what);
+  // OK if the store may write: FAILED_PRECONDITION when read-only, the
+  // failure once one happened.
+  absl::Status CheckWritable() const;
   // Whether the record after `position` (or the stored head, for the last
   // record) disagrees with `hash`, the hash of the record at `position`.
   bool NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t position,
@@ -319,7 +339,7 @@ class EventStore {
 
   // Guarded by queue_mu_: the batch callers are joining. Callers hold it only
   // to add themselves, so they never queue behind each other's work.
-  absl::Mutex queue_mu_;
+  mutable absl::Mutex queue_mu_;
   std::shared_ptr<Batch> open_batch_ ABSL_GUARDED_BY(queue_mu_);
   absl::Status failed_ ABSL_GUARDED_BY(queue_mu_);
   bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
