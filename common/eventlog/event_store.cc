@@ -1,39 +1,24 @@
-// On-disk format (one RocksDB database per service):
-//
-//   column family  key                                  value
-//   -------------  -----------------------------------  ----------------------------
-//   events         position:be64                        StoredRecord (protobuf)
-//   streams        stream_id '\0' version:be64          position:be64
-//   event_ids      event_id                             position:be64 version:be64
-//                                                       content_digest:32
-//   checkpoints    consumer                             position:be64
-//   snapshots      name '\0' position:be64              state bytes
-//   meta           "head"                               position:be64 hash:32
-//   keys           (per-person data keys; owned by the key store)
-//
-//   hash(record)          = SHA-256(stored bytes of the record)
-//   record(p).prev_hash   = hash(record(p-1)); 32 zero bytes for p = 1
-//   content_digest        = SHA-256(stream_id '\0' event_type '\0' payload)
-//
-// Positions start at 1 and have no gaps; versions start at 1 per stream. All
-// keys of one append (and the checkpoints written with it) go into one
-// WriteBatch, so indexes never disagree with the events after a crash.
-// Stream ids are printable ASCII, so '\0' ends them unambiguously.
+// The event store: open, recovery, the commit pipeline, reads, keys and
+// verification. The on-disk format is written out in store_keys.h.
 #include "common/eventlog/event_store.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "common/eventlog/record_codec.h"
 #include "common/base/sha256.h"
-#include "common/eventlog/rocksdb_status.h"
 #include "common/base/status_macros.h"
+#include "common/eventlog/record_codec.h"
+#include "common/eventlog/rocksdb_status.h"
+#include "common/eventlog/store_info_log.h"
+#include "common/eventlog/store_keys.h"
 #include "mend/eventlog/v1/record.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/snapshot.h"
 #include "rocksdb/table.h"
@@ -42,57 +27,31 @@
 namespace mend::eventlog {
 namespace {
 
-constexpr char kStreamsCf[] = "streams";
-constexpr char kIdsCf[] = "event_ids";
-constexpr char kCheckpointsCf[] = "checkpoints";
-constexpr char kSnapshotsCf[] = "snapshots";
-constexpr char kMetaCf[] = "meta";
-constexpr char kKeysCf[] = "keys";
-constexpr char kHeadKey[] = "head";
+using store_internal::GetBe64;
+using store_internal::kCheckpointsCf;
+using store_internal::kIdsCf;
+using store_internal::kKeysCf;
+using store_internal::kSnapshotsCf;
+using store_internal::kStreamsCf;
+using store_internal::PutBe64;
+using store_internal::SnapshotKey;
+using store_internal::StreamKey;
+using store_internal::ZeroHash;
+
 constexpr uint32_t kSchemaVersion = 1;
 constexpr size_t kMaxIdBytes = 256;
 constexpr size_t kMaxRequestBytes = 16 << 20;
 
-void PutBe64(std::string* out, uint64_t v) {
-  char buf[8];
-  for (int i = 7; i >= 0; --i) {
-    buf[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  out->append(buf, 8);
-}
-
-uint64_t GetBe64(std::string_view in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
-
-std::string StreamKey(std::string_view stream_id, uint64_t version) {
-  std::string key;
-  key.reserve(stream_id.size() + 9);
-  key.append(stream_id);
-  key.push_back('\0');
-  PutBe64(&key, version);
-  return key;
-}
-
-std::string SnapshotKey(std::string_view name, uint64_t position) {
-  return StreamKey(name, position);  // same shape: name '\0' be64
-}
-
-std::string ZeroHash() { return std::string(kSha256Size, '\0'); }
-
 bool IsPrintableAscii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return c > 0x20 && c < 0x7f; });
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 absl::Status CheckId(std::string_view what, std::string_view value) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(std::string(what), " is empty"));
+  if (value.empty())
+    return absl::InvalidArgumentError(absl::StrCat(std::string(what), " is empty"));
   if (value.size() > kMaxIdBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(what), " is ", value.size(), " bytes; the limit is ", kMaxIdBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(what), " is ", value.size(), " bytes; the limit is ", kMaxIdBytes));
   }
   if (!IsPrintableAscii(value)) {
     return absl::InvalidArgumentError(
@@ -103,8 +62,8 @@ absl::Status CheckId(std::string_view what, std::string_view value) {
 
 absl::Status CheckOptional(std::string_view what, std::string_view value) {
   if (value.size() > kMaxIdBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(what), " is ", value.size(), " bytes; the limit is ", kMaxIdBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(what), " is ", value.size(), " bytes; the limit is ", kMaxIdBytes));
   }
   return absl::OkStatus();
 }
@@ -122,6 +81,26 @@ std::string DescribeExpected(const ExpectedVersion& e) {
   }
   return "unknown";
 }
+
+// Puts the store in the failed state when RocksDB's background work (a
+// memtable flush, a compaction) fails, and keeps RocksDB from recovering by
+// itself: after a failure the store writes nothing until it is reopened.
+class FailureListener : public rocksdb::EventListener {
+ public:
+  explicit FailureListener(std::function<void(const rocksdb::Status&)> fail)
+      : fail_(std::move(fail)) {}
+  void OnBackgroundError(rocksdb::BackgroundErrorReason,
+                         rocksdb::Status* bg_error) override {
+    if (bg_error != nullptr && !bg_error->ok()) fail_(*bg_error);
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+
+ private:
+  const std::function<void(const rocksdb::Status&)> fail_;
+};
 
 }  // namespace
 
@@ -195,8 +174,22 @@ absl::Status EventStore::OpenDb() {
   db_options.create_if_missing = options_.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  db_options.avoid_flush_during_shutdown = false;
+  // Every acknowledged append is in the fsynced WAL, so closing need not
+  // flush memtables; and after a failed write (a full disk) the flush would
+  // only fail again on a handle that has seen errors.
+  db_options.avoid_flush_during_shutdown = true;
+  // A failed write stops the store until it is reopened (see the header);
+  // RocksDB must not resume writing behind its back either.
+  db_options.listeners.push_back(std::make_shared<FailureListener>(
+      [this](const rocksdb::Status& s) { Fail(s, "background write"); }));
   if (options_.env != nullptr) db_options.env = options_.env;
+  // RocksDB's own info log aborts the process on a full disk (see
+  // store_info_log.h); this one drops what it cannot write.
+  if (!options_.read_only && options_.create_if_missing) {
+    std::error_code ignored;  // Open reports a directory it cannot make
+    std::filesystem::create_directories(options_.path, ignored);
+  }
+  db_options.info_log = std::make_shared<StoreInfoLog>(options_.path + "/LOG");
 
   rocksdb::ColumnFamilyOptions plain;
   rocksdb::ColumnFamilyOptions events = plain;
@@ -215,7 +208,7 @@ absl::Status EventStore::OpenDb() {
       {kIdsCf, lookups},
       {kCheckpointsCf, plain},
       {kSnapshotsCf, plain},
-      {kMetaCf, plain},
+      {kMetaColumnFamily, plain},
       {kKeysCf, plain},
   };
   rocksdb::DB* raw = nullptr;
@@ -311,9 +304,9 @@ absl::Status EventStore::ValidateRequest(const WriteRequest& request) const {
           absl::StrCat("append to ", append.stream_id, " has no events"));
     }
     if (append.events.size() > options_.max_events_per_append) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("append has ", append.events.size(), " events; the limit is ",
-                       options_.max_events_per_append));
+      return absl::InvalidArgumentError(absl::StrCat("append has ", append.events.size(),
+                                                     " events; the limit is ",
+                                                     options_.max_events_per_append));
     }
     for (const NewEvent& e : append.events) {
       MEND_RETURN_IF_ERROR(CheckId("event id", e.event_id));
@@ -335,8 +328,9 @@ absl::Status EventStore::ValidateRequest(const WriteRequest& request) const {
     }
   }
   if (total_bytes > kMaxRequestBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "write carries ", total_bytes, " payload bytes; the limit is ", kMaxRequestBytes));
+    return absl::InvalidArgumentError(absl::StrCat("write carries ", total_bytes,
+                                                   " payload bytes; the limit is ",
+                                                   kMaxRequestBytes));
   }
   absl::flat_hash_set<std::string_view> consumers;
   for (const Checkpoint& c : request.checkpoints) {
@@ -358,8 +352,8 @@ absl::StatusOr<WriteResult> EventStore::Write(WriteRequest request) {
   std::vector<std::string> digests;
   for (const StreamAppend& append : request.appends) {
     for (const NewEvent& e : append.events) {
-      Sha256Digest d = Sha256({append.stream_id, std::string_view("\0", 1),
-                               e.event_type, std::string_view("\0", 1), e.payload});
+      Sha256Digest d = Sha256({append.stream_id, std::string_view("\0", 1), e.event_type,
+                               std::string_view("\0", 1), e.payload});
       digests.emplace_back(AsStringView(d));
     }
   }
@@ -421,7 +415,7 @@ void EventStore::Prepare(Batch& batch) {
 }
 
 absl::StatusOr<WriteResult> EventStore::PrepareRequest(const Request& pending,
-                                                      Batch& batch) {
+                                                       Batch& batch) {
   const WriteRequest& request = *pending.request;
   const std::vector<std::string>& digests = *pending.digests;
   WriteResult out;
@@ -436,7 +430,8 @@ absl::StatusOr<WriteResult> EventStore::PrepareRequest(const Request& pending,
     std::optional<PriorEvent> first, last;
     for (size_t j = 0; j < append.events.size(); ++j) {
       const NewEvent& e = append.events[j];
-      MEND_ASSIGN_OR_RETURN(std::optional<PriorEvent> prior, LookupEventId(e.event_id, batch));
+      MEND_ASSIGN_OR_RETURN(std::optional<PriorEvent> prior,
+                            LookupEventId(e.event_id, batch));
       if (!prior.has_value()) continue;
       if (prior->digest != digests[digest_index + j]) {
         return absl::AlreadyExistsError(absl::StrCat(
@@ -576,7 +571,7 @@ void EventStore::CommitLoop() {
           batch->wb.Put(meta_cf_, kHeadKey, head_value).PermitUncheckedError();
         }
         rocksdb::Status s = db_->Write(write, &batch->wb);
-        if (!s.ok()) status = Fail(absl::StrCat("write: ", s.ToString()));
+        if (!s.ok()) status = Fail(s, "write");
       }
       stats_.write_nanos_total.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
                                          std::memory_order_relaxed);
@@ -623,7 +618,7 @@ void EventStore::SyncLoop() {
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
       stats_.RecordSync(requests,
                         static_cast<uint64_t>(std::max<int64_t>(sync_nanos, 0)));
-      if (!s.ok()) sync_status = Fail(absl::StrCat("fsync: ", s.ToString()));
+      if (!s.ok()) sync_status = Fail(s, "fsync");
     }
     const Batch* last_with_events = nullptr;
     for (const auto& b : batches) {
@@ -648,11 +643,22 @@ void EventStore::SyncLoop() {
   }
 }
 
-absl::Status EventStore::Fail(const std::string& what) {
+absl::Status EventStore::Fail(const rocksdb::Status& cause, std::string_view what) {
+  // UNAVAILABLE whatever RocksDB said: the caller should retry after a
+  // restart (and an operator free the disk when it says "disk full").
+  const absl::Status described = FromRocksDb(cause, absl::StrCat("event log ", std::string(what)));
   absl::Status status = absl::UnavailableError(absl::StrCat(
-      "event log ", what, "; the log refuses appends until the service restarts"));
+      described.message(), "; the log refuses appends until the service restarts"));
   absl::MutexLock lock(&queue_mu_);
   if (failed_.ok()) failed_ = status;
+  return failed_;
+}
+
+absl::Status EventStore::CheckWritable() const {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError("event log was opened read-only");
+  }
+  absl::MutexLock lock(&queue_mu_);
   return failed_;
 }
 
@@ -667,13 +673,13 @@ uint64_t EventStore::WaitForHeadAbove(uint64_t position, absl::Time deadline) co
     uint64_t position;
   } args{this, position};
   absl::MutexLock lock(&head_mu_);
-  head_mu_.AwaitWithDeadline(
-      absl::Condition(
-          +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return a->store->head_.position > a->position || a->store->head_closed_;
-          },
-          &args),
-      deadline);
+  head_mu_.AwaitWithDeadline(absl::Condition(
+                                 +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                   return a->store->head_.position > a->position ||
+                                          a->store->head_closed_;
+                                 },
+                                 &args),
+                             deadline);
   return head_.position;
 }
 
@@ -692,8 +698,8 @@ void EventStore::RemoveHeadListener(int id) {
 }
 
 absl::StatusOr<std::vector<RawRecord>> EventStore::Read(uint64_t from_position,
-                                                       size_t max_count,
-                                                       size_t max_bytes) const {
+                                                        size_t max_count,
+                                                        size_t max_bytes) const {
   std::vector<RawRecord> out;
   size_t bytes = 0;
   if (from_position == 0) from_position = 1;
@@ -716,9 +722,9 @@ absl::StatusOr<std::vector<RawRecord>> EventStore::Read(uint64_t from_position,
 }
 
 absl::StatusOr<std::vector<RawRecord>> EventStore::ReadStream(std::string_view stream_id,
-                                                             uint64_t from_version,
-                                                             size_t max_count,
-                                                             size_t max_bytes) const {
+                                                              uint64_t from_version,
+                                                              size_t max_count,
+                                                              size_t max_bytes) const {
   MEND_RETURN_IF_ERROR(CheckId("stream id", stream_id));
   if (from_version == 0) from_version = 1;
   std::string prefix(stream_id);
@@ -782,16 +788,15 @@ absl::StatusOr<uint64_t> EventStore::GetCheckpoint(std::string_view consumer) co
   if (s.IsNotFound()) return 0;
   MEND_RETURN_IF_ERROR(FromRocksDb(s, "read checkpoint"));
   if (value.size() != 8) {
-    return absl::DataLossError(absl::StrCat("checkpoint ", std::string(consumer), " is malformed"));
+    return absl::DataLossError(
+        absl::StrCat("checkpoint ", std::string(consumer), " is malformed"));
   }
   return GetBe64(value);
 }
 
 absl::Status EventStore::SaveSnapshot(std::string_view name, uint64_t position,
                                       std::string_view state) {
-  if (options_.read_only) {
-    return absl::FailedPreconditionError("event log was opened read-only");
-  }
+  MEND_RETURN_IF_ERROR(CheckWritable());
   MEND_RETURN_IF_ERROR(CheckId("snapshot name", name));
   rocksdb::WriteBatch wb;
   wb.Put(snapshots_cf_, SnapshotKey(name, position), state).PermitUncheckedError();
@@ -815,7 +820,8 @@ absl::Status EventStore::SaveSnapshot(std::string_view name, uint64_t position,
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocksDb(db_->Write(wo, &wb), "save snapshot");
+  if (rocksdb::Status s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "save snapshot");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<Snapshot>> EventStore::LoadSnapshot(
@@ -835,26 +841,8 @@ absl::StatusOr<std::optional<Snapshot>> EventStore::LoadSnapshot(
   return out;
 }
 
-bool EventStore::NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t position,
-                                const std::string& hash) const {
-  std::string next;
-  rocksdb::Status s = db_->Get(ro, events_cf_, PositionKey(position + 1), &next);
-  if (s.ok()) {
-    RecordView view;
-    return DecodeRecord(next, &view).ok() && view.prev_hash != hash;
-  }
-  std::string stored_head;
-  if (db_->Get(ro, meta_cf_, kHeadKey, &stored_head).ok() &&
-      stored_head.size() == 8 + kSha256Size && GetBe64(stored_head) == position) {
-    return std::string_view(stored_head).substr(8) != hash;
-  }
-  return false;
-}
-
 absl::Status EventStore::PutKey(std::string_view key_id, std::string_view wrapped_key) {
-  if (options_.read_only) {
-    return absl::FailedPreconditionError("event log was opened read-only");
-  }
+  MEND_RETURN_IF_ERROR(CheckWritable());
   MEND_RETURN_IF_ERROR(CheckId("key id", key_id));
   absl::MutexLock lock(&keys_mu_);
   std::string existing;
@@ -865,7 +853,8 @@ absl::Status EventStore::PutKey(std::string_view key_id, std::string_view wrappe
   if (!s.IsNotFound()) return FromRocksDb(s, "read key");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocksDb(db_->Put(wo, keys_cf_, key_id, wrapped_key), "store key");
+  if (s = db_->Put(wo, keys_cf_, key_id, wrapped_key); !s.ok()) return Fail(s, "store key");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::string>> EventStore::GetKey(
@@ -879,120 +868,30 @@ absl::StatusOr<std::optional<std::string>> EventStore::GetKey(
 }
 
 absl::Status EventStore::DeleteKey(std::string_view key_id) {
-  if (options_.read_only) {
-    return absl::FailedPreconditionError("event log was opened read-only");
-  }
+  MEND_RETURN_IF_ERROR(CheckWritable());
   MEND_RETURN_IF_ERROR(CheckId("key id", key_id));
   absl::MutexLock lock(&keys_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  MEND_RETURN_IF_ERROR(FromRocksDb(db_->Delete(wo, keys_cf_, key_id), "delete key"));
+  if (rocksdb::Status s = db_->Delete(wo, keys_cf_, key_id); !s.ok()) {
+    return Fail(s, "delete key");
+  }
   // The key's bytes are still in the write-ahead log (shared by every column
   // family) and in the keys column family's SST files. Flushing every column
   // family makes the WAL that holds them obsolete; compacting the keys column
   // family rewrites its SSTs without them; purging deletes the obsolete files
   // now rather than at some later background run.
-  MEND_RETURN_IF_ERROR(FromRocksDb(db_->Flush({}, handles_), "flush before erasure"));
+  if (rocksdb::Status s = db_->Flush({}, handles_); !s.ok()) {
+    return Fail(s, "flush before erasure");
+  }
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  MEND_RETURN_IF_ERROR(FromRocksDb(db_->CompactRange(compact, keys_cf_, nullptr, nullptr),
-                                   "compact keys"));
+  if (rocksdb::Status s = db_->CompactRange(compact, keys_cf_, nullptr, nullptr);
+      !s.ok()) {
+    return Fail(s, "compact keys");
+  }
   MEND_RETURN_IF_ERROR(FromRocksDb(db_->DisableFileDeletions(), "purge obsolete files"));
   return FromRocksDb(db_->EnableFileDeletions(/*force=*/true), "purge obsolete files");
-}
-
-VerifyReport EventStore::Verify() const {
-  VerifyReport report;
-  report.head = Head{0, ZeroHash()};
-  auto fail = [&report](uint64_t position, std::string problem) {
-    report.ok = false;
-    report.first_bad_position = position;
-    report.problem = std::move(problem);
-    return report;
-  };
-  absl::flat_hash_map<std::string, uint64_t> versions;
-  RecordView env;
-  std::string index_value;
-  uint64_t expected = 1;
-  // One consistent view of the whole database, even while appends go on.
-  rocksdb::ManagedSnapshot snapshot(db_.get());
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot.snapshot();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
-    if (it->key().size() != 8) {
-      return fail(expected, "a key in the events column family is not a position");
-    }
-    const uint64_t position = GetBe64(it->key().ToStringView());
-    if (position != expected) {
-      return fail(expected, absl::StrCat("position ", expected,
-                                         " is missing (next stored is ", position, ")"));
-    }
-    const std::string_view bytes = it->value().ToStringView();
-    if (absl::Status s = DecodeRecord(bytes, &env); !s.ok()) {
-      return fail(position, std::string(s.message()));
-    }
-    if (env.prev_hash != report.head.hash) {
-      // The link between position-1 and position is broken: one of the two
-      // records changed. If this record changed, its link to the next record
-      // is broken too; if only the previous record changed, it is not.
-      if (position == 1 || NextLinkBroken(ro, position, Sha256Bytes(bytes))) {
-        return fail(position, absl::StrCat("record does not hash into the chain: "
-                                           "its links to both neighbours are broken"));
-      }
-      return fail(position - 1,
-                  absl::StrCat("record's bytes no longer hash to the prev_hash stored "
-                               "by position ",
-                               position));
-    }
-    if (env.position != position) {
-      return fail(position, absl::StrCat("record names position ", env.position));
-    }
-    uint64_t& version = versions[std::string(env.stream_id)];
-    if (env.stream_version != version + 1) {
-      return fail(position, absl::StrCat("stream ", std::string(env.stream_id), " version ",
-                                         env.stream_version, " follows version ",
-                                         version));
-    }
-    version = env.stream_version;
-    rocksdb::Status s =
-        db_->Get(ro, streams_cf_, StreamKey(env.stream_id, version), &index_value);
-    if (!s.ok() || index_value != it->key().ToStringView()) {
-      return fail(position, absl::StrCat("stream index for ", std::string(env.stream_id), " version ",
-                                         version, " does not point here"));
-    }
-    report.head = Head{position, Sha256Bytes(bytes)};
-    ++report.events_checked;
-  }
-  if (!it->status().ok()) {
-    return fail(expected, absl::StrCat("RocksDB: ", it->status().ToString()));
-  }
-  std::string stored_head;
-  rocksdb::Status s = db_->Get(ro, meta_cf_, kHeadKey, &stored_head);
-  if (s.ok()) {
-    if (stored_head.size() != 8 + kSha256Size) {
-      return fail(report.head.position + 1, "stored head record is malformed");
-    }
-    const uint64_t head_position = GetBe64(stored_head);
-    if (head_position > report.head.position) {
-      return fail(report.head.position + 1,
-                  absl::StrCat("log ends at ", report.head.position,
-                               " but the stored head is ", head_position));
-    }
-    if (head_position < report.head.position) {
-      return fail(head_position + 1,
-                  absl::StrCat("records after the stored head ", head_position));
-    }
-    if (head_position == report.head.position &&
-        std::string_view(stored_head).substr(8) != report.head.hash) {
-      return fail(head_position, "last record does not match the stored head hash");
-    }
-  } else if (!s.IsNotFound()) {
-    return fail(report.head.position + 1, absl::StrCat("RocksDB: ", s.ToString()));
-  } else if (report.head.position > 0) {
-    return fail(report.head.position, "log has events but no stored head");
-  }
-  return report;
 }
 
 }  // namespace mend::eventlog

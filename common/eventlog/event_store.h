@@ -29,6 +29,17 @@
 // further appends until it is reopened: the chain built in memory can no
 // longer be trusted to match the disk.
 //
+// A full disk (ENOSPC anywhere: WAL append or sync, memtable flush, MANIFEST)
+// is such a failure, reported as UNAVAILABLE "... disk full: ...". Once the
+// store has seen a failed write, sync or background flush it calls no
+// RocksDB write, SyncWAL or Flush on that database again: Append, Write,
+// SaveSnapshot, PutKey and DeleteKey answer with the failure, while reads,
+// GetHead, Verify and the counters go on. Closing never flushes memtables
+// (every acknowledged append is in the fsynced WAL), so closing a failed store
+// writes nothing. RocksDB's info log is the store's own (StoreInfoLog), which
+// drops what it cannot write rather than abort, and RocksDB's automatic
+// recovery from background errors is off: only a reopen clears a failure.
+//
 // Thread safety: all methods may be called concurrently from any thread.
 #ifndef MEND_COMMON_EVENTLOG_EVENT_STORE_H_
 #define MEND_COMMON_EVENTLOG_EVENT_STORE_H_
@@ -52,9 +63,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/eventlog/event_types.h"
+#include "common/eventlog/record_codec.h"
 
 namespace rocksdb {
 class DB;
+class Status;
 class ColumnFamilyHandle;
 class Env;
 struct ReadOptions;
@@ -134,7 +147,8 @@ class EventStore {
 
   // Opens (or creates) the log at options.path and recovers its head.
   // INVALID_ARGUMENT for an empty path; UNAVAILABLE if another process holds
-  // the write lock; DATA_LOSS if RocksDB finds corruption.
+  // the write lock, or the disk is full ("disk full") or read-only (opening
+  // writes a new WAL and MANIFEST); DATA_LOSS if RocksDB finds corruption.
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(const Options& options);
 
   // Waits for in-flight appends to finish, then closes the database.
@@ -189,13 +203,38 @@ class EventStore {
   absl::Status Scan(uint64_t from_position,
                     const std::function<bool(uint64_t, std::string_view)>& fn) const;
 
+  // Replay's scan, with the hash chain proven on the way: calls
+  // `fn(position, stored_bytes, view)` for every record from position 1 to
+  // the durable head as of the call, in order, each record decoded once and
+  // hashed once (`view` points into the bytes; both are valid only during
+  // the call). A record is handed to `fn` only after it is proven: the next
+  // record's prev_hash, or for the last record the stored head, equals its
+  // hash. So a record whose bytes were changed never reaches `fn`.
+  //   OK          every record from 1 to the head was given to `fn`.
+  //   DATA_LOSS   the log is broken; the message names the first bad position
+  //               and what is wrong there: a key that is not a position, a
+  //               missing position, a record that does not decode or names
+  //               another position, a record whose bytes do not hash to the
+  //               prev_hash its successor stored (or to the stored head), a
+  //               log that ends before or after the stored head, a log with
+  //               events but no stored head. `fn` may have been given the
+  //               records before the bad one: the caller must not use what it
+  //               built from them (the operator restores from a backup).
+  //   fn's error  stops the scan and is returned unchanged.
+  //   UNAVAILABLE RocksDB could not read.
+  // The checks cost one SHA-256 per record over bytes already in memory.
+  absl::Status ScanVerified(
+      const std::function<absl::Status(uint64_t position, std::string_view bytes,
+                                       const RecordView& view)>& fn) const;
+
   // The consumer's last stored checkpoint; 0 if it has none. While a Write
   // carrying a checkpoint is in flight this may already show it; consumers
   // read their checkpoint when they start, before they write.
   absl::StatusOr<uint64_t> GetCheckpoint(std::string_view consumer) const;
 
   // Stores a snapshot of a service's state as of `position` (durable), and
-  // keeps only the newest two per name.
+  // keeps only the newest two per name. UNAVAILABLE if the write fails or the
+  // store has failed before (see above); FAILED_PRECONDITION when read-only.
   absl::Status SaveSnapshot(std::string_view name, uint64_t position,
                             std::string_view state);
   // The newest snapshot under `name`, or nullopt.
@@ -208,6 +247,8 @@ class EventStore {
   //   PutKey: INVALID_ARGUMENT for a malformed id; ALREADY_EXISTS if the id
   //           has a key (keys are never replaced, or old data would become
   //           unreadable).
+  //   PutKey and DeleteKey: UNAVAILABLE if a write fails or the store has
+  //           failed before (see above); FAILED_PRECONDITION when read-only.
   //   GetKey: nullopt if there is none (never made, or erased).
   //   DeleteKey: removes the key, flushes every column family (so the WAL
   //           holding the key becomes obsolete), compacts the keys column
@@ -263,12 +304,16 @@ class EventStore {
   absl::StatusOr<std::optional<PriorEvent>> LookupEventId(const std::string& event_id,
                                                           const Batch& batch);
   void SyncLoop();
-  // Puts the store in the failed state (first failure wins) and returns it.
-  absl::Status Fail(const std::string& what);
+  // Puts the store in the failed state (first failure wins) and returns it:
+  // UNAVAILABLE naming `what` failed and why ("disk full" for ENOSPC).
+  absl::Status Fail(const rocksdb::Status& cause, std::string_view what);
+  // OK if the store may write: FAILED_PRECONDITION when read-only, the
+  // failure once one happened.
+  absl::Status CheckWritable() const;
   // Whether the record after `position` (or the stored head, for the last
   // record) disagrees with `hash`, the hash of the record at `position`.
   bool NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t position,
-                      const std::string& hash) const;
+                      std::string_view hash) const;
 
   // Constant after Open.
   const Options options_;
@@ -294,7 +339,7 @@ class EventStore {
 
   // Guarded by queue_mu_: the batch callers are joining. Callers hold it only
   // to add themselves, so they never queue behind each other's work.
-  absl::Mutex queue_mu_;
+  mutable absl::Mutex queue_mu_;
   std::shared_ptr<Batch> open_batch_ ABSL_GUARDED_BY(queue_mu_);
   absl::Status failed_ ABSL_GUARDED_BY(queue_mu_);
   bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
@@ -319,6 +364,10 @@ class EventStore {
 // Names of the RocksDB column families and the key of a record in
 // kEventsColumnFamily, for tools and tests that read RocksDB directly.
 inline constexpr char kEventsColumnFamily[] = "events";
+// The stored head, key kHeadKey of kMetaColumnFamily: position:be64 hash:32,
+// written in the same WriteBatch as the records it covers.
+inline constexpr char kMetaColumnFamily[] = "meta";
+inline constexpr char kHeadKey[] = "head";
 std::string PositionKey(uint64_t position);
 
 }  // namespace mend::eventlog

@@ -18,6 +18,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
+#include "tests/fault/fault_file_system.h"
 #include "tests/support/test_util.h"
 
 namespace mend::eventlog {
@@ -531,48 +532,9 @@ TEST_F(EventStoreTest, SecondWriterOnTheSameDirectoryIsRefused) {
   EXPECT_THAT(second, StatusIs(absl::StatusCode::kUnavailable));
 }
 
-// A file system whose WAL syncs fail on demand.
-class FailingSyncFileSystem : public rocksdb::FileSystemWrapper {
- public:
-  explicit FailingSyncFileSystem(std::shared_ptr<rocksdb::FileSystem> target)
-      : FileSystemWrapper(std::move(target)) {}
-  const char* Name() const override { return "FailingSyncFileSystem"; }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& name,
-                                    const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                    rocksdb::IODebugContext* dbg) override {
-    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
-    if (s.ok() && name.ends_with(".log")) {
-      *result = std::make_unique<File>(std::move(*result), this);
-    }
-    return s;
-  }
-
-  std::atomic<bool> fail_syncs{false};
-
- private:
-  class File : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    File(std::unique_ptr<rocksdb::FSWritableFile> f, FailingSyncFileSystem* fs)
-        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
-    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
-      if (fs_->fail_syncs) return rocksdb::IOStatus::IOError("injected sync failure");
-      return FSWritableFileOwnerWrapper::Sync(o, d);
-    }
-    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
-      if (fs_->fail_syncs) return rocksdb::IOStatus::IOError("injected sync failure");
-      return FSWritableFileOwnerWrapper::Fsync(o, d);
-    }
-
-   private:
-    FailingSyncFileSystem* fs_;
-  };
-};
-
 TEST(EventStoreFaultTest, FailedSyncFailsEveryCallerAndLaterAppends) {
   TempDir dir;
-  auto fs = std::make_shared<FailingSyncFileSystem>(rocksdb::FileSystem::Default());
+  auto fs = std::make_shared<FaultFileSystem>(rocksdb::FileSystem::Default());
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   auto store = EventStore::Open({.path = dir.Sub("log"), .env = env.get()});
   ASSERT_THAT(store, IsOk());

@@ -19,6 +19,7 @@ namespace mend {
 //   InvalidArgument                           INVALID_ARGUMENT
 //   Busy, TimedOut, TryAgain, IOError,
 //   ShutdownInProgress, Aborted               UNAVAILABLE (retry later)
+//   IOError with the NoSpace subcode (ENOSPC) UNAVAILABLE, "<context>: disk full: ..."
 //   Corruption                                DATA_LOSS
 //   NotSupported                              FAILED_PRECONDITION
 //   anything else (Incomplete, Expired, ...)  INTERNAL

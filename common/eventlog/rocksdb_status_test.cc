@@ -38,5 +38,15 @@ TEST(FromRocksDbTest, EachCodeMapsAsTheHeaderSays) {
   }
 }
 
+TEST(FromRocksDbTest, NoSpaceIsUnavailableAndSaysDiskFull) {
+  const absl::Status s =
+      FromRocksDb(rocksdb::Status::NoSpace("While appending to file: 000004.log"), "write");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("write: disk full: "));
+  EXPECT_THAT(s.message(), HasSubstr("000004.log"));
+  EXPECT_THAT(FromRocksDb(rocksdb::Status::IOError("k"), "write").message(),
+              ::testing::Not(HasSubstr("disk full")));
+}
+
 }  // namespace
 }  // namespace mend

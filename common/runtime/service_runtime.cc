@@ -380,20 +380,28 @@ absl::Status ServiceRuntime::Start() {
 absl::Status ServiceRuntime::Replay() {
   const absl::Time start = absl::Now();
   uint64_t count = 0;
-  absl::Status failed;
-  MEND_RETURN_IF_ERROR(store_->Scan(1, [&](uint64_t position, std::string_view bytes) {
-    eventlog::RecordView view;
-    failed = eventlog::DecodeRecord(bytes, &view);
-    if (failed.ok() && replay_) failed = replay_(ReplayedEvent{position, bytes, view});
-    if (!failed.ok()) {
-      failed = absl::Status(failed.code(), absl::StrCat("replay stopped at position ",
-                                                        position, ": ", failed.message()));
-      return false;
-    }
-    ++count;
-    return true;
-  }));
-  MEND_RETURN_IF_ERROR(failed);
+  // The verified scan proves every record's hash link (and the last record
+  // against the stored head) before the fold sees it: a service never folds,
+  // let alone serves, a log whose chain is broken.
+  absl::Status status = store_->ScanVerified(
+      [&](uint64_t position, std::string_view bytes,
+          const eventlog::RecordView& view) -> absl::Status {
+        if (replay_) {
+          absl::Status failed = replay_(ReplayedEvent{position, bytes, view});
+          if (!failed.ok()) {
+            return absl::Status(failed.code(), absl::StrCat("replay stopped at position ",
+                                                            position, ": ",
+                                                            failed.message()));
+          }
+        }
+        ++count;
+        return absl::OkStatus();
+      });
+  if (!status.ok()) {
+    log::Error("refusing to serve: the event log could not be replayed",
+               {{"error", status.ToString()}});
+    return status;
+  }
   const absl::Duration took = absl::Now() - start;
   runtime_metrics_->replay_events->Increment(count);
   runtime_metrics_->replay_seconds->Set(absl::ToDoubleSeconds(took));

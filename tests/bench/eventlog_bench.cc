@@ -4,6 +4,7 @@
 //   ratio group_commit_gain VALUE target 15
 //   ratio append_vs_rocksdb VALUE target 1
 //   ratio replay_vs_scan VALUE target 0.5
+//   ratio verified_replay_vs_scan VALUE target 0.3
 //
 // Every ratio compares two measurements taken in the same run on the same
 // disk, so it can be compared across machines; absolute figures cannot.
@@ -100,7 +101,8 @@ Throughput RunLoad(int threads, double seconds, Op op) {
 std::unique_ptr<EventStore> OpenStore(const std::string& path) {
   auto store = EventStore::Open({.path = path});
   if (!store.ok()) {
-    std::fprintf(stderr, "open %s: %s\n", path.c_str(), store.status().ToString().c_str());
+    std::fprintf(stderr, "open %s: %s\n", path.c_str(),
+                 store.status().ToString().c_str());
     std::exit(1);
   }
   return *std::move(store);
@@ -125,13 +127,14 @@ Throughput StoreAppends(const std::string& path, int threads, double seconds,
   const StoreStats& s = store->stats();
   const double batches = static_cast<double>(s.batches_committed.load());
   const double syncs = static_cast<double>(s.syncs.load());
-  std::printf("  %d appender(s): %.0f appends/s, p50 %.3f ms, p99 %.3f ms; "
-              "%.1f requests a batch, %.1f batches an fsync, write %.3f ms, fsync %.3f ms\n",
-              threads, t.per_second, t.p50_ms, t.p99_ms,
-              batches > 0 ? static_cast<double>(s.requests_committed.load()) / batches : 0,
-              syncs > 0 ? batches / syncs : 0,
-              batches > 0 ? static_cast<double>(s.write_nanos_total.load()) / batches / 1e6 : 0,
-              syncs > 0 ? static_cast<double>(s.sync_nanos_total.load()) / syncs / 1e6 : 0);
+  std::printf(
+      "  %d appender(s): %.0f appends/s, p50 %.3f ms, p99 %.3f ms; "
+      "%.1f requests a batch, %.1f batches an fsync, write %.3f ms, fsync %.3f ms\n",
+      threads, t.per_second, t.p50_ms, t.p99_ms,
+      batches > 0 ? static_cast<double>(s.requests_committed.load()) / batches : 0,
+      syncs > 0 ? batches / syncs : 0,
+      batches > 0 ? static_cast<double>(s.write_nanos_total.load()) / batches / 1e6 : 0,
+      syncs > 0 ? static_cast<double>(s.sync_nanos_total.load()) / syncs / 1e6 : 0);
   return t;
 }
 
@@ -152,9 +155,10 @@ Throughput RawRocksDbPuts(const std::string& path, int threads, double seconds,
   Throughput t = RunLoad(threads, seconds, [&](int, uint64_t) {
     return db->Put(wo, PositionKey(++next), payload).ok();
   });
-  std::printf("  raw RocksDB Put(sync) from %d threads: %.0f puts/s, p50 %.3f ms, "
-              "p99 %.3f ms\n",
-              threads, t.per_second, t.p50_ms, t.p99_ms);
+  std::printf(
+      "  raw RocksDB Put(sync) from %d threads: %.0f puts/s, p50 %.3f ms, "
+      "p99 %.3f ms\n",
+      threads, t.per_second, t.p50_ms, t.p99_ms);
   db->Close().PermitUncheckedError();
   return t;
 }
@@ -210,6 +214,29 @@ double ReplayRate(EventStore& store, int64_t expected) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   if (!s.ok() || count != expected || checksum == 0) {
     std::fprintf(stderr, "replay read %lld of %lld events: %s\n",
+                 static_cast<long long>(count), static_cast<long long>(expected),
+                 s.ToString().c_str());
+    std::exit(1);
+  }
+  return static_cast<double>(count) / elapsed;
+}
+
+// Events/s of the replay services run: the verified scan, which decodes and
+// hashes every record and checks its link and the stored head.
+double VerifiedReplayRate(EventStore& store, int64_t expected) {
+  int64_t count = 0;
+  uint64_t checksum = 0;
+  const auto start = Clock::now();
+  absl::Status s = store.ScanVerified(
+      [&](uint64_t position, std::string_view, const RecordView& view) {
+        if (view.position != position) return absl::DataLossError("position");
+        checksum += view.stream_version + view.payload.size();
+        ++count;
+        return absl::OkStatus();
+      });
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!s.ok() || count != expected || checksum == 0) {
+    std::fprintf(stderr, "verified replay read %lld of %lld events: %s\n",
                  static_cast<long long>(count), static_cast<long long>(expected),
                  s.ToString().c_str());
     std::exit(1);
@@ -277,25 +304,28 @@ int Main() {
   const int64_t replay_events = absl::GetFlag(FLAGS_replay_events);
   const std::string payload(absl::GetFlag(FLAGS_payload_bytes), 'p');
 
-  std::printf("mend-eventlog-bench: %d threads, %.1f s a measurement, %zu-byte payloads, "
-              "in %s\n",
-              threads, seconds, payload.size(), dir.c_str());
+  std::printf(
+      "mend-eventlog-bench: %d threads, %.1f s a measurement, %zu-byte payloads, "
+      "in %s\n",
+      threads, seconds, payload.size(), dir.c_str());
   const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
   std::vector<double> one_rates, many_rates, raw_rates;
   for (int round = 1; round <= rounds; ++round) {
     // Interleaved, so a slow stretch of the disk hits all three alike.
     std::printf("durable appends, round %d of %d\n", round, rounds);
     const std::string r = absl::StrCat(round);
-    one_rates.push_back(StoreAppends(dir + "/appends-1-" + r, 1, seconds, payload).per_second);
+    one_rates.push_back(
+        StoreAppends(dir + "/appends-1-" + r, 1, seconds, payload).per_second);
     many_rates.push_back(
         StoreAppends(dir + "/appends-n-" + r, threads, seconds, payload).per_second);
-    raw_rates.push_back(RawRocksDbPuts(dir + "/raw-" + r, threads, seconds, payload).per_second);
+    raw_rates.push_back(
+        RawRocksDbPuts(dir + "/raw-" + r, threads, seconds, payload).per_second);
   }
   const double one = Median(one_rates);
   const double many = Median(many_rates);
   const double raw = Median(raw_rates);
-  std::printf("  median: 1 appender %.0f/s, %d appenders %.0f/s, raw RocksDB %.0f/s\n", one,
-              threads, many, raw);
+  std::printf("  median: 1 appender %.0f/s, %d appenders %.0f/s, raw RocksDB %.0f/s\n",
+              one, threads, many, raw);
 
   std::printf("replay of %lld events\n", static_cast<long long>(replay_events));
   const std::string replay_dir = dir + "/replay";
@@ -304,21 +334,25 @@ int Main() {
   std::printf("  populated in %.1f s\n",
               std::chrono::duration<double>(Clock::now() - populate_start).count());
   double replay = 0;
+  double verified = 0;
   double scan = 0;
   for (int round = 0; round < 2; ++round) {  // the first round warms the page cache
     {
       std::unique_ptr<EventStore> store = OpenStore(replay_dir);
       replay = std::max(replay, ReplayRate(*store, replay_events));
+      verified = std::max(verified, VerifiedReplayRate(*store, replay_events));
     }
     scan = std::max(scan, RawScanRate(replay_dir, replay_events));
   }
   std::printf("  replay (decode every record): %.0f events/s\n", replay);
+  std::printf("  verified replay (+ hash chain): %.0f events/s\n", verified);
   std::printf("  raw RocksDB iterator scan:    %.0f events/s\n", scan);
 
   if (!absl::GetFlag(FLAGS_keep)) std::filesystem::remove_all(dir);
   PrintRatio("group_commit_gain", many / one, 15);
   PrintRatio("append_vs_rocksdb", many / raw, 1.0);
   PrintRatio("replay_vs_scan", replay / scan, 0.5);
+  PrintRatio("verified_replay_vs_scan", verified / scan, 0.3);
   return 0;
 }
 

@@ -1,0 +1,78 @@
+// Keys and values of the event store's RocksDB column families, shared by the
+// store's source files (event_store*.cc). Internal to the store: tools and
+// tests use the names exported by event_store.h.
+//
+// On-disk format (one RocksDB database per service):
+//
+//   column family  key                                  value
+//   -------------  -----------------------------------  ----------------------------
+//   events         position:be64                        StoredRecord (protobuf)
+//   streams        stream_id '\0' version:be64          position:be64
+//   event_ids      event_id                             position:be64 version:be64
+//                                                       content_digest:32
+//   checkpoints    consumer                             position:be64
+//   snapshots      name '\0' position:be64              state bytes
+//   meta           "head"                               position:be64 hash:32
+//   keys           (per-person data keys; owned by the key store)
+//
+//   hash(record)          = SHA-256(stored bytes of the record)
+//   record(p).prev_hash   = hash(record(p-1)); 32 zero bytes for p = 1
+//   content_digest        = SHA-256(stream_id '\0' event_type '\0' payload)
+//
+// Positions start at 1 and have no gaps; versions start at 1 per stream. All
+// keys of one append (and the checkpoints written with it) go into one
+// WriteBatch, so indexes never disagree with the events after a crash.
+// Stream ids are printable ASCII, so '\0' ends them unambiguously.
+#ifndef MEND_COMMON_EVENTLOG_STORE_KEYS_H_
+#define MEND_COMMON_EVENTLOG_STORE_KEYS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/base/sha256.h"
+
+namespace mend::eventlog::store_internal {
+
+inline constexpr char kStreamsCf[] = "streams";
+inline constexpr char kIdsCf[] = "event_ids";
+inline constexpr char kCheckpointsCf[] = "checkpoints";
+inline constexpr char kSnapshotsCf[] = "snapshots";
+inline constexpr char kKeysCf[] = "keys";
+
+// Appends `v` as 8 big-endian bytes.
+inline void PutBe64(std::string* out, uint64_t v) {
+  char buf[8];
+  for (int i = 7; i >= 0; --i) {
+    buf[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  out->append(buf, 8);
+}
+
+// The big-endian number in the first 8 bytes of `in` (which must have them).
+inline uint64_t GetBe64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+inline std::string StreamKey(std::string_view stream_id, uint64_t version) {
+  std::string key;
+  key.reserve(stream_id.size() + 9);
+  key.append(stream_id);
+  key.push_back('\0');
+  PutBe64(&key, version);
+  return key;
+}
+
+inline std::string SnapshotKey(std::string_view name, uint64_t position) {
+  return StreamKey(name, position);  // same shape: name '\0' be64
+}
+
+// The prev_hash of record 1 and the hash of the empty log's head.
+inline std::string ZeroHash() { return std::string(kSha256Size, '\0'); }
+
+}  // namespace mend::eventlog::store_internal
+
+#endif  // MEND_COMMON_EVENTLOG_STORE_KEYS_H_
