@@ -11,8 +11,9 @@ PACKAGES=(
   # storage, base libraries, crypto, tokens, logs, metrics endpoint, JSON
   librocksdb-dev libabsl-dev libssl-dev openssl libjwt-dev
   libspdlog-dev libfmt-dev libcpp-httplib-dev nlohmann-json3-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks; clang-14 checks the thread-safety annotations and
+  # clang-format the formatting (scripts/test.sh)
+  libgtest-dev libgmock-dev libbenchmark-dev clang-14 clang-format
   # runtime basics a minimal image lacks
   tzdata ca-certificates procps
 )

@@ -22,4 +22,11 @@ cmake --build "$ROOT/build-asan" -j "$JOBS" --target mend_unit_tests
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" -L unit --timeout 900
+echo "== thread-safety analysis: libraries and binaries with clang-14 -Wthread-safety -Werror"
+# ThreadSanitizer cannot be used with Debian's (uninstrumented) Abseil, so the
+# ABSL_GUARDED_BY annotations are checked by the compiler instead.
+cmake -S "$ROOT" -B "$ROOT/build-tsa" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS="-Wthread-safety -Werror" \
+  -DMEND_BUILD_TESTS=OFF -DMEND_BUILD_BENCH=OFF >/dev/null
+cmake --build "$ROOT/build-tsa" -j "$JOBS"
 echo "== all tests passed"
