@@ -1,0 +1,225 @@
+#include "tests/support/service_processes.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/security/key_store.h"
+#include "gtest/gtest.h"
+
+namespace mend::testing {
+namespace {
+
+void Write(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+
+}  // namespace
+
+ServiceProcesses::ServiceProcesses(std::string case_binary, std::string consent_binary)
+    : case_binary_(std::move(case_binary)), consent_binary_(std::move(consent_binary)) {
+  key_ = NewSigningKey();
+  Write(dir_.Sub("token.pub"), key_.public_pem);
+  Write(dir_.Sub("consent.token"), Token(Role::kService, "consent"));
+  EXPECT_THAT(crypto::KeyStore::WriteNewMasterKey(dir_.Sub("master.key")), IsOk());
+  case_port_ = PickFreePort();
+  consent_port_ = PickFreePort();
+}
+
+std::string ServiceProcesses::Token(Role role, const std::string& subject) {
+  return TokenFor(role, subject, &key_);
+}
+
+void ServiceProcesses::StartCase() {
+  auto child = ChildProcess::Start(
+      case_binary_,
+      {absl::StrCat("--listen=127.0.0.1:", case_port_), "--data_dir=" + dir_.Sub("case"),
+       "--token_public_key=" + dir_.Sub("token.pub"),
+       "--master_key=" + dir_.Sub("master.key"), "--log_level=warn"},
+      dir_.Sub(absl::StrCat("case-", ++starts_)));
+  ASSERT_THAT(child, IsOk());
+  case_ = *std::move(child);
+  case_channel_ = Connect(case_port_);
+  ASSERT_TRUE(WaitServing(case_channel_)) << case_->Output();
+  case_stub_ = case_v1::CaseService::NewStub(case_channel_);
+}
+
+// The operator's configuration comes from the environment here, as a
+// manifest would set it.
+void ServiceProcesses::StartConsent() {
+  auto child =
+      ChildProcess::Start(consent_binary_, {"--log_level=warn"},
+                          dir_.Sub(absl::StrCat("consent-", ++starts_)),
+                          {absl::StrCat("MEND_LISTEN=127.0.0.1:", consent_port_),
+                           "MEND_DATA_DIR=" + dir_.Sub("consent"),
+                           "MEND_TOKEN_PUBLIC_KEY=" + dir_.Sub("token.pub"),
+                           "MEND_SERVICE_TOKEN_FILE=" + dir_.Sub("consent.token"),
+                           absl::StrCat("MEND_UPSTREAM_CASE=127.0.0.1:", case_port_)});
+  ASSERT_THAT(child, IsOk());
+  consent_ = *std::move(child);
+  consent_channel_ = Connect(consent_port_);
+  ASSERT_TRUE(WaitServing(consent_channel_)) << consent_->Output();
+  consent_stub_ = consent_v1::ConsentService::NewStub(consent_channel_);
+}
+
+void ServiceProcesses::Stop(std::optional<ChildProcess>& child) {
+  child->Signal(SIGTERM);
+  std::optional<int> status = child->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value()) << child->Output();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << child->Output();
+  child.reset();
+}
+
+case_v1::ReferCaseRequest ServiceProcesses::Referral(const std::string& prefix) const {
+  case_v1::ReferCaseRequest refer;
+  refer.set_request_id(prefix + "-refer");
+  refer.set_source(case_v1::VICTIM_SERVICE);
+  refer.set_referral_date("2026-02-10");
+  refer.set_offence_category(case_v1::ACQUISITIVE);
+  refer.set_offence_summary("Street robbery");
+  auto* su = refer.add_participants();
+  su->set_participant_id("su-1");
+  su->set_role(case_v1::SERVICE_USER);
+  su->mutable_details()->set_full_name("Samuel Offleigh");
+  auto* v = refer.add_participants();
+  v->set_participant_id("v-1");
+  v->set_role(case_v1::VICTIM);
+  v->mutable_details()->set_full_name("Verity Quill");
+  return refer;
+}
+
+std::string ServiceProcesses::ReadyCase(const std::string& prefix) {
+  const std::string manager = Token(Role::kManager, kManager);
+  const std::string ann = Token(Role::kFacilitator, kAnn);
+  absl::StatusOr<case_v1::CommandResult> referred =
+      CaseCommand(&case_v1::CaseService::Stub::ReferCase, Referral(prefix), manager);
+  EXPECT_THAT(referred, IsOk());
+  if (!referred.ok()) return "";
+  const std::string case_id = referred->case_id();
+  case_v1::RecordSuitabilityRequest suitable;
+  suitable.set_request_id(prefix + "-suitable");
+  suitable.set_case_id(case_id);
+  suitable.set_suitable(true);
+  EXPECT_THAT(
+      CaseCommand(&case_v1::CaseService::Stub::RecordSuitability, suitable, manager),
+      IsOk());
+  case_v1::AllocateFacilitatorRequest allocate;
+  allocate.set_request_id(prefix + "-allocate");
+  allocate.set_case_id(case_id);
+  allocate.set_facilitator_id(kAnn);
+  EXPECT_THAT(
+      CaseCommand(&case_v1::CaseService::Stub::AllocateFacilitator, allocate, manager),
+      IsOk());
+  case_v1::RecordAcknowledgementRequest ack;
+  ack.set_request_id(prefix + "-ack");
+  ack.set_case_id(case_id);
+  ack.set_acknowledged(true);
+  EXPECT_THAT(CaseCommand(&case_v1::CaseService::Stub::RecordAcknowledgement, ack, ann),
+              IsOk());
+  case_v1::RecordRiskAssessmentRequest risk;
+  risk.set_request_id(prefix + "-risk");
+  risk.set_case_id(case_id);
+  risk.set_level(case_v1::LOW);
+  risk.add_allowed_kinds(common_v1::APPROACH_VICTIM);
+  risk.add_allowed_kinds(common_v1::LETTER_DELIVERY);
+  risk.set_review_date(
+      absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90), absl::UTCTimeZone()));
+  EXPECT_THAT(CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, ann),
+              IsOk());
+  return case_id;
+}
+
+absl::StatusOr<consent_v1::CommandResult> ServiceProcesses::Consent(
+    const std::string& case_id, const std::string& participant,
+    consent_v1::ConsentScope scope) {
+  consent_v1::RecordConsentRequest r;
+  r.set_request_id(absl::StrCat("e2e-consent-", case_id, "-", participant, "-", scope));
+  r.set_case_id(case_id);
+  r.set_participant_id(participant);
+  r.set_scope(scope);
+  r.set_answer(consent_v1::GIVEN);
+  r.mutable_informed()->set_leaflet_version("RJ-leaflet-2026-03");
+  r.mutable_informed()->set_channel(consent_v1::PHONE);
+  *r.mutable_causal_token() = token_;
+  return Call<consent_v1::CommandResult>(
+      Token(Role::kFacilitator, kAnn),
+      [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
+        return consent_stub_->RecordConsent(c, r, out);
+      });
+}
+
+void ServiceProcesses::ConsentToLetters(const std::string& case_id) {
+  EXPECT_THAT(Consent(case_id, "v-1", consent_v1::PARTICIPATE), IsOk());
+  EXPECT_THAT(Consent(case_id, "v-1", consent_v1::RECEIVE_LETTER), IsOk());
+  EXPECT_THAT(Consent(case_id, "su-1", consent_v1::RECEIVE_LETTER), IsOk());
+}
+
+absl::StatusOr<consent_v1::ContactDecision> ServiceProcesses::Decide(
+    const std::string& case_id, const std::string& request_id,
+    common_v1::ContactKind kind, absl::Duration timeout) {
+  consent_v1::DecideContactRequest r;
+  r.set_request_id(request_id);
+  r.set_case_id(case_id);
+  r.set_kind(kind);
+  r.set_facilitator_id(kAnn);
+  r.set_purpose("deliver the apology letter");
+  *r.mutable_causal_token() = token_;
+  return Call<consent_v1::ContactDecision>(
+      Token(Role::kService, "conference"),
+      [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
+        return consent_stub_->DecideContact(c, r, out);
+      },
+      timeout);
+}
+
+absl::StatusOr<consent_v1::ListDecisionsResponse> ServiceProcesses::ListDecisions(
+    const std::string& case_id) {
+  consent_v1::ListDecisionsRequest r;
+  r.set_case_id(case_id);
+  return Call<consent_v1::ListDecisionsResponse>(
+      Token(Role::kAuditor, "auditor-al"),
+      [&](grpc::ClientContext* c, consent_v1::ListDecisionsResponse* out) {
+        return consent_stub_->ListDecisions(c, r, out);
+      });
+}
+
+absl::StatusOr<case_v1::CaseView> ServiceProcesses::GetCase(const std::string& case_id,
+                                                            const std::string& token) {
+  case_v1::GetCaseRequest r;
+  r.set_case_id(case_id);
+  return Call<case_v1::CaseView>(token, [&](grpc::ClientContext* c, case_v1::CaseView* out) {
+    return case_stub_->GetCase(c, r, out);
+  });
+}
+
+void ServiceProcesses::WaitConsentCaughtUp(const std::string& case_id) {
+  consent_v1::GetConsentsRequest r;
+  r.set_case_id(case_id);
+  *r.mutable_causal_token() = token_;
+  EXPECT_THAT(Call<consent_v1::GetConsentsResponse>(
+                  Token(Role::kAuditor, "auditor-al"),
+                  [&](grpc::ClientContext* c, consent_v1::GetConsentsResponse* out) {
+                    return consent_stub_->GetConsents(c, r, out);
+                  }),
+              IsOk());
+}
+
+uint64_t ServiceProcesses::Head(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = eventlog::v1::EventLog::NewStub(channel);
+  absl::StatusOr<eventlog::v1::GetHeadResponse> head = Call<eventlog::v1::GetHeadResponse>(
+      Token(Role::kAuditor, "auditor-al"),
+      [&](grpc::ClientContext* c, eventlog::v1::GetHeadResponse* out) {
+        return stub->GetHead(c, eventlog::v1::GetHeadRequest(), out);
+      });
+  EXPECT_THAT(head, IsOk());
+  return head.ok() ? head->position() : 0;
+}
+
+uint64_t ServiceProcesses::CaseHead() { return Head(case_channel_); }
+uint64_t ServiceProcesses::ConsentHead() { return Head(consent_channel_); }
+
+}  // namespace mend::testing

@@ -1,0 +1,134 @@
+// The case and consent services as real processes for end-to-end tests: the
+// mend-case and mend-consent binaries on loopback with a token verification
+// key, a master key and the consent service's service token, their stubs,
+// signed tokens for any caller, and the calls most tests make. Nothing
+// sleeps: starts wait on the health service, decisions on causal tokens.
+//
+//   ServiceProcesses p(MEND_CASE_SERVICE, MEND_CONSENT_SERVICE);
+//   p.StartCase();
+//   p.StartConsent();
+//   const std::string case_id = p.ReadyCase("t1");  // ready for a letter
+//   auto decision = p.Decide(case_id, "t1-decide", common_v1::LETTER_DELIVERY);
+#ifndef MEND_TESTS_SUPPORT_SERVICE_PROCESSES_H_
+#define MEND_TESTS_SUPPORT_SERVICE_PROCESSES_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/base/role.h"
+#include "gmock/gmock.h"
+#include "mend/case/v1/case_service.grpc.pb.h"
+#include "mend/consent/v1/consent_service.grpc.pb.h"
+#include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+#include "tests/support/grpc_client.h"
+#include "tests/support/process.h"
+#include "tests/support/test_util.h"
+#include "tests/support/tokens.h"
+
+namespace mend::testing {
+
+namespace case_v1 = ::mend::case_::v1;
+namespace common_v1 = ::mend::common::v1;
+namespace consent_v1 = ::mend::consent::v1;
+
+class ServiceProcesses {
+ public:
+  static constexpr char kAnn[] = "facilitator-ann";  // allocated by ReadyCase
+  static constexpr char kManager[] = "manager-mia";
+
+  ServiceProcesses(std::string case_binary, std::string consent_binary);
+
+  // Start a process (again, on the same port and data) and wait for SERVING;
+  // a failure is a test failure with the process's output.
+  void StartCase();
+  void StartConsent();
+  // SIGTERM: the process drains and must exit 0.
+  void StopCase() { Stop(case_); }
+  void StopConsent() { Stop(consent_); }
+
+  std::string Token(Role role, const std::string& subject);
+
+  // A case command as `token`'s caller; on success the causal token takes
+  // its last position.
+  template <typename Request>
+  absl::StatusOr<case_v1::CommandResult> CaseCommand(
+      grpc::Status (case_v1::CaseService::Stub::*method)(grpc::ClientContext*,
+                                                          const Request&,
+                                                          case_v1::CommandResult*),
+      const Request& request, const std::string& token) {
+    absl::StatusOr<case_v1::CommandResult> r = Call<case_v1::CommandResult>(
+        token, [&](grpc::ClientContext* c, case_v1::CommandResult* out) {
+          return (case_stub_.get()->*method)(c, request, out);
+        });
+    if (r.ok()) {
+      token_.set_case_position(std::max(token_.case_position(), r->last_position()));
+    }
+    return r;
+  }
+
+  // A referral by the manager with service user "su-1" and victim "v-1"
+  // (request ids prefixed by `prefix`).
+  case_v1::ReferCaseRequest Referral(const std::string& prefix) const;
+  // Referred, found suitable, Ann allocated, acknowledged, assessed for an
+  // approach and letters (review in 90 days): a case in PREPARING.
+  std::string ReadyCase(const std::string& prefix);
+  // GIVEN for `participant` on `scope`, recorded by Ann.
+  absl::StatusOr<consent_v1::CommandResult> Consent(const std::string& case_id,
+                                                    const std::string& participant,
+                                                    consent_v1::ConsentScope scope);
+  // Every consent a letter needs: the victim's PARTICIPATE and
+  // RECEIVE_LETTER, the service user's RECEIVE_LETTER.
+  void ConsentToLetters(const std::string& case_id);
+  // The conference service asks on Ann's behalf, with the causal token.
+  absl::StatusOr<consent_v1::ContactDecision> Decide(
+      const std::string& case_id, const std::string& request_id,
+      common_v1::ContactKind kind, absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<consent_v1::ListDecisionsResponse> ListDecisions(
+      const std::string& case_id);
+  absl::StatusOr<case_v1::CaseView> GetCase(const std::string& case_id,
+                                            const std::string& token);
+
+  // Returns once the consent service has handled the case log up to the
+  // causal token (a GetConsents on `case_id` that waits for it).
+  void WaitConsentCaughtUp(const std::string& case_id);
+
+  // EventLog.GetHead of each service's own log (as an auditor).
+  uint64_t CaseHead();
+  uint64_t ConsentHead();
+
+  case_v1::CaseService::Stub& case_stub() { return *case_stub_; }
+  consent_v1::ConsentService::Stub& consent_stub() { return *consent_stub_; }
+  common_v1::CausalToken& causal_token() { return token_; }
+  const TempDir& dir() const { return dir_; }
+  std::string CaseOutput() const { return case_ ? case_->Output() : ""; }
+  std::string ConsentOutput() const { return consent_ ? consent_->Output() : ""; }
+
+ private:
+  static void Stop(std::optional<ChildProcess>& child);
+  uint64_t Head(const std::shared_ptr<grpc::Channel>& channel);
+
+  const std::string case_binary_;
+  const std::string consent_binary_;
+  TempDir dir_;
+  KeyPair key_;
+  int case_port_ = 0;
+  int consent_port_ = 0;
+  int starts_ = 0;
+  std::optional<ChildProcess> case_;
+  std::optional<ChildProcess> consent_;
+  std::shared_ptr<grpc::Channel> case_channel_;
+  std::shared_ptr<grpc::Channel> consent_channel_;
+  std::unique_ptr<case_v1::CaseService::Stub> case_stub_;
+  std::unique_ptr<consent_v1::ConsentService::Stub> consent_stub_;
+  common_v1::CausalToken token_;
+};
+
+}  // namespace mend::testing
+
+#endif  // MEND_TESTS_SUPPORT_SERVICE_PROCESSES_H_
