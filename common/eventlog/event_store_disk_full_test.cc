@@ -259,7 +259,9 @@ TEST(DiskFullVolumeTest, FullTmpfsIsUnavailableAndKeepsEveryAcknowledgedEvent) {
   const std::string output = RunChild(dir, "small_volume", dir.Sub("volume"));
   uint64_t acked = 0;
   for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    if (absl::ConsumePrefix(&line, "acked ")) ASSERT_TRUE(absl::SimpleAtoi(line, &acked));
+    if (absl::ConsumePrefix(&line, "acked ")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line, &acked)) << line;
+    }
   }
   ASSERT_GT(acked, 0u) << output;
   ASSERT_TRUE(volume.Grow()) << std::strerror(errno);

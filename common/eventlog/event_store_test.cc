@@ -18,7 +18,6 @@
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
-#include "tests/fault/fault_file_system.h"
 #include "tests/support/test_util.h"
 
 namespace mend::eventlog {
@@ -70,7 +69,8 @@ TEST_F(EventStoreTest, EmptyLogHasZeroHead) {
 }
 
 TEST_F(EventStoreTest, AppendAssignsPositionsVersionsAndEnvelope) {
-  auto first = store_->Append("case-1", ExpectedVersion::NoStream(), {Event("e1"), Event("e2")});
+  auto first =
+      store_->Append("case-1", ExpectedVersion::NoStream(), {Event("e1"), Event("e2")});
   ASSERT_THAT(first, IsOk());
   EXPECT_EQ(first->first_position, 1u);
   EXPECT_EQ(first->stream_version, 2u);
@@ -134,7 +134,8 @@ TEST_F(EventStoreTest, ConflictWritesNothing) {
 }
 
 TEST_F(EventStoreTest, RetryWithSameEventIdsIsIdempotent) {
-  auto original = store_->Append("s", ExpectedVersion::NoStream(), {Event("a"), Event("b")});
+  auto original =
+      store_->Append("s", ExpectedVersion::NoStream(), {Event("a"), Event("b")});
   ASSERT_THAT(original, IsOk());
   ASSERT_THAT(store_->Append("t", ExpectedVersion::Any(), {Event("c")}), IsOk());
   // A retry whose expected version no longer holds still returns the original.
@@ -153,7 +154,8 @@ TEST_F(EventStoreTest, RetryWithSameEventIdsIsIdempotent) {
 
   // Idempotency survives a restart.
   Reopen();
-  auto after_restart = store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("b")});
+  auto after_restart =
+      store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("b")});
   ASSERT_THAT(after_restart, IsOk());
   EXPECT_TRUE(after_restart->deduplicated);
   EXPECT_EQ(after_restart->first_position, 1u);
@@ -162,13 +164,15 @@ TEST_F(EventStoreTest, RetryWithSameEventIdsIsIdempotent) {
 
 TEST_F(EventStoreTest, BadInputIsInvalidArgumentAndWritesNothing) {
   const auto kInvalid = absl::StatusCode::kInvalidArgument;
-  EXPECT_THAT(store_->Append("", ExpectedVersion::Any(), {Event("a")}), StatusIs(kInvalid));
+  EXPECT_THAT(store_->Append("", ExpectedVersion::Any(), {Event("a")}),
+              StatusIs(kInvalid));
   EXPECT_THAT(store_->Append("has space", ExpectedVersion::Any(), {Event("a")}),
               StatusIs(kInvalid));
   EXPECT_THAT(store_->Append(std::string(300, 's'), ExpectedVersion::Any(), {Event("a")}),
               StatusIs(kInvalid));
   EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {}), StatusIs(kInvalid));
-  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("")}), StatusIs(kInvalid));
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("")}),
+              StatusIs(kInvalid));
   EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("a")}),
               StatusIs(kInvalid));
   NewEvent untyped = Event("a");
@@ -225,10 +229,11 @@ TEST_F(EventStoreTest, ReadStreamAndScan) {
   EXPECT_THAT(store_->ReadStream("", 0, 1), StatusIs(absl::StatusCode::kInvalidArgument));
 
   std::vector<uint64_t> seen;
-  ASSERT_THAT(store_->Scan(3, [&](uint64_t p, std::string_view) {
-    seen.push_back(p);
-    return p < 6;
-  }),
+  ASSERT_THAT(store_->Scan(3,
+                           [&](uint64_t p, std::string_view) {
+                             seen.push_back(p);
+                             return p < 6;
+                           }),
               IsOk());
   EXPECT_THAT(seen, ElementsAre(3, 4, 5, 6));
 
@@ -251,8 +256,10 @@ TEST_F(EventStoreTest, CheckpointIsWrittenWithTheEvents) {
 
   // A conflict in one append refuses the checkpoint and the other append too.
   WriteRequest conflicting;
-  conflicting.appends.push_back({"consent-3", ExpectedVersion::NoStream(), {Event("h3")}});
-  conflicting.appends.push_back({"consent-1", ExpectedVersion::NoStream(), {Event("h4")}});
+  conflicting.appends.push_back(
+      {"consent-3", ExpectedVersion::NoStream(), {Event("h3")}});
+  conflicting.appends.push_back(
+      {"consent-1", ExpectedVersion::NoStream(), {Event("h4")}});
   conflicting.checkpoints.push_back({"consent<-case", 18});
   EXPECT_THAT(store_->Write(conflicting), StatusIs(absl::StatusCode::kAborted));
   EXPECT_THAT(store_->GetCheckpoint("consent<-case"), IsOkAndHolds(17u));
@@ -293,8 +300,8 @@ TEST_F(EventStoreTest, SnapshotsKeepTheNewestTwo) {
   for (size_t i = 0; i < names.size(); ++i) {
     if (names[i] != "snapshots") continue;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, handles[i]));
-    for (it->Seek("state"); it->Valid() && it->key().starts_with(std::string("state\0", 6));
-         it->Next()) {
+    for (it->Seek("state");
+         it->Valid() && it->key().starts_with(std::string("state\0", 6)); it->Next()) {
       ++count;
     }
   }
@@ -306,9 +313,8 @@ TEST_F(EventStoreTest, SnapshotsKeepTheNewestTwo) {
 TEST_F(EventStoreTest, WaitForHeadAboveWakesOnAppendAndTimesOut) {
   EXPECT_EQ(store_->WaitForHeadAbove(0, absl::Now() + absl::Milliseconds(20)), 0u);
   std::atomic<uint64_t> woke_with{0};
-  std::thread waiter([&] {
-    woke_with = store_->WaitForHeadAbove(0, absl::Now() + absl::Seconds(30));
-  });
+  std::thread waiter(
+      [&] { woke_with = store_->WaitForHeadAbove(0, absl::Now() + absl::Seconds(30)); });
   ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a")}), IsOk());
   waiter.join();
   EXPECT_EQ(woke_with.load(), 1u);
@@ -317,7 +323,8 @@ TEST_F(EventStoreTest, WaitForHeadAboveWakesOnAppendAndTimesOut) {
 TEST_F(EventStoreTest, HeadListenersHearEveryDurableBatch) {
   std::atomic<uint64_t> last{0};
   int id = store_->AddHeadListener([&](uint64_t head) { last = head; });
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("b")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("b")}),
+              IsOk());
   EXPECT_EQ(last.load(), 2u);
   store_->RemoveHeadListener(id);
   ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("c")}), IsOk());
@@ -455,9 +462,10 @@ class VerifyTamperTest : public EventStoreTest {
  protected:
   void Fill(int n) {
     for (int i = 0; i < n; ++i) {
-      ASSERT_THAT(store_->Append(absl::StrCat("s", i % 4), ExpectedVersion::Any(),
-                                 {Event(absl::StrCat("e", i), absl::StrCat("payload-", i))}),
-                  IsOk());
+      ASSERT_THAT(
+          store_->Append(absl::StrCat("s", i % 4), ExpectedVersion::Any(),
+                         {Event(absl::StrCat("e", i), absl::StrCat("payload-", i))}),
+          IsOk());
     }
     VerifyReport clean = store_->Verify();
     ASSERT_TRUE(clean.ok) << clean.problem;
@@ -530,204 +538,6 @@ TEST_F(EventStoreTest, ReadOnlyOpenReadsButRefusesWrites) {
 TEST_F(EventStoreTest, SecondWriterOnTheSameDirectoryIsRefused) {
   auto second = EventStore::Open({.path = dir_.Sub("log")});
   EXPECT_THAT(second, StatusIs(absl::StatusCode::kUnavailable));
-}
-
-TEST(EventStoreFaultTest, FailedSyncFailsEveryCallerAndLaterAppends) {
-  TempDir dir;
-  auto fs = std::make_shared<FaultFileSystem>(rocksdb::FileSystem::Default());
-  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
-  auto store = EventStore::Open({.path = dir.Sub("log"), .env = env.get()});
-  ASSERT_THAT(store, IsOk());
-  ASSERT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("before")}), IsOk());
-
-  fs->fail_syncs = true;
-  constexpr int kThreads = 8;
-  std::vector<absl::Status> results(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      results[t] = (*store)
-                       ->Append(absl::StrCat("s", t), ExpectedVersion::Any(),
-                                {Event(absl::StrCat("during-", t))})
-                       .status();
-    });
-  }
-  for (auto& th : threads) th.join();
-  for (const absl::Status& s : results) {
-    EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable));
-  }
-  fs->fail_syncs = false;
-  // The store stays failed until reopened; nothing acknowledged was lost.
-  EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("after")}),
-              StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_EQ((*store)->GetHead().position, 1u);
-  store->reset();
-  auto reopened = EventStore::Open({.path = dir.Sub("log")});
-  ASSERT_THAT(reopened, IsOk());
-  auto first = (*reopened)->Read(1, 1);
-  ASSERT_THAT(first, IsOk());
-  ASSERT_EQ(first->size(), 1u);
-  EXPECT_EQ(Parse(first->front()).envelope().event_id(), "before");
-  VerifyReport report = (*reopened)->Verify();
-  EXPECT_TRUE(report.ok) << report.problem;
-  // Whatever reached the disk before the failed sync is a valid chain; appends
-  // work again after the reopen.
-  EXPECT_THAT((*reopened)->Append("s", ExpectedVersion::Any(), {Event("after-reopen")}),
-              IsOk());
-}
-
-// A file system that remembers, for every file written through it, how many
-// bytes had been fsynced. CopySyncedState copies a directory as a power cut
-// would leave it: each such file cut back to its synced length.
-class SyncTrackingFileSystem : public rocksdb::FileSystemWrapper {
- public:
-  explicit SyncTrackingFileSystem(std::shared_ptr<rocksdb::FileSystem> target)
-      : FileSystemWrapper(std::move(target)) {}
-  const char* Name() const override { return "SyncTrackingFileSystem"; }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& name,
-                                    const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
-                                    rocksdb::IODebugContext* dbg) override {
-    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
-    if (s.ok()) {
-      const std::string key = std::filesystem::path(name).lexically_normal().string();
-      {
-        absl::MutexLock lock(&mu_);
-        files_[key] = Lengths{};
-      }
-      *result = std::make_unique<File>(std::move(*result), this, key);
-    }
-    return s;
-  }
-
-  // Copies every regular file of `from` into `to`; a file this file system
-  // wrote is cut to the bytes that were synced when it was copied.
-  void CopySyncedState(const std::string& from, const std::string& to) {
-    std::filesystem::create_directories(to);
-    for (const auto& entry : std::filesystem::directory_iterator(from)) {
-      if (!entry.is_regular_file()) continue;
-      const std::string key = entry.path().lexically_normal().string();
-      std::optional<uint64_t> synced;
-      {
-        absl::MutexLock lock(&mu_);
-        auto it = files_.find(key);
-        if (it != files_.end()) synced = it->second.synced;
-      }
-      std::ifstream in(entry.path(), std::ios::binary);
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (synced.has_value() && bytes.size() > *synced) bytes.resize(*synced);
-      std::ofstream out(to + "/" + entry.path().filename().string(), std::ios::binary);
-      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    }
-  }
-
- private:
-  struct Lengths {
-    uint64_t appended = 0;
-    uint64_t synced = 0;
-  };
-
-  class File : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    File(std::unique_ptr<rocksdb::FSWritableFile> f, SyncTrackingFileSystem* fs,
-         std::string key)
-        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs), key_(std::move(key)) {}
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
-                             rocksdb::IODebugContext* d) override {
-      rocksdb::IOStatus s = FSWritableFileOwnerWrapper::Append(data, o, d);
-      if (s.ok()) fs_->Appended(key_, data.size());
-      return s;
-    }
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
-                             const rocksdb::DataVerificationInfo& info,
-                             rocksdb::IODebugContext* d) override {
-      rocksdb::IOStatus s = FSWritableFileOwnerWrapper::Append(data, o, info, d);
-      if (s.ok()) fs_->Appended(key_, data.size());
-      return s;
-    }
-    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
-      // Whatever was appended before the sync began is durable after it.
-      const uint64_t before = fs_->AppendedSoFar(key_);
-      rocksdb::IOStatus s = FSWritableFileOwnerWrapper::Sync(o, d);
-      if (s.ok()) fs_->Synced(key_, before);
-      return s;
-    }
-    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
-      const uint64_t before = fs_->AppendedSoFar(key_);
-      rocksdb::IOStatus s = FSWritableFileOwnerWrapper::Fsync(o, d);
-      if (s.ok()) fs_->Synced(key_, before);
-      return s;
-    }
-
-   private:
-    SyncTrackingFileSystem* fs_;
-    std::string key_;
-  };
-
-  void Appended(const std::string& key, uint64_t n) {
-    absl::MutexLock lock(&mu_);
-    files_[key].appended += n;
-  }
-  uint64_t AppendedSoFar(const std::string& key) {
-    absl::MutexLock lock(&mu_);
-    return files_[key].appended;
-  }
-  void Synced(const std::string& key, uint64_t length) {
-    absl::MutexLock lock(&mu_);
-    files_[key].synced = std::max(files_[key].synced, length);
-  }
-
-  absl::Mutex mu_;
-  std::map<std::string, Lengths> files_ ABSL_GUARDED_BY(mu_);
-};
-
-TEST(EventStorePowerLossTest, EveryAcknowledgedAppendWasFsyncedFirst) {
-  TempDir dir;
-  auto fs = std::make_shared<SyncTrackingFileSystem>(rocksdb::FileSystem::Default());
-  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
-  auto store = EventStore::Open({.path = dir.Sub("log"), .env = env.get()});
-  ASSERT_THAT(store, IsOk());
-
-  absl::Mutex mu;
-  std::map<std::string, uint64_t> acked;  // event id -> position
-  constexpr int kThreads = 16;
-  constexpr int kPerThread = 150;
-  std::atomic<bool> cut{false};
-  std::map<std::string, uint64_t> acked_at_cut;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        const std::string id = absl::StrCat("p", t, "-", i);
-        auto r = (*store)->Append(absl::StrCat("s", t % 4), ExpectedVersion::Any(),
-                                  {Event(id)});
-        ASSERT_THAT(r, IsOk());
-        absl::MutexLock lock(&mu);
-        acked[id] = r->first_position;
-        // Cut the power once, while appends are in flight on every thread.
-        if (acked.size() == kThreads * kPerThread / 2 && !cut.exchange(true)) {
-          acked_at_cut = acked;
-          fs->CopySyncedState(dir.Sub("log"), dir.Sub("after-power-cut"));
-        }
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  ASSERT_TRUE(cut.load());
-
-  // The copy holds only what was fsynced: every acknowledged event must be in it.
-  auto recovered = EventStore::Open({.path = dir.Sub("after-power-cut")});
-  ASSERT_THAT(recovered, IsOk());
-  VerifyReport report = (*recovered)->Verify();
-  EXPECT_TRUE(report.ok) << report.problem;
-  EXPECT_GE((*recovered)->GetHead().position, acked_at_cut.size());
-  for (const auto& [id, position] : acked_at_cut) {
-    auto record = (*recovered)->Read(position, 1);
-    ASSERT_THAT(record, IsOk());
-    ASSERT_EQ(record->size(), 1u) << id << " at " << position << " was lost";
-    EXPECT_EQ(Parse(record->front()).envelope().event_id(), id);
-  }
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// Keys and values of the event store's RocksDB column families, shared by the
-// store's source files (event_store*.cc). Internal to the store: tools and
-// tests use the names exported by event_store.h.
+// Keys and values of the event store's RocksDB column families, and the
+// checks of ids, shared by the store's source files (event_store*.cc). Internal to the
+// store: tools and tests use the names exported by event_store.h.
 //
 // On-disk format (one RocksDB database per service):
 //
@@ -26,10 +26,14 @@
 #ifndef MEND_COMMON_EVENTLOG_STORE_KEYS_H_
 #define MEND_COMMON_EVENTLOG_STORE_KEYS_H_
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "common/base/sha256.h"
 
 namespace mend::eventlog::store_internal {
@@ -68,6 +72,38 @@ inline std::string StreamKey(std::string_view stream_id, uint64_t version) {
 
 inline std::string SnapshotKey(std::string_view name, uint64_t position) {
   return StreamKey(name, position);  // same shape: name '\0' be64
+}
+
+// Ids (stream, event, consumer, snapshot and key ids) are at most this long.
+inline constexpr size_t kMaxIdBytes = 256;
+
+inline bool IsPrintableAscii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// INVALID_ARGUMENT naming `what` unless `value` is 1..kMaxIdBytes bytes of
+// printable ASCII without spaces.
+inline absl::Status CheckId(std::string_view what, std::string_view value) {
+  if (value.empty())
+    return absl::InvalidArgumentError(absl::StrCat(std::string(what), " is empty"));
+  if (value.size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(what), " is ", value.size(), " bytes; the limit is ", kMaxIdBytes));
+  }
+  if (!IsPrintableAscii(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(what), " must be printable ASCII without spaces"));
+  }
+  return absl::OkStatus();
+}
+
+// INVALID_ARGUMENT naming `what` if `value` is over kMaxIdBytes.
+inline absl::Status CheckOptional(std::string_view what, std::string_view value) {
+  if (value.size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(what), " is ", value.size(), " bytes; the limit is ", kMaxIdBytes));
+  }
+  return absl::OkStatus();
 }
 
 // The prev_hash of record 1 and the hash of the empty log's head.
