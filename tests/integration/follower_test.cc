@@ -152,10 +152,13 @@ class FollowerTest : public ::testing::Test {
 
 TEST_F(FollowerTest, CatchesUpThenFollowsLiveWithCheckpointStoredWithEffects) {
   upstream_->Append(40, "a");
-  std::atomic<int> committed{0};
-  auto follower = Follower::Create(
-      local_.get(), OptionsFor(*upstream_), Mirror,
-      [&](const WriteRequest&, const eventlog::WriteResult&) { ++committed; });
+  std::atomic<int> committed{0};  // effects the committed callback was told of
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_), Follower::PerEvent(Mirror),
+                       [&](const WriteRequest& r, const eventlog::WriteResult&) {
+                         for (const eventlog::StreamAppend& a : r.appends)
+                           committed += a.events.size();
+                       });
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(40, kDeadline), IsOk());
@@ -170,14 +173,16 @@ TEST_F(FollowerTest, CatchesUpThenFollowsLiveWithCheckpointStoredWithEffects) {
 TEST_F(FollowerTest, RestartedFollowerResumesFromItsCheckpoint) {
   upstream_->Append(30, "a");
   {
-    auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror);
+    auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_),
+                                     Follower::PerEvent(Mirror));
     ASSERT_THAT(follower, IsOk());
     (*follower)->Start();
     ASSERT_THAT((*follower)->WaitForHandled(30, kDeadline), IsOk());
   }
   upstream_->Append(20, "b");  // while nobody follows
   OpenLocal();                 // the local service restarts too
-  auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror);
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_), Follower::PerEvent(Mirror));
   ASSERT_THAT(follower, IsOk());
   EXPECT_EQ((*follower)->handled_position(), 30u);
   (*follower)->Start();
@@ -187,7 +192,8 @@ TEST_F(FollowerTest, RestartedFollowerResumesFromItsCheckpoint) {
 
 TEST_F(FollowerTest, ReconnectsWhenTheUpstreamRestarts) {
   upstream_->Append(10, "a");
-  auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror);
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_), Follower::PerEvent(Mirror));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(10, kDeadline), IsOk());
@@ -211,12 +217,12 @@ TEST_F(FollowerTest, ReconnectsWhenTheUpstreamRestarts) {
 TEST_F(FollowerTest, EventsWithoutEffectsStillMoveTheCheckpoint) {
   upstream_->Append(20, "a");
   std::atomic<int> calls{0};
-  auto follower =
-      Follower::Create(local_.get(), OptionsFor(*upstream_),
-                       [&](const UpstreamEvent&) -> absl::StatusOr<WriteRequest> {
-                         ++calls;
-                         return WriteRequest{};
-                       });
+  auto follower = Follower::Create(
+      local_.get(), OptionsFor(*upstream_),
+      Follower::PerEvent([&](const UpstreamEvent&) -> absl::StatusOr<WriteRequest> {
+        ++calls;
+        return WriteRequest{};
+      }));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(20, kDeadline), IsOk());
@@ -229,14 +235,14 @@ TEST_F(FollowerTest, EventsWithoutEffectsStillMoveTheCheckpoint) {
 TEST_F(FollowerTest, HandlerFailureStopsAtThatEventAndRetries) {
   upstream_->Append(10, "a");
   std::atomic<int> failures_left{3};
-  auto follower =
-      Follower::Create(local_.get(), OptionsFor(*upstream_),
-                       [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
-                         if (e.position == 6 && failures_left.fetch_sub(1) > 0) {
-                           return absl::UnavailableError("a dependency is down");
-                         }
-                         return Mirror(e);
-                       });
+  auto follower = Follower::Create(
+      local_.get(), OptionsFor(*upstream_),
+      Follower::PerEvent([&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+        if (e.position == 6 && failures_left.fetch_sub(1) > 0) {
+          return absl::UnavailableError("a dependency is down");
+        }
+        return Mirror(e);
+      }));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(10, kDeadline), IsOk());
@@ -251,7 +257,7 @@ TEST_F(FollowerTest, VersionConflictWithACommandReRunsTheHandler) {
   std::atomic<bool> raced{false};
   auto follower = Follower::Create(
       local_.get(), OptionsFor(*upstream_),
-      [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+      Follower::PerEvent([&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
         auto current = local_->ReadStream("shared", 1, 1000);
         if (!current.ok()) return current.status();
         if (e.position == 3 && !raced.exchange(true)) {
@@ -263,7 +269,7 @@ TEST_F(FollowerTest, VersionConflictWithACommandReRunsTheHandler) {
                                    ExpectedVersion::Exact(current->size()),
                                    {Event(absl::StrCat("effect-", e.position))}});
         return request;
-      });
+      }));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(5, kDeadline), IsOk());
@@ -273,7 +279,8 @@ TEST_F(FollowerTest, VersionConflictWithACommandReRunsTheHandler) {
 }
 
 TEST_F(FollowerTest, StopWakesWaiters) {
-  auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror);
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_), Follower::PerEvent(Mirror));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   absl::Status waited;
@@ -289,17 +296,17 @@ TEST(FollowerCreateTest, RefusesMissingParts) {
   auto store = EventStore::Open({.path = dir.Sub("local")});
   ASSERT_THAT(store, IsOk());
   Follower::Options options;
-  EXPECT_THAT(Follower::Create(store->get(), options, Mirror),
+  EXPECT_THAT(Follower::Create(store->get(), options, Follower::PerEvent(Mirror)),
               StatusIs(absl::StatusCode::kInvalidArgument));
   options.upstream = "up";
-  EXPECT_THAT(Follower::Create(store->get(), options, Mirror),
+  EXPECT_THAT(Follower::Create(store->get(), options, Follower::PerEvent(Mirror)),
               StatusIs(absl::StatusCode::kInvalidArgument));
   options.channel =
       grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
   EXPECT_THAT(Follower::Create(store->get(), options, nullptr),
               StatusIs(absl::StatusCode::kInvalidArgument));
   options.max_batch = 0;
-  EXPECT_THAT(Follower::Create(store->get(), options, Mirror),
+  EXPECT_THAT(Follower::Create(store->get(), options, Follower::PerEvent(Mirror)),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
