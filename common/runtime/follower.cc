@@ -3,30 +3,126 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/sha256.h"
-#include "common/rpc/status_convert.h"
 #include "common/base/status_macros.h"
+#include "common/rpc/status_convert.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 
 namespace mend {
 
+using eventlog::ExpectedVersion;
 using eventlog::RecordView;
+using eventlog::StreamAppend;
 using eventlog::WriteRequest;
 using eventlog::WriteResult;
 
 namespace {
 
 constexpr int kMaxAbortedRetries = 20;
+// HandleEach keeps a merged write well inside the store's limits (1000 events
+// an append, 16 MiB of payload a write, by default).
+constexpr size_t kMaxMergedEventsPerStream = 1000;
+constexpr size_t kMaxMergedPayloadBytes = 8 << 20;
+
+// The stream's version after `append`, when its expected version says it.
+std::optional<uint64_t> VersionAfter(const StreamAppend& append) {
+  switch (append.expected.kind) {
+    case ExpectedVersion::Kind::kExact:
+      return append.expected.version + append.events.size();
+    case ExpectedVersion::Kind::kNoStream:
+      return append.events.size();
+    default:
+      return std::nullopt;
+  }
+}
+
+// Whether `next` may join `merged` (an append to the same stream written
+// before it in the same write) without changing what it expects.
+bool Mergeable(const StreamAppend& merged, const StreamAppend& next) {
+  if (merged.events.size() + next.events.size() > kMaxMergedEventsPerStream) return false;
+  switch (next.expected.kind) {
+    case ExpectedVersion::Kind::kAny:
+    case ExpectedVersion::Kind::kExists:  // `merged` made the stream exist
+      return true;
+    case ExpectedVersion::Kind::kExact: {
+      const std::optional<uint64_t> after = VersionAfter(merged);
+      return after.has_value() && *after == next.expected.version;
+    }
+    case ExpectedVersion::Kind::kNoStream:
+    default:
+      return false;
+  }
+}
 
 }  // namespace
 
+BatchEffects Follower::HandleEach(absl::Span<const UpstreamEvent> events,
+                                  const EventHandler& handle) {
+  BatchEffects out;
+  absl::flat_hash_map<std::string, size_t> stream_index;  // -> out.write.appends
+  size_t payload_bytes = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    absl::StatusOr<WriteRequest> produced = handle(events[i]);
+    if (!produced.ok()) {
+      out.error = produced.status();
+      return out;  // handled == i: the events before it are kept
+    }
+    size_t added_bytes = 0;
+    bool fits = true;
+    for (const StreamAppend& append : produced->appends) {
+      for (const eventlog::NewEvent& e : append.events) added_bytes += e.payload.size();
+      auto it = stream_index.find(append.stream_id);
+      if (it != stream_index.end() && !Mergeable(out.write.appends[it->second], append)) {
+        fits = false;
+      }
+    }
+    if (i > 0 && (!fits || payload_bytes + added_bytes > kMaxMergedPayloadBytes)) {
+      return out;  // cut here: the follower writes the part before, then goes on
+    }
+    for (StreamAppend& append : produced->appends) {
+      auto [it, inserted] = stream_index.try_emplace(append.stream_id, 0);
+      if (inserted) {
+        it->second = out.write.appends.size();
+        out.write.appends.push_back(std::move(append));
+      } else {
+        std::vector<eventlog::NewEvent>& into = out.write.appends[it->second].events;
+        into.insert(into.end(), std::make_move_iterator(append.events.begin()),
+                    std::make_move_iterator(append.events.end()));
+      }
+    }
+    for (eventlog::Checkpoint& c : produced->checkpoints) {
+      auto same = std::find_if(
+          out.write.checkpoints.begin(), out.write.checkpoints.end(),
+          [&](const eventlog::Checkpoint& have) { return have.consumer == c.consumer; });
+      if (same != out.write.checkpoints.end()) {
+        *same = std::move(c);
+      } else {
+        out.write.checkpoints.push_back(std::move(c));
+      }
+    }
+    payload_bytes += added_bytes;
+    out.handled = i + 1;
+  }
+  return out;
+}
+
+Follower::Handler Follower::PerEvent(EventHandler handle) {
+  return [handle = std::move(handle)](absl::Span<const UpstreamEvent> events) {
+    return HandleEach(events, handle);
+  };
+}
+
 absl::StatusOr<std::unique_ptr<Follower>> Follower::Create(eventlog::EventStore* store,
-                                                          Options options, Handler handler,
-                                                          Committed committed) {
+                                                           Options options,
+                                                           Handler handler,
+                                                           Committed committed) {
   if (store == nullptr) return absl::InvalidArgumentError("follower needs a store");
   if (options.upstream.empty()) {
     return absl::InvalidArgumentError("follower needs an upstream name");
@@ -39,10 +135,11 @@ absl::StatusOr<std::unique_ptr<Follower>> Follower::Create(eventlog::EventStore*
   if (options.max_batch <= 0 || options.max_batch > 1000) {
     return absl::InvalidArgumentError("follower max_batch must be 1..1000");
   }
-  if (options.consumer.empty()) options.consumer = absl::StrCat("follow:", options.upstream);
+  if (options.consumer.empty())
+    options.consumer = absl::StrCat("follow:", options.upstream);
   MEND_ASSIGN_OR_RETURN(uint64_t checkpoint, store->GetCheckpoint(options.consumer));
-  return std::unique_ptr<Follower>(new Follower(store, std::move(options), std::move(handler),
-                                                std::move(committed), checkpoint));
+  return std::unique_ptr<Follower>(new Follower(
+      store, std::move(options), std::move(handler), std::move(committed), checkpoint));
 }
 
 Follower::Follower(eventlog::EventStore* store, Options options, Handler handler,
@@ -51,8 +148,7 @@ Follower::Follower(eventlog::EventStore* store, Options options, Handler handler
       options_(std::move(options)),
       handler_(std::move(handler)),
       committed_(std::move(committed)),
-      handled_(checkpoint),
-      persisted_checkpoint_(checkpoint) {}
+      handled_(checkpoint) {}
 
 Follower::~Follower() { Stop(); }
 
@@ -104,8 +200,7 @@ absl::Status Follower::WaitForHandled(uint64_t position, absl::Time deadline) co
   if (handled_ >= position) return absl::OkStatus();
   return absl::UnavailableError(absl::StrCat(
       "this service has handled ", options_.upstream, " events up to position ", handled_,
-      ", not yet ", position, (stopping_ ? " (shutting down)" : ""),
-      "; retry shortly"));
+      ", not yet ", position, (stopping_ ? " (shutting down)" : ""), "; retry shortly"));
 }
 
 void Follower::Log(bool error, const std::string& message) const {
@@ -136,8 +231,9 @@ void Follower::Run() {
     if (made_progress) backoff = options_.initial_backoff;
     // Full jitter: a uniformly random wait up to the current backoff, so that
     // many followers of one restarted upstream do not reconnect in step.
-    const absl::Duration wait = absl::Nanoseconds(absl::Uniform<int64_t>(
-        random, absl::ToInt64Nanoseconds(backoff) / 2, absl::ToInt64Nanoseconds(backoff) + 1));
+    const absl::Duration wait = absl::Nanoseconds(
+        absl::Uniform<int64_t>(random, absl::ToInt64Nanoseconds(backoff) / 2,
+                               absl::ToInt64Nanoseconds(backoff) + 1));
     Log(true, absl::StrCat("following ", options_.upstream, " stopped at position ",
                            handled_position(), ": ", ended.ToString(), "; retrying in ",
                            absl::FormatDuration(wait)));
@@ -166,6 +262,8 @@ absl::Status Follower::FollowOnce(bool* made_progress) {
   absl::Status status;
   std::string last_hash;  // hash of the previous record in this session
   eventlog::v1::SubscribeResponse response;
+  std::vector<RecordView> views;
+  std::vector<UpstreamEvent> events;
   bool announced = false;
   while (status.ok() && reader->Read(&response)) {
     {
@@ -175,11 +273,16 @@ absl::Status Follower::FollowOnce(bool* made_progress) {
     }
     if (!announced) {
       announced = true;
-      Log(false, absl::StrCat("following ", options_.upstream, " from position ", from + 1));
+      Log(false,
+          absl::StrCat("following ", options_.upstream, " from position ", from + 1));
     }
-    uint64_t pending_checkpoint = 0;
-    for (const eventlog::v1::RecordedEvent& e : response.events()) {
-      const uint64_t expected = handled_position() + 1;
+    // Check the whole message first; the events up to a bad record are
+    // still handled, then the connection drops.
+    views.assign(response.events_size(), RecordView{});
+    events.clear();
+    uint64_t expected = handled_position() + 1;
+    for (int i = 0; i < response.events_size(); ++i, ++expected) {
+      const eventlog::v1::RecordedEvent& e = response.events(i);
       if (e.position() != expected) {
         status = absl::DataLossError(absl::StrCat("upstream sent position ", e.position(),
                                                   " where ", expected, " was next"));
@@ -190,7 +293,7 @@ absl::Status Follower::FollowOnce(bool* made_progress) {
             absl::StrCat("upstream record ", e.position(), " does not match its hash"));
         break;
       }
-      RecordView view;
+      RecordView& view = views[i];
       if (absl::Status s = eventlog::DecodeRecord(e.record(), &view); !s.ok()) {
         status = absl::DataLossError(
             absl::StrCat("upstream record ", e.position(), ": ", s.message()));
@@ -202,25 +305,14 @@ absl::Status Follower::FollowOnce(bool* made_progress) {
             "upstream record ", e.position(), " does not chain to the record before it"));
         break;
       }
-      bool wrote = false;
-      status = HandleEvent(e.position(), e.record(), view, &wrote);
-      if (!status.ok()) break;
       last_hash = e.hash();
-      pending_checkpoint = wrote ? 0 : e.position();
-      *made_progress = true;
+      events.push_back(UpstreamEvent{e.position(), e.record(), view});
     }
-    // Events that produced nothing advance the stored checkpoint once per
-    // message rather than once each.
-    if (pending_checkpoint > persisted_checkpoint_) {
-      eventlog::WriteRequest checkpoint_only;
-      checkpoint_only.checkpoints.push_back({options_.consumer, pending_checkpoint});
-      absl::StatusOr<WriteResult> r = store_->Write(std::move(checkpoint_only));
-      if (r.ok()) {
-        persisted_checkpoint_ = pending_checkpoint;
-      } else if (status.ok()) {
-        status = r.status();
-      }
-    }
+    if (events.empty()) continue;
+    const uint64_t before = handled_position();
+    absl::Status handled = HandleBatch(events);
+    if (handled_position() > before) *made_progress = true;
+    if (!handled.ok()) status = handled;  // it concerns an earlier event
   }
   if (status.ok()) {
     status = FromGrpc(reader->Finish());
@@ -234,33 +326,57 @@ absl::Status Follower::FollowOnce(bool* made_progress) {
   return status;
 }
 
-absl::Status Follower::HandleEvent(uint64_t position, std::string_view bytes,
-                                   const RecordView& view, bool* wrote) {
-  for (int attempt = 0;; ++attempt) {
-    UpstreamEvent event{position, bytes, view};
-    absl::StatusOr<WriteRequest> produced = handler_(event);
-    if (!produced.ok()) {
-      return absl::Status(produced.status().code(),
-                          absl::StrCat("handler failed on ", options_.upstream, " position ",
-                                       position, ": ", produced.status().message()));
-    }
-    *wrote = !produced->appends.empty();
-    if (*wrote) {
-      WriteRequest request = *std::move(produced);
-      request.checkpoints.push_back({options_.consumer, position});
-      absl::StatusOr<WriteResult> result = store_->Write(request);
+absl::Status Follower::HandleBatch(absl::Span<const UpstreamEvent> events) {
+  size_t done = 0;
+  while (done < events.size()) {
+    const absl::Span<const UpstreamEvent> rest = events.subspan(done);
+    BatchEffects effects;
+    WriteRequest write;
+    absl::StatusOr<WriteResult> result;
+    for (int attempt = 0;; ++attempt) {
+      effects = handler_(rest);
+      const bool sound = effects.error.ok()
+                             ? effects.handled > 0 && effects.handled <= rest.size()
+                             : effects.handled < rest.size();
+      if (!sound) {
+        return absl::InternalError(absl::StrCat(
+            "handler of ", options_.upstream, " reported ", effects.handled, " of ",
+            rest.size(), " events from position ", rest.front().position, " handled ",
+            effects.error.ok() ? "without" : "with", " an error"));
+      }
+      if (effects.handled == 0) break;  // the first event failed: nothing to write
+      write = std::move(effects.write);
+      write.checkpoints.push_back(
+          {options_.consumer, rest[effects.handled - 1].position});
+      // Keep the request for the committed callback only when there is one.
+      result = committed_ ? store_->Write(write) : store_->Write(std::move(write));
       if (result.status().code() == absl::StatusCode::kAborted &&
           attempt < kMaxAbortedRetries) {
-        continue;  // a command changed the stream meanwhile: decide again
+        continue;  // a command changed a stream meanwhile: decide again
       }
-      if (!result.ok()) return result.status();
-      persisted_checkpoint_ = position;
-      if (committed_) committed_(request, *result);
+      if (!result.ok()) {
+        return absl::Status(
+            result.status().code(),
+            absl::StrCat("writing the effects of ", options_.upstream, " positions ",
+                         rest.front().position, "..", rest[effects.handled - 1].position,
+                         ": ", result.status().message()));
+      }
+      break;
     }
-    absl::MutexLock lock(&mu_);
-    handled_ = position;
-    return absl::OkStatus();
+    if (effects.handled > 0) {
+      if (committed_ && !write.appends.empty()) committed_(write, *result);
+      done += effects.handled;
+      absl::MutexLock lock(&mu_);
+      handled_ = rest[effects.handled - 1].position;
+    }
+    if (!effects.error.ok()) {
+      return absl::Status(
+          effects.error.code(),
+          absl::StrCat("handler failed on ", options_.upstream, " position ",
+                       rest[effects.handled].position, ": ", effects.error.message()));
+    }
   }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> Follower::FetchUpstreamHead(absl::Time deadline) const {

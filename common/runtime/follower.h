@@ -1,17 +1,19 @@
 // Follower: keeps one mend service following another service's event log.
 //
 // It subscribes to the upstream's EventLog.Subscribe from the checkpoint
-// stored in the local log, hands every upstream event to the service's
-// handler, and appends what the handler returns together with the new
-// checkpoint in one atomic write. So a crash anywhere neither loses nor
-// repeats an effect: after a restart the follower resumes after the last
-// upstream position whose effects are durable, and the events it produced
-// are exactly those of the positions before it.
+// stored in the local log and hands the service's handler the events of each
+// subscription message (up to Options::max_batch) at once, in position order.
+// What the handler returns for them -- appends to any number of streams --
+// is written together with the new checkpoint in ONE atomic write (one
+// fsync for the whole batch). So a crash anywhere neither loses nor repeats
+// an effect: after a restart the follower resumes after the last upstream
+// position whose effects are durable, and the events it produced are exactly
+// those of the positions up to it.
 //
 //   Follower::Options options{.upstream = "case", .channel = channel};
 //   auto follower = Follower::Create(store, options,
-//       [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
-//         return state.Handle(e);   // events that record the effect, or none
+//       [&](absl::Span<const UpstreamEvent> events) {
+//         return state.Handle(events);   // a BatchEffects (see below)
 //       },
 //       [&](const WriteRequest& r, const WriteResult& w) { state.Apply(r, w); });
 //   (*follower)->Start();
@@ -19,33 +21,60 @@
 //   // The causal token: wait until upstream position 42 has been handled.
 //   MEND_RETURN_IF_ERROR((*follower)->WaitForHandled(42, deadline));
 //
-// Contract for handlers:
-//   - Every effect of an upstream event must be in the events the handler
-//     returns: the local log is the only thing a restart rebuilds state from.
-//     A handler that returns no events may be called again for the same
-//     event after a restart (its checkpoint is written lazily), so it must
-//     not change state.
+// A handler whose effects are per event can be written for one event and
+// adapted with Follower::PerEvent / HandleEach (they merge the per-event
+// writes into one).
+//
+// Contract for handlers (a batch is the span the handler is called with):
+//   - Every effect of the batch's events must be in the returned write: the
+//     local log is the only thing a restart rebuilds state from. The handler
+//     must not change state itself (it may be called again for the same
+//     events: after an ABORTED write, after a crash before the write was
+//     durable, after a handler error).
+//   - The write must be valid as ONE EventStore::Write: each stream at most
+//     once (put all events of a stream, in order, in one StreamAppend, with
+//     the expected version of the stream before the batch), within the
+//     store's limits. Events that come later in the batch must be decided on
+//     the state that includes the effects of the earlier ones, which are not
+//     yet in the store while the batch is being handled.
 //   - Give returned events deterministic ids (e.g. derived from the consumer
 //     and the upstream position) so a write whose outcome was unknown is
-//     deduplicated when it is retried.
-//   - The committed callback gets the WriteResult: an append reported as
-//     deduplicated was written before (its effect is already in the state the
-//     service replayed), so the callback must not apply it a second time.
-//   - A handler error stops the follower at that event: it retries after a
-//     backoff and never skips an event. ABORTED from the write (a command
-//     raced on the same stream) re-runs the handler at once.
+//     deduplicated when it is retried. (A retried batch may be cut
+//     differently from the first attempt; the atomic checkpoint makes that
+//     harmless, since either all of a write is durable and its positions are
+//     never handed out again, or none of it is.)
+//   - The committed callback gets each write and its WriteResult: an append
+//     reported as deduplicated was written before (its effect is already in
+//     the state the service replayed), so the callback must not apply it a
+//     second time. It runs before handled_position() moves past the write.
+//   - An error for an event inside a batch: the handler returns the effects of
+//     the events before it (`handled` = its index) with the error. The
+//     follower writes that prefix with its checkpoint, then stops at the bad
+//     event: it retries after a backoff (from the bad event) and never skips
+//     an event. A handler that cannot say which event failed returns
+//     handled = 0: then nothing of the batch is written.
+//   - A handler may also return handled < events.size() with OK, e.g. to keep
+//     one write within the store's limits: the follower writes that part and
+//     calls the handler again at once with the rest.
+//   - ABORTED from the write (an expected version did not hold because a
+//     command appended to the same stream meanwhile) re-runs the handler on
+//     the same batch at once. A handler that appends with ExpectedVersion::Any
+//     never gets ABORTED; the command that raced with it may.
 //
 // The follower checks what it receives: positions must continue without gap
 // or repeat, and each record's hash must match its bytes and chain to the
-// previous record's hash. Anything else drops the connection and resumes from
-// the last handled position.
+// previous record's hash. A bad record drops the connection after the events
+// before it are handled and resumes from the last handled position.
 //
 // The upstream may be down or restart at any time: the follower reconnects
 // with jittered exponential backoff. Its own service keeps serving meanwhile.
 //
+// A service may follow several upstreams: one Follower each, each with its
+// own consumer name (its checkpoint), over one store.
+//
 // Thread safety: Start and Stop from one thread; the accessors and
 // WaitForHandled from any thread. The handler and the committed callback run
-// on the follower's own thread, one event at a time, in position order.
+// on the follower's own thread, one batch at a time, in position order.
 #ifndef MEND_COMMON_RUNTIME_FOLLOWER_H_
 #define MEND_COMMON_RUNTIME_FOLLOWER_H_
 
@@ -54,6 +83,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -61,6 +91,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/eventlog/event_store.h"
 #include "common/eventlog/record_codec.h"
 
@@ -72,22 +103,33 @@ class ClientContext;
 namespace mend {
 
 // One upstream event as the handler sees it. `view` and `bytes` are valid
-// only during the call.
+// only during the handler's call.
 struct UpstreamEvent {
   uint64_t position = 0;
   std::string_view bytes;  // the exact stored record
   const eventlog::RecordView& view;
 };
 
+// What a handler made of a batch `events`: the effects of events[0, handled)
+// in one write, and, if it stopped early because events[handled] cannot be
+// handled now, why.
+struct BatchEffects {
+  eventlog::WriteRequest write;  // no checkpoints: the follower adds its own
+  size_t handled = 0;            // 0 < handled <= events.size() unless `error`
+  absl::Status error;            // OK, or why events[handled] failed
+};
+
 class Follower {
  public:
   struct Options {
     std::string upstream;  // the upstream service's name, e.g. "case"
-    // Checkpoint name in the local log; default "follow:<upstream>".
+    // Checkpoint name in the local log; default "follow:<upstream>". Two
+    // followers over one store need different names.
     std::string consumer;
     std::shared_ptr<grpc::Channel> channel;
     // Called on every new call's context, e.g. to attach a service token.
     std::function<void(grpc::ClientContext*)> prepare_context;
+    // Events a subscription message carries at most: the largest batch. 1..1000.
     int32_t max_batch = 500;
     absl::Duration initial_backoff = absl::Milliseconds(100);
     absl::Duration max_backoff = absl::Seconds(10);
@@ -95,15 +137,36 @@ class Follower {
     // personal data: upstream name, positions, status codes).
     std::function<void(bool error, const std::string& message)> log;
   };
-  using Handler = std::function<absl::StatusOr<eventlog::WriteRequest>(const UpstreamEvent&)>;
+  // Called with 1..max_batch consecutive upstream events; see the contract above.
+  using Handler = std::function<BatchEffects(absl::Span<const UpstreamEvent> events)>;
+  // The effects of one upstream event (see HandleEach).
+  using EventHandler =
+      std::function<absl::StatusOr<eventlog::WriteRequest>(const UpstreamEvent&)>;
   using Committed =
       std::function<void(const eventlog::WriteRequest&, const eventlog::WriteResult&)>;
 
-  // INVALID_ARGUMENT without an upstream name, channel or handler; errors
-  // from reading the checkpoint.
+  // A batch handler from a per-event one: calls `handle` for each event in
+  // order and merges the writes -- appends to a stream already in the write
+  // join its StreamAppend (the events of each stream stay in upstream order;
+  // across streams they are grouped by stream). It cuts the batch before an
+  // event whose write cannot be merged: an append whose expected version
+  // would no longer hold after the earlier events' appends to that stream
+  // (NO_STREAM, or an EXACT version other than the one they lead to; ANY and
+  // EXISTS always merge), or that would pass 1000 events in one stream or
+  // 8 MiB of payload. The follower then writes the part before it and calls
+  // again from there, so `handle` may read the store to decide. An error from
+  // `handle` stops the batch at that event (the events before it are kept).
+  static BatchEffects HandleEach(absl::Span<const UpstreamEvent> events,
+                                 const EventHandler& handle);
+  // HandleEach(events, handle) as a Handler.
+  static Handler PerEvent(EventHandler handle);
+
+  // INVALID_ARGUMENT without an upstream name, channel or handler, or with
+  // max_batch outside 1..1000; errors from reading the checkpoint.
   static absl::StatusOr<std::unique_ptr<Follower>> Create(eventlog::EventStore* store,
-                                                         Options options, Handler handler,
-                                                         Committed committed = nullptr);
+                                                          Options options,
+                                                          Handler handler,
+                                                          Committed committed = nullptr);
   ~Follower();  // Stop()
 
   void Start();
@@ -139,8 +202,11 @@ class Follower {
   void Run();
   // One subscription, until it fails or Stop. Returns why it ended.
   absl::Status FollowOnce(bool* made_progress);
-  absl::Status HandleEvent(uint64_t position, std::string_view bytes,
-                           const eventlog::RecordView& view, bool* wrote);
+  // Handles `events` (one message's, already checked) to the end: writes
+  // each part the handler returns with its checkpoint. Returns the first
+  // error (the handler's, the store's), with handled_ at the last durable
+  // position.
+  absl::Status HandleBatch(absl::Span<const UpstreamEvent> events);
   void Log(bool error, const std::string& message) const;
   bool SleepUnlessStopped(absl::Duration d);
 
@@ -156,8 +222,6 @@ class Follower {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* active_call_ ABSL_GUARDED_BY(mu_) = nullptr;
 
-  // Owned by the follower thread.
-  uint64_t persisted_checkpoint_ = 0;
   std::thread thread_;
 };
 

@@ -156,11 +156,13 @@ ConsentServiceImpl::ConsentServiceImpl(ServiceRuntime* runtime) : runtime_(runti
   }
 }
 
-absl::StatusOr<eventlog::WriteRequest> ConsentServiceImpl::ObserveCase(
-    const UpstreamEvent& event) {
-  MEND_ASSIGN_OR_RETURN(consent_v1::CaseEventObserved observed,
-                        ObserveCaseRecord(event.position, event.bytes, event.view));
-  return ObservationWrite(observed);
+BatchEffects ConsentServiceImpl::ObserveCase(absl::Span<const UpstreamEvent> events) {
+  return Follower::HandleEach(
+      events, [](const UpstreamEvent& event) -> absl::StatusOr<eventlog::WriteRequest> {
+        MEND_ASSIGN_OR_RETURN(consent_v1::CaseEventObserved observed,
+                              ObserveCaseRecord(event.position, event.bytes, event.view));
+        return ObservationWrite(observed);
+      });
 }
 
 void ConsentServiceImpl::Observed(const eventlog::WriteRequest& request,

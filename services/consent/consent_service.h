@@ -92,8 +92,9 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   // The follower of the case log, for the causal token (before Start).
   void SetCaseFollower(const Follower* follower) { case_follower_ = follower; }
 
-  // The follower's handler: a case record → the write that records it.
-  static absl::StatusOr<eventlog::WriteRequest> ObserveCase(const UpstreamEvent& event);
+  // The follower's handler: case records → the write that records them (one
+  // CaseEventObserved each, merged per case stream; see Follower::HandleEach).
+  static BatchEffects ObserveCase(absl::Span<const UpstreamEvent> events);
   // The follower's committed callback: folds what was written.
   void Observed(const eventlog::WriteRequest& request,
                 const eventlog::WriteResult& result);

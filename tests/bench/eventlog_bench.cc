@@ -389,7 +389,9 @@ int Main() {
 }  // namespace
 }  // namespace mend::eventlog
 
+namespace mend::bench { int FollowerCatchupMain(); }  // follower_catchup.cc
+
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  return mend::eventlog::Main();
+  return mend::eventlog::Main() || mend::bench::FollowerCatchupMain();
 }

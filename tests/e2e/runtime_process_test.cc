@@ -305,6 +305,115 @@ TEST_F(RuntimeProcessTest, FollowerSurvivesUpstreamKillAndRestartWithoutGapOrDup
   ExpectMirrorsReach(down_port, auditor, 200, upstream, downstream);
 }
 
+// A follower killed with SIGKILL while it catches up (one write per batch of
+// up to 500 upstream events, back to back) loses and repeats nothing: its log
+// holds exactly the effects of the positions up to its checkpoint, and after
+// a restart every upstream event has exactly one effect.
+TEST_F(RuntimeProcessTest, SigkillDuringCatchUpLosesAndRepeatsNoUpstreamEvent) {
+  constexpr uint64_t kUpstreamEvents = 100000;
+  {  // A long upstream log, written before anything runs.
+    std::filesystem::create_directories(dir_.Sub("up"));
+    auto store = eventlog::EventStore::Open({.path = dir_.Sub("up") + "/eventlog"});
+    ASSERT_THAT(store, IsOk());
+    for (uint64_t p = 1; p <= kUpstreamEvents;) {
+      std::vector<eventlog::NewEvent> events;
+      for (int i = 0; i < 1000; ++i, ++p) {
+        events.push_back({.event_id = absl::StrCat("pre-", p),
+                          .event_type = "mend.example.v1.Appended",
+                          .payload = std::string(100, 'x'),
+                          .actor_id = "test",
+                          .actor_role = "service",
+                          .correlation_id = "",
+                          .causation_id = ""});
+      }
+      ASSERT_THAT(
+          (*store)->Append("u", eventlog::ExpectedVersion::Any(), std::move(events)),
+          IsOk());
+    }
+  }
+  const int up_port = testing::PickFreePort();
+  const int down_port = testing::PickFreePort();
+  const std::string token_file = dir_.Sub("down-token");
+  {
+    std::ofstream out(token_file);
+    out << TokenFor(Role::kService, "example-down") << "\n";
+  }
+  const std::vector<std::string> down_flags = {
+      absl::StrCat("--upstream_example=127.0.0.1:", up_port),
+      "--service_token_file=" + token_file};
+  ChildProcess upstream = StartService("up", up_port);
+  WaitServing(up_port, upstream);
+  ChildProcess downstream = StartService("down", down_port, down_flags);
+
+  // Kill it once it has made some progress: read its head over gRPC until it
+  // passes a few batches.
+  const std::string auditor = TokenFor(Role::kAuditor, "auditor");
+  uint64_t seen = 0;
+  {
+    auto log = eventlog::v1::EventLog::NewStub(Connect(down_port));
+    for (absl::Time deadline = absl::Now() + absl::Seconds(60);
+         seen < 2000 && absl::Now() < deadline;) {
+      grpc::ClientContext context;
+      AttachBearerToken(&context, auditor);
+      context.set_wait_for_ready(true);
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      eventlog::v1::GetHeadResponse head;
+      if (log->GetHead(&context, eventlog::v1::GetHeadRequest(), &head).ok()) {
+        seen = head.position();
+      }
+    }
+  }
+  ASSERT_GE(seen, 2000u) << downstream.Output();
+  downstream.Signal(SIGKILL);
+  ASSERT_TRUE(downstream.Wait(absl::Seconds(10)).has_value());
+
+  // What the killed process left: effects for exactly the positions up to the
+  // checkpoint, and a sound chain.
+  {
+    auto store = eventlog::EventStore::Open({.path = dir_.Sub("down") + "/eventlog"});
+    ASSERT_THAT(store, IsOk());
+    auto checkpoint = (*store)->GetCheckpoint("follow:example");
+    ASSERT_THAT(checkpoint, IsOk());
+    EXPECT_GE(*checkpoint, 2000u);
+    // Killed during the catch-up, not after it, or this test shows nothing.
+    ASSERT_LT(*checkpoint, kUpstreamEvents) << "the catch-up ended before the kill";
+    EXPECT_EQ((*store)->GetHead().position, *checkpoint);
+    eventlog::VerifyReport report = (*store)->Verify();
+    EXPECT_TRUE(report.ok) << report.problem;
+  }
+
+  downstream = StartService("down", down_port, down_flags);
+  // (testing::WaitServing opens the watch again if the first connection,
+  // made while the killed process's port was being taken over, breaks.)
+  ASSERT_TRUE(testing::WaitServing(Connect(down_port))) << downstream.Output();
+  ExpectMirrorsReach(down_port, auditor, kUpstreamEvents, upstream, downstream);
+  downstream.Signal(SIGTERM);
+  ASSERT_TRUE(downstream.Wait(absl::Seconds(30)).has_value());
+
+  // Every upstream event has exactly one effect, in order, carrying its id.
+  auto store = eventlog::EventStore::Open({.path = dir_.Sub("down") + "/eventlog"});
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->GetCheckpoint("follow:example"),
+              ::mend::testing::IsOkAndHolds(kUpstreamEvents));
+  EXPECT_EQ((*store)->GetHead().position, kUpstreamEvents);
+  uint64_t p = 0;
+  ASSERT_THAT((*store)->Scan(1,
+                             [&](uint64_t position, std::string_view bytes) {
+                               ++p;
+                               eventlog::RecordView view;
+                               EXPECT_THAT(eventlog::DecodeRecord(bytes, &view), IsOk());
+                               EXPECT_EQ(position, p);
+                               EXPECT_EQ(view.stream_id, "mirror");
+                               EXPECT_EQ(view.stream_version, p);
+                               EXPECT_EQ(view.event_id, absl::StrCat("mirror-", p));
+                               EXPECT_EQ(view.payload, absl::StrCat("pre-", p));
+                               return view.payload == absl::StrCat("pre-", p);
+                             }),
+              IsOk());
+  EXPECT_EQ(p, kUpstreamEvents);
+  EXPECT_TRUE((*store)->Verify().ok);
+}
+
 TEST_F(RuntimeProcessTest, MetricsEndpointShowsCallsAppendsAndFsyncs) {
   const int port = testing::PickFreePort();
   const int metrics_port = testing::PickFreePort();

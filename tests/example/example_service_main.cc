@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
 
   const std::string upstream = absl::GetFlag(FLAGS_upstream_example);
   if (!upstream.empty()) {
-    auto follower = (*runtime)->AddFollower("example", upstream, Mirror);
+    auto follower =
+        (*runtime)->AddFollower("example", upstream, mend::Follower::PerEvent(Mirror));
     if (!follower.ok()) return mend::ExitOnError(follower.status());
   }
   if (absl::Status s = (*runtime)->Start(); !s.ok()) return mend::ExitOnError(s);

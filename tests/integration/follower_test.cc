@@ -3,10 +3,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -152,10 +154,13 @@ class FollowerTest : public ::testing::Test {
 
 TEST_F(FollowerTest, CatchesUpThenFollowsLiveWithCheckpointStoredWithEffects) {
   upstream_->Append(40, "a");
-  std::atomic<int> committed{0};
-  auto follower = Follower::Create(
-      local_.get(), OptionsFor(*upstream_), Mirror,
-      [&](const WriteRequest&, const eventlog::WriteResult&) { ++committed; });
+  std::atomic<int> committed{0};  // effects the committed callback was told of
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_), Follower::PerEvent(Mirror),
+                       [&](const WriteRequest& r, const eventlog::WriteResult&) {
+                         for (const eventlog::StreamAppend& a : r.appends)
+                           committed += a.events.size();
+                       });
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(40, kDeadline), IsOk());
@@ -170,14 +175,16 @@ TEST_F(FollowerTest, CatchesUpThenFollowsLiveWithCheckpointStoredWithEffects) {
 TEST_F(FollowerTest, RestartedFollowerResumesFromItsCheckpoint) {
   upstream_->Append(30, "a");
   {
-    auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror);
+    auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_),
+                                     Follower::PerEvent(Mirror));
     ASSERT_THAT(follower, IsOk());
     (*follower)->Start();
     ASSERT_THAT((*follower)->WaitForHandled(30, kDeadline), IsOk());
   }
   upstream_->Append(20, "b");  // while nobody follows
   OpenLocal();                 // the local service restarts too
-  auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror);
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_), Follower::PerEvent(Mirror));
   ASSERT_THAT(follower, IsOk());
   EXPECT_EQ((*follower)->handled_position(), 30u);
   (*follower)->Start();
@@ -187,7 +194,8 @@ TEST_F(FollowerTest, RestartedFollowerResumesFromItsCheckpoint) {
 
 TEST_F(FollowerTest, ReconnectsWhenTheUpstreamRestarts) {
   upstream_->Append(10, "a");
-  auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror);
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_), Follower::PerEvent(Mirror));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(10, kDeadline), IsOk());
@@ -211,12 +219,12 @@ TEST_F(FollowerTest, ReconnectsWhenTheUpstreamRestarts) {
 TEST_F(FollowerTest, EventsWithoutEffectsStillMoveTheCheckpoint) {
   upstream_->Append(20, "a");
   std::atomic<int> calls{0};
-  auto follower =
-      Follower::Create(local_.get(), OptionsFor(*upstream_),
-                       [&](const UpstreamEvent&) -> absl::StatusOr<WriteRequest> {
-                         ++calls;
-                         return WriteRequest{};
-                       });
+  auto follower = Follower::Create(
+      local_.get(), OptionsFor(*upstream_),
+      Follower::PerEvent([&](const UpstreamEvent&) -> absl::StatusOr<WriteRequest> {
+        ++calls;
+        return WriteRequest{};
+      }));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(20, kDeadline), IsOk());
@@ -229,14 +237,14 @@ TEST_F(FollowerTest, EventsWithoutEffectsStillMoveTheCheckpoint) {
 TEST_F(FollowerTest, HandlerFailureStopsAtThatEventAndRetries) {
   upstream_->Append(10, "a");
   std::atomic<int> failures_left{3};
-  auto follower =
-      Follower::Create(local_.get(), OptionsFor(*upstream_),
-                       [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
-                         if (e.position == 6 && failures_left.fetch_sub(1) > 0) {
-                           return absl::UnavailableError("a dependency is down");
-                         }
-                         return Mirror(e);
-                       });
+  auto follower = Follower::Create(
+      local_.get(), OptionsFor(*upstream_),
+      Follower::PerEvent([&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+        if (e.position == 6 && failures_left.fetch_sub(1) > 0) {
+          return absl::UnavailableError("a dependency is down");
+        }
+        return Mirror(e);
+      }));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(10, kDeadline), IsOk());
@@ -251,7 +259,7 @@ TEST_F(FollowerTest, VersionConflictWithACommandReRunsTheHandler) {
   std::atomic<bool> raced{false};
   auto follower = Follower::Create(
       local_.get(), OptionsFor(*upstream_),
-      [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+      Follower::PerEvent([&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
         auto current = local_->ReadStream("shared", 1, 1000);
         if (!current.ok()) return current.status();
         if (e.position == 3 && !raced.exchange(true)) {
@@ -263,7 +271,7 @@ TEST_F(FollowerTest, VersionConflictWithACommandReRunsTheHandler) {
                                    ExpectedVersion::Exact(current->size()),
                                    {Event(absl::StrCat("effect-", e.position))}});
         return request;
-      });
+      }));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   ASSERT_THAT((*follower)->WaitForHandled(5, kDeadline), IsOk());
@@ -272,8 +280,226 @@ TEST_F(FollowerTest, VersionConflictWithACommandReRunsTheHandler) {
   EXPECT_EQ(shared->size(), 6u);  // five effects and the command, none lost
 }
 
+// A batch handler: one "mirror" append for the whole batch, mirror-P for
+// each upstream position P (what Mirror does per event).
+BatchEffects MirrorBatch(absl::Span<const UpstreamEvent> events) {
+  BatchEffects out;
+  eventlog::StreamAppend append{
+      "mirror", ExpectedVersion::Exact(events[0].position - 1), {}};
+  for (const UpstreamEvent& e : events) {
+    append.events.push_back(
+        Event(absl::StrCat("mirror-", e.position), std::string(e.view.event_id)));
+  }
+  out.write.appends.push_back(std::move(append));
+  out.handled = events.size();
+  return out;
+}
+
+TEST_F(FollowerTest, HandlerGetsEachMessageAsOneBatchAndEachBatchIsOneWrite) {
+  upstream_->Append(40, "a");  // before the follower starts: full messages of 7
+  absl::Mutex mu;
+  std::vector<std::vector<uint64_t>> batches;  // positions of each handler call
+  std::vector<uint64_t> checkpoints;           // of each committed write
+  auto follower = Follower::Create(
+      local_.get(), OptionsFor(*upstream_),
+      [&](absl::Span<const UpstreamEvent> events) {
+        std::vector<uint64_t> positions;
+        for (const UpstreamEvent& e : events) positions.push_back(e.position);
+        absl::MutexLock lock(&mu);
+        batches.push_back(std::move(positions));
+        return MirrorBatch(events);
+      },
+      [&](const WriteRequest& r, const eventlog::WriteResult& w) {
+        absl::MutexLock lock(&mu);
+        ASSERT_EQ(r.checkpoints.size(), 1u);
+        EXPECT_EQ(r.checkpoints[0].consumer, "follow:up");
+        checkpoints.push_back(r.checkpoints[0].position);
+        ASSERT_EQ(w.appends.size(), 1u);
+        EXPECT_FALSE(w.appends[0].deduplicated);
+      });
+  ASSERT_THAT(follower, IsOk());
+  const uint64_t writes_before = local_->stats().requests_committed.load();
+  (*follower)->Start();
+  ASSERT_THAT((*follower)->WaitForHandled(40, kDeadline), IsOk());
+  (*follower)->Stop();
+
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(batches.size(), 6u);  // 7+7+7+7+7+5: every message is one call
+  uint64_t next = 1;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    EXPECT_EQ(batches[i].size(), i < 5 ? 7u : 5u) << "call " << i;
+    for (uint64_t p : batches[i]) EXPECT_EQ(p, next++);
+    ASSERT_LT(i, checkpoints.size());
+    EXPECT_EQ(checkpoints[i], batches[i].back()) << "the checkpoint rides with the batch";
+  }
+  // One durable write per batch: the effects and the checkpoint together.
+  EXPECT_EQ(local_->stats().requests_committed.load() - writes_before, batches.size());
+  EXPECT_THAT(local_->GetCheckpoint("follow:up"), ::mend::testing::IsOkAndHolds(40u));
+  ExpectMirrored(local_.get(), upstream_->store(), 40);
+}
+
+TEST_F(FollowerTest, AFailingEventInABatchWritesTheEventsBeforeItThenStopsThere) {
+  upstream_->Append(7, "a");  // one message of 7
+  std::atomic<bool> broken{true};
+  std::atomic<int> failures{0};
+  auto follower = Follower::Create(
+      local_.get(), OptionsFor(*upstream_),
+      Follower::PerEvent([&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+        if (e.position == 5 && broken) {
+          ++failures;
+          return absl::UnavailableError("a dependency is down");
+        }
+        return Mirror(e);
+      }));
+  ASSERT_THAT(follower, IsOk());
+  (*follower)->Start();
+  ASSERT_THAT((*follower)->WaitForHandled(4, kDeadline), IsOk());
+  // Position 5 is never skipped, however often it is retried.
+  EXPECT_THAT((*follower)->WaitForHandled(5, absl::Now() + absl::Milliseconds(100)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_GE(failures.load(), 1);
+  EXPECT_EQ((*follower)->handled_position(), 4u);
+  EXPECT_THAT(local_->GetCheckpoint("follow:up"), ::mend::testing::IsOkAndHolds(4u));
+  EXPECT_EQ(local_->GetHead().position, 4u);  // mirror-1..4, in one write
+  broken = false;
+  ASSERT_THAT((*follower)->WaitForHandled(7, kDeadline), IsOk());
+  ExpectMirrored(local_.get(), upstream_->store(), 7);
+}
+
+TEST_F(FollowerTest, AHandlerMayTakePartOfABatchAndIsCalledAgainWithTheRest) {
+  upstream_->Append(20, "a");
+  absl::Mutex mu;
+  std::vector<std::pair<uint64_t, size_t>> calls;  // first position, size
+  auto follower = Follower::Create(
+      local_.get(), OptionsFor(*upstream_), [&](absl::Span<const UpstreamEvent> events) {
+        {
+          absl::MutexLock lock(&mu);
+          calls.push_back({events[0].position, events.size()});
+        }
+        return MirrorBatch(events.subspan(0, std::min<size_t>(2, events.size())));
+      });
+  ASSERT_THAT(follower, IsOk());
+  (*follower)->Start();
+  ASSERT_THAT((*follower)->WaitForHandled(20, kDeadline), IsOk());
+  (*follower)->Stop();
+  ExpectMirrored(local_.get(), upstream_->store(), 20);
+  absl::MutexLock lock(&mu);
+  // Messages of 7: 7, 5, 3, 1 of the first; then 7, 5, 3, 1; then 6, 4, 2.
+  const std::vector<std::pair<uint64_t, size_t>> expected = {
+      {1, 7},  {3, 5},  {5, 3},  {7, 1},  {8, 7}, {10, 5},
+      {12, 3}, {14, 1}, {15, 6}, {17, 4}, {19, 2}};
+  EXPECT_EQ(calls.size(), expected.size());
+  for (size_t i = 0; i < expected.size() && i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i], expected[i]) << "call " << i;
+  }
+}
+
+TEST_F(FollowerTest, AHandlerThatHandlesNothingWithoutAnErrorStopsTheFollower) {
+  upstream_->Append(3, "a");
+  absl::Mutex mu;
+  std::vector<std::string> errors;
+  Follower::Options options = OptionsFor(*upstream_);
+  options.log = [&](bool error, const std::string& message) {
+    absl::MutexLock lock(&mu);
+    if (error) errors.push_back(message);
+  };
+  auto follower =
+      Follower::Create(local_.get(), options, [](absl::Span<const UpstreamEvent>) {
+        return BatchEffects{};  // handled 0, no error
+      });
+  ASSERT_THAT(follower, IsOk());
+  (*follower)->Start();
+  {
+    absl::MutexLock lock(&mu);
+    auto logged = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !errors.empty(); };
+    ASSERT_TRUE(mu.AwaitWithDeadline(absl::Condition(&logged), kDeadline));
+    EXPECT_THAT(errors[0], HasSubstr("INTERNAL"));
+    EXPECT_THAT(errors[0], HasSubstr("without an error"));
+  }
+  EXPECT_EQ((*follower)->handled_position(), 0u);
+  EXPECT_EQ(local_->GetHead().position, 0u);
+}
+
+// The effect of position P of upstream `name`: event `name`-P in stream
+// "mirror-`name`" at version P-1.
+Follower::Handler MirrorOf(const std::string& name) {
+  return Follower::PerEvent(
+      [name](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+        WriteRequest request;
+        request.appends.push_back(
+            {absl::StrCat("mirror-", name),
+             ExpectedVersion::Exact(e.position - 1),
+             {Event(absl::StrCat(name, "-", e.position), std::string(e.view.event_id))}});
+        return request;
+      });
+}
+
+TEST_F(FollowerTest, TwoFollowersOfTwoUpstreamsShareOneStoreWithTheirOwnCheckpoints) {
+  Upstream other(dir_.Sub("other"));
+  other.Start();
+  upstream_->Append(30, "a");
+  other.Append(17, "o");
+  auto make = [&](const Upstream& up, const std::string& name) {
+    Follower::Options options = OptionsFor(up);
+    options.upstream = name;
+    return Follower::Create(local_.get(), options, MirrorOf(name));
+  };
+  {
+    auto first = make(*upstream_, "up");
+    auto second = make(other, "other");
+    ASSERT_THAT(first, IsOk());
+    ASSERT_THAT(second, IsOk());
+    (*first)->Start();
+    (*second)->Start();
+    std::thread live([&] { other.Append(10, "o-live"); });
+    upstream_->Append(5, "a-live");
+    live.join();
+    ASSERT_THAT((*first)->WaitForHandled(35, kDeadline), IsOk());
+    ASSERT_THAT((*second)->WaitForHandled(27, kDeadline), IsOk());
+  }
+  EXPECT_THAT(local_->GetCheckpoint("follow:up"), ::mend::testing::IsOkAndHolds(35u));
+  EXPECT_THAT(local_->GetCheckpoint("follow:other"), ::mend::testing::IsOkAndHolds(27u));
+
+  // Both restart from their own checkpoints and go on without repeating.
+  upstream_->Append(3, "b");
+  other.Append(4, "p");
+  OpenLocal();
+  auto first = make(*upstream_, "up");
+  auto second = make(other, "other");
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ((*first)->handled_position(), 35u);
+  EXPECT_EQ((*second)->handled_position(), 27u);
+  (*first)->Start();
+  (*second)->Start();
+  ASSERT_THAT((*first)->WaitForHandled(38, kDeadline), IsOk());
+  ASSERT_THAT((*second)->WaitForHandled(31, kDeadline), IsOk());
+  (*first)->Stop();
+  (*second)->Stop();
+
+  for (auto [name, up, n] :
+       {std::tuple<std::string, Upstream*, uint64_t>{"up", upstream_.get(), 38},
+        {"other", &other, 31}}) {
+    auto mirrored = local_->ReadStream(absl::StrCat("mirror-", name), 1, 1000);
+    ASSERT_THAT(mirrored, IsOk());
+    ASSERT_EQ(mirrored->size(), n) << name;
+    auto original = up->store()->Read(1, 1000);
+    ASSERT_THAT(original, IsOk());
+    for (uint64_t p = 1; p <= n; ++p) {
+      RecordView mine, theirs;
+      ASSERT_THAT(eventlog::DecodeRecord((*mirrored)[p - 1].bytes, &mine), IsOk());
+      ASSERT_THAT(eventlog::DecodeRecord((*original)[p - 1].bytes, &theirs), IsOk());
+      EXPECT_EQ(mine.event_id, absl::StrCat(name, "-", p));
+      EXPECT_EQ(mine.payload, theirs.event_id) << name << " position " << p;
+    }
+  }
+  EXPECT_EQ(local_->GetHead().position, 38u + 31u);
+  EXPECT_TRUE(local_->Verify().ok);
+}
+
 TEST_F(FollowerTest, StopWakesWaiters) {
-  auto follower = Follower::Create(local_.get(), OptionsFor(*upstream_), Mirror);
+  auto follower =
+      Follower::Create(local_.get(), OptionsFor(*upstream_), Follower::PerEvent(Mirror));
   ASSERT_THAT(follower, IsOk());
   (*follower)->Start();
   absl::Status waited;
@@ -289,18 +515,133 @@ TEST(FollowerCreateTest, RefusesMissingParts) {
   auto store = EventStore::Open({.path = dir.Sub("local")});
   ASSERT_THAT(store, IsOk());
   Follower::Options options;
-  EXPECT_THAT(Follower::Create(store->get(), options, Mirror),
+  EXPECT_THAT(Follower::Create(store->get(), options, Follower::PerEvent(Mirror)),
               StatusIs(absl::StatusCode::kInvalidArgument));
   options.upstream = "up";
-  EXPECT_THAT(Follower::Create(store->get(), options, Mirror),
+  EXPECT_THAT(Follower::Create(store->get(), options, Follower::PerEvent(Mirror)),
               StatusIs(absl::StatusCode::kInvalidArgument));
   options.channel =
       grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
   EXPECT_THAT(Follower::Create(store->get(), options, nullptr),
               StatusIs(absl::StatusCode::kInvalidArgument));
   options.max_batch = 0;
-  EXPECT_THAT(Follower::Create(store->get(), options, Mirror),
+  EXPECT_THAT(Follower::Create(store->get(), options, Follower::PerEvent(Mirror)),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// HandleEach over events that exist only in memory.
+class HandleEachTest : public ::testing::Test {
+ protected:
+  HandleEachTest() {
+    views_.resize(8);
+    for (uint64_t p = 1; p <= 8; ++p) {
+      views_[p - 1].position = p;
+      events_.push_back(UpstreamEvent{p, "", views_[p - 1]});
+    }
+  }
+  // An append of event `id` to `stream` with `expected`.
+  static WriteRequest One(std::string stream, ExpectedVersion expected, std::string id,
+                          std::string payload = "p") {
+    WriteRequest request;
+    request.appends.push_back(
+        {std::move(stream), expected, {Event(std::move(id), std::move(payload))}});
+    return request;
+  }
+  static std::vector<std::string> Ids(const eventlog::StreamAppend& a) {
+    std::vector<std::string> ids;
+    for (const NewEvent& e : a.events) ids.push_back(e.event_id);
+    return ids;
+  }
+
+  std::vector<RecordView> views_;
+  std::vector<UpstreamEvent> events_;
+};
+
+TEST_F(HandleEachTest, MergesAppendsPerStreamInUpstreamOrder) {
+  BatchEffects out = Follower::HandleEach(
+      absl::MakeConstSpan(events_).subspan(0, 4),
+      [](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+        return One(e.position % 2 ? "odd" : "even", ExpectedVersion::Any(),
+                   absl::StrCat("e", e.position));
+      });
+  EXPECT_THAT(out.error, IsOk());
+  EXPECT_EQ(out.handled, 4u);
+  ASSERT_EQ(out.write.appends.size(), 2u);
+  EXPECT_EQ(out.write.appends[0].stream_id, "odd");
+  EXPECT_THAT(Ids(out.write.appends[0]), ::testing::ElementsAre("e1", "e3"));
+  EXPECT_EQ(out.write.appends[1].stream_id, "even");
+  EXPECT_THAT(Ids(out.write.appends[1]), ::testing::ElementsAre("e2", "e4"));
+  EXPECT_TRUE(out.write.checkpoints.empty());
+}
+
+TEST_F(HandleEachTest, ExpectedVersionsMergeOnlyWhenTheyStillHold) {
+  struct Case {
+    const char* name;
+    ExpectedVersion first, second;
+    size_t handled;  // 2: merged; 1: cut before the second event
+  };
+  const Case cases[] = {
+      {"any then any", ExpectedVersion::Any(), ExpectedVersion::Any(), 2},
+      {"exact then the next exact", ExpectedVersion::Exact(4), ExpectedVersion::Exact(5),
+       2},
+      {"exact then the same exact", ExpectedVersion::Exact(4), ExpectedVersion::Exact(4),
+       1},
+      {"no stream then exact 1", ExpectedVersion::NoStream(), ExpectedVersion::Exact(1),
+       2},
+      {"no stream then no stream", ExpectedVersion::NoStream(),
+       ExpectedVersion::NoStream(), 1},
+      {"any then exact", ExpectedVersion::Any(), ExpectedVersion::Exact(3), 1},
+      {"exact then exists", ExpectedVersion::Exact(4), ExpectedVersion::Exists(), 2},
+      {"exact then any", ExpectedVersion::Exact(4), ExpectedVersion::Any(), 2},
+  };
+  for (const Case& c : cases) {
+    BatchEffects out =
+        Follower::HandleEach(absl::MakeConstSpan(events_).subspan(0, 2),
+                             [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+                               return One("s", e.position == 1 ? c.first : c.second,
+                                          absl::StrCat("e", e.position));
+                             });
+    EXPECT_THAT(out.error, IsOk()) << c.name;
+    EXPECT_EQ(out.handled, c.handled) << c.name;
+    ASSERT_EQ(out.write.appends.size(), 1u) << c.name;
+    EXPECT_EQ(out.write.appends[0].events.size(), c.handled) << c.name;
+    EXPECT_EQ(out.write.appends[0].expected.kind, c.first.kind) << c.name;
+    EXPECT_EQ(out.write.appends[0].expected.version, c.first.version) << c.name;
+  }
+}
+
+TEST_F(HandleEachTest, AnErrorKeepsTheEventsBeforeIt) {
+  BatchEffects out = Follower::HandleEach(
+      events_, [](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+        if (e.position == 4) return absl::FailedPreconditionError("cannot");
+        return One("s", ExpectedVersion::Any(), absl::StrCat("e", e.position));
+      });
+  EXPECT_THAT(out.error, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(out.handled, 3u);
+  ASSERT_EQ(out.write.appends.size(), 1u);
+  EXPECT_THAT(Ids(out.write.appends[0]), ::testing::ElementsAre("e1", "e2", "e3"));
+}
+
+TEST_F(HandleEachTest, CutsBeforeAWriteWouldPassThePayloadLimit) {
+  const std::string big(3 << 20, 'x');  // three fit under 8 MiB, not four
+  BatchEffects out = Follower::HandleEach(
+      events_, [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+        return One(absl::StrCat("s", e.position), ExpectedVersion::Any(),
+                   absl::StrCat("e", e.position), big);
+      });
+  EXPECT_THAT(out.error, IsOk());
+  EXPECT_EQ(out.handled, 2u);
+  EXPECT_EQ(out.write.appends.size(), 2u);
+}
+
+TEST_F(HandleEachTest, EventsWithoutEffectsAreHandledWithAnEmptyWrite) {
+  BatchEffects out = Follower::HandleEach(
+      events_, [](const UpstreamEvent&) -> absl::StatusOr<WriteRequest> {
+        return WriteRequest{};
+      });
+  EXPECT_THAT(out.error, IsOk());
+  EXPECT_EQ(out.handled, events_.size());
+  EXPECT_TRUE(out.write.appends.empty());
 }
 
 }  // namespace
