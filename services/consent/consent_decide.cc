@@ -61,7 +61,7 @@ absl::Status CheckCaseAndParticipant(std::string_view command, const CaseFacts& 
                                      const std::string& case_id,
                                      const std::string& participant_id,
                                      const CommandContext& ctx) {
-  const casesvc::CaseState& state = facts.case_state;
+  const ObservedCase& state = facts.case_state;
   if (!facts.case_known()) {
     return absl::NotFoundError(absl::StrCat(std::string(command), ": no case ",
                                             Quote(case_id), " (",
@@ -81,9 +81,9 @@ absl::Status CheckCaseAndParticipant(std::string_view command, const CaseFacts& 
   if (state.stage == case_v1::CLOSED) {
     return absl::FailedPreconditionError(absl::StrCat(
         std::string(command), ": case ", Quote(case_id), " is in stage ",
-        casesvc::StageName(state.stage), " and a closed case records nothing more (I4)"));
+        CaseStageName(state.stage), " and a closed case records nothing more (I4)"));
   }
-  const casesvc::ParticipantState* participant = state.FindParticipant(participant_id);
+  const ObservedParticipant* participant = state.FindParticipant(participant_id);
   if (participant == nullptr) {
     return absl::NotFoundError(absl::StrCat(
         std::string(command), ": case ", Quote(case_id), " has no participant ",

@@ -16,7 +16,6 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/case/case_state.h"
 #include "services/consent/consent_decide.h"
 #include "services/consent/consent_state.h"
 #include "tests/support/test_util.h"
@@ -80,7 +79,7 @@ case_v1::CaseReferred Referred(case_v1::OffenceCategory category) {
   e.set_source(case_v1::PROBATION_OFFICER);
   e.set_referral_date("2026-01-15");
   e.set_offence_category(category);
-  e.set_sensitive(casesvc::IsSensitive(category));
+  e.set_sensitive(IsSensitiveCategory(category));
   *e.add_participants() = Person("su1", case_v1::SERVICE_USER);
   *e.add_participants() = Person("v1", case_v1::VICTIM);
   e.set_referred_by("m1");
@@ -274,22 +273,21 @@ class ConsentStream {
   // Observes the events of one case command (same correlation id), in order;
   // returns the case-log position of each.
   std::vector<uint64_t> Command(const std::string& correlation,
-                                const std::vector<casesvc::CaseEvent>& events) {
+                                const std::vector<CaseEvent>& events) {
     std::vector<uint64_t> positions;
-    for (const casesvc::CaseEvent& event : events) {
+    for (const CaseEvent& event : events) {
       case_position_ += 3;
-      const casesvc::DomainEvent domain{event, case_position_, CaseMicros()};
       consent_v1::CaseEventObserved observed;
-      observed.set_case_id(domain.case_id());
+      observed.set_case_id(CaseEventCaseId(event));
       observed.set_case_position(case_position_);
-      observed.set_case_event_type(domain.type());
+      observed.set_case_event_type(CaseEventType(event));
       observed.set_case_event_id(absl::StrCat("ce-", case_position_));
       observed.set_case_correlation_id(correlation);
       observed.set_case_recorded_unix_micros(CaseMicros());
       observed.set_case_record_hash(std::string(32, static_cast<char>(case_position_)));
-      observed.set_payload(domain.SerializePayload());
+      observed.set_payload(CaseEventMessage(event).SerializeAsString());
       EXPECT_THAT(Append(kCaseEventObservedType, observed.SerializeAsString()), IsOk())
-          << domain.type() << " at case position " << case_position_;
+          << CaseEventType(event) << " at case position " << case_position_;
       positions.push_back(case_position_);
     }
     return positions;
@@ -363,7 +361,7 @@ struct CasePositions {
 
 CasePositions PrepareCase(ConsentStream& s, case_v1::OffenceCategory category) {
   CasePositions p;
-  const bool sensitive = casesvc::IsSensitive(category);
+  const bool sensitive = IsSensitiveCategory(category);
   std::vector<uint64_t> at = s.Command(
       "cmd-refer",
       {Referred(category), Stage(case_v1::STAGE_UNSPECIFIED, case_v1::REFERRED)});
@@ -421,6 +419,8 @@ void ExpectSameFacts(const CaseFacts& a, const CaseFacts& b) {
   EXPECT_EQ(a.allocations, b.allocations);
   EXPECT_EQ(a.acknowledgement, b.acknowledgement);
   EXPECT_EQ(a.erasures, b.erasures);
+  EXPECT_EQ(a.suitability, b.suitability);
+  EXPECT_EQ(a.links, b.links);
   EXPECT_EQ(a.last_stage_change, b.last_stage_change);
   EXPECT_EQ(a.risk_assessment_recorded, b.risk_assessment_recorded);
   EXPECT_EQ(a.risk_assessment_approved, b.risk_assessment_approved);
@@ -490,8 +490,8 @@ TEST(ConsentEvolveTest, CaseFactsComeFromObservedCaseEvents) {
   EXPECT_EQ(f.last_case_position, p.last_stage_change);
   EXPECT_EQ(f.case_state.last_stage_change_position, p.last_stage_change);
 
-  const casesvc::ParticipantState* su = f.case_state.FindParticipant("su1");
-  const casesvc::ParticipantState* victim = f.case_state.FindParticipant("v1");
+  const ObservedParticipant* su = f.case_state.FindParticipant("su1");
+  const ObservedParticipant* victim = f.case_state.FindParticipant("v1");
   ASSERT_THAT(su, NotNull());
   ASSERT_THAT(victim, NotNull());
   EXPECT_EQ(su->role, case_v1::SERVICE_USER);

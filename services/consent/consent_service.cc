@@ -79,7 +79,7 @@ void BuildConsents(const CaseFacts& facts, consent_v1::GetConsentsResponse* resp
   out.set_case_id(facts.case_id);
   out.set_version(facts.version);
   out.set_case_position(facts.last_case_position);
-  for (const casesvc::ParticipantState& p : facts.case_state.participants) {
+  for (const ObservedParticipant& p : facts.case_state.participants) {
     consent_v1::ParticipantConsents* pc = out.add_participants();
     pc->set_participant_id(p.participant_id);
     pc->set_role(p.role);

@@ -14,7 +14,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "services/case/case_state.h"
 
 namespace mend::consentsvc {
 namespace {
@@ -147,7 +146,7 @@ void CheckConsent(const CaseFacts& facts, const std::string& role_label,
 
 void CheckErased(const CaseFacts& facts, const std::string& role_label,
                  const std::string& participant_id, RulingBuilder& out) {
-  const casesvc::ParticipantState* p = facts.case_state.FindParticipant(participant_id);
+  const ObservedParticipant* p = facts.case_state.FindParticipant(participant_id);
   auto erasure = facts.erasures.find(participant_id);
   const bool recorded = erasure != facts.erasures.end();
   if (!recorded && (p == nullptr || !p->erased)) return;
@@ -178,11 +177,11 @@ consent_v1::ConsentScope ScopeForKind(common_v1::ContactKind kind) {
 
 absl::StatusOr<ContactParties> ResolveParties(const CaseFacts& facts,
                                               std::string_view victim_id) {
-  const casesvc::CaseState& c = facts.case_state;
+  const ObservedCase& c = facts.case_state;
   if (!facts.case_known()) {
     return absl::NotFoundError("the case has not been observed by the consent service");
   }
-  const casesvc::ParticipantState* service_user = c.service_user();
+  const ObservedParticipant* service_user = c.service_user();
   if (service_user == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("case ", c.case_id, " has no service user"));
@@ -190,7 +189,7 @@ absl::StatusOr<ContactParties> ResolveParties(const CaseFacts& facts,
   ContactParties parties;
   parties.service_user_id = service_user->participant_id;
   if (!victim_id.empty()) {
-    const casesvc::ParticipantState* p = c.FindParticipant(victim_id);
+    const ObservedParticipant* p = c.FindParticipant(victim_id);
     if (p == nullptr) {
       return absl::NotFoundError(absl::StrCat("case ", c.case_id, " has no participant ",
                                               std::string(victim_id)));
@@ -204,7 +203,7 @@ absl::StatusOr<ContactParties> ResolveParties(const CaseFacts& facts,
     return parties;
   }
   std::vector<std::string> victims;
-  for (const casesvc::ParticipantState& p : c.participants) {
+  for (const ObservedParticipant& p : c.participants) {
     if (IsVictimRole(p.role)) victims.push_back(p.participant_id);
   }
   if (victims.empty()) {
@@ -221,7 +220,7 @@ absl::StatusOr<ContactParties> ResolveParties(const CaseFacts& facts,
 }
 
 ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& question) {
-  const casesvc::CaseState& c = facts.case_state;
+  const ObservedCase& c = facts.case_state;
   const consent_v1::ConsentScope scope = ScopeForKind(question.kind);
   const std::string kind = KindName(question.kind);
   RulingBuilder out;
@@ -229,7 +228,7 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
   out.Cite(facts.referral, absl::StrCat("case ", c.case_id,
                                         " referred: ", CategoryName(c.offence_category),
                                         c.sensitive ? ", sensitive" : ", not sensitive"));
-  out.Cite(facts.last_stage_change, absl::StrCat("stage ", casesvc::StageName(c.stage)));
+  out.Cite(facts.last_stage_change, absl::StrCat("stage ", CaseStageName(c.stage)));
 
   // 1., 2.
   if (c.stage == case_v1::CLOSED) {
@@ -266,7 +265,7 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
   }
 
   // 5.
-  const casesvc::RiskAssessmentState* ra = c.current_risk_assessment();
+  const ObservedRiskAssessment* ra = c.current_risk_assessment();
   if (ra == nullptr) {
     out.Refuse(consent_v1::NO_RISK_ASSESSMENT, "no risk assessment recorded");
   } else {

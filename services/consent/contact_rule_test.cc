@@ -20,7 +20,6 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
-#include "services/case/case_state.h"
 #include "services/consent/consent_state.h"
 #include "tests/support/test_util.h"
 
@@ -43,7 +42,8 @@ constexpr char kVictim[] = "v1";
 constexpr char kServiceUser[] = "s1";
 constexpr char kFacilitator[] = "f1";
 constexpr char kAssessment[] = "ra1";
-// Planted in every sealed field: no reason or consulted fact may carry it.
+// Personal data: consent's projection holds none (sealed fields are not
+// folded), and no reason or consulted fact may carry it.
 constexpr char kSecret[] = "SECRET-PERSONAL";
 
 // Case-log positions of Approvable()'s facts.
@@ -75,19 +75,10 @@ FactRef CaseRef(uint64_t position) {
   return FactRef{consent_v1::CASE_LOG, position, Event::descriptor()->full_name()};
 }
 
-common_v1::Sealed SealedSecret(const std::string& person) {
-  common_v1::Sealed s;
-  s.set_person_id(person);
-  s.set_ciphertext(absl::StrCat(kSecret, " of ", person));
-  return s;
-}
-
-casesvc::ParticipantState Person(const std::string& id, case_v1::ParticipantRole role) {
-  casesvc::ParticipantState p;
+ObservedParticipant Person(const std::string& id, case_v1::ParticipantRole role) {
+  ObservedParticipant p;
   p.participant_id = id;
   p.role = role;
-  p.details = SealedSecret(id);
-  p.needs = SealedSecret(id);
   p.added_position = kReferralPos;
   return p;
 }
@@ -164,35 +155,25 @@ void Unanswer(CaseFacts& facts, const std::string& who, ConsentScope scope) {
 CaseFacts Approvable(case_v1::OffenceCategory category = case_v1::VIOLENCE) {
   CaseFacts f;
   f.case_id = kCase;
-  casesvc::CaseState& c = f.case_state;
+  ObservedCase& c = f.case_state;
   c.case_id = kCase;
-  c.reference = "RJ-2026-000001";
   c.version = 7;
   c.stage = case_v1::PREPARING;
   c.last_stage_change_position = kStagePos;
   c.offence_category = category;
-  c.sensitive = casesvc::IsSensitive(category);
-  c.source = case_v1::PROBATION_OFFICER;
-  c.referral_date = "2026-01-05";
-  c.referred_by = "po1";
-  c.offence_summary = SealedSecret(kServiceUser);
+  c.sensitive = IsSensitiveCategory(category);
   c.participants = {Person(kServiceUser, case_v1::SERVICE_USER),
                     Person(kVictim, case_v1::VICTIM)};
   c.facilitator_ids = {kFacilitator};
   c.acknowledged = true;
-  c.acknowledgement_notes = SealedSecret(kServiceUser);
   c.suitable = true;
 
-  casesvc::RiskAssessmentState ra;
+  ObservedRiskAssessment ra;
   ra.assessment_id = kAssessment;
-  ra.assessor_id = kFacilitator;
-  ra.level = case_v1::LOW;
   ra.allowed_kinds = kKinds;
   ra.review_date = "2026-06-01";
   ra.requires_approval = c.sensitive;
   ra.approved = c.sensitive;
-  ra.approved_by = c.sensitive ? "m1" : "";
-  ra.notes = SealedSecret(kServiceUser);
   ra.position = kRiskRecordedPos;
   ra.approved_position = c.sensitive ? kRiskApprovedPos : 0;
   c.risk_assessments = {ra};
@@ -254,9 +235,8 @@ void NoRiskAssessment(CaseFacts& f) {
   f.risk_assessment_lapsed_by.reset();
 }
 void Unapprove(CaseFacts& f) {
-  casesvc::RiskAssessmentState& ra = f.case_state.risk_assessments.back();
+  ObservedRiskAssessment& ra = f.case_state.risk_assessments.back();
   ra.approved = false;
-  ra.approved_by.clear();
   ra.approved_position = 0;
   f.risk_assessment_approved.reset();
 }
@@ -265,7 +245,7 @@ void Disallow(CaseFacts& f, ContactKind kind) {
   kinds.erase(std::remove(kinds.begin(), kinds.end(), kind), kinds.end());
 }
 void Erase(CaseFacts& f, const std::string& who) {
-  for (casesvc::ParticipantState& p : f.case_state.participants) {
+  for (ObservedParticipant& p : f.case_state.participants) {
     if (p.participant_id == who) p.erased = true;
   }
   f.erasures[who] = CaseRef<case_v1::ParticipantErased>(
@@ -575,7 +555,7 @@ std::vector<Row> SensitiveRows() {
   for (case_v1::OffenceCategory category :
        {case_v1::VIOLENCE, case_v1::DOMESTIC_ABUSE, case_v1::SEXUAL_OFFENCE,
         case_v1::HATE_CRIME}) {
-    const bool sensitive = casesvc::IsSensitive(category);
+    const bool sensitive = IsSensitiveCategory(category);
     for (ContactKind kind : kKinds) {
       const std::string name = absl::StrCat(Short(category), "_", Short(kind));
       const ConsentScope scope = ScopeForKind(kind);
