@@ -1123,7 +1123,9 @@ TEST_F(ConsentDecideTest, AFacilitatorNotAllocatedIsRefused) {
 
 TEST(ConsentDecideUnknownCaseTest, ACaseNeverObservedIsNotFoundAndSaysPassACausalToken) {
   ConsentStream s;  // nothing observed
-  for (const CommandContext& ctx : {Manager(), Facilitator()}) {
+  // (A facilitator is never allocated to a case never observed: see
+  // AnUnallocatedFacilitatorHearsTheSameForAnyCase.)
+  for (const CommandContext& ctx : {Manager()}) {
     const absl::Status record =
         DecideRecordConsent(
             s.facts(), Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN), ctx)
@@ -1138,6 +1140,30 @@ TEST(ConsentDecideUnknownCaseTest, ACaseNeverObservedIsNotFoundAndSaysPassACausa
                                    HasSubstr("may not have caught up")));
     EXPECT_THAT(withdraw,
                 StatusIs(absl::StatusCode::kNotFound, HasSubstr("causal token")));
+  }
+}
+
+// I5: a facilitator not allocated to a case hears exactly the same about it
+// whether it exists or not, from every command and read.
+TEST_F(ConsentDecideTest, AnUnallocatedFacilitatorHearsTheSameForAnyCase) {
+  const ConsentStream never_observed;
+  const std::string want = "facilitator \"f9\" is not allocated to case \"c1\"";
+  for (const CaseFacts* facts : {&s_.facts(), &never_observed.facts()}) {
+    SCOPED_TRACE(facts->case_known() ? "observed" : "never observed");
+    const absl::Status record =
+        DecideRecordConsent(*facts,
+                            Consent("v1", consent_v1::PARTICIPATE, consent_v1::GIVEN),
+                            OtherFacilitator())
+            .status();
+    EXPECT_THAT(record, StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_EQ(record.message(), want);
+    const absl::Status withdraw =
+        DecideWithdrawConsent(*facts, WithdrawAll("v1"), OtherFacilitator()).status();
+    EXPECT_THAT(withdraw, StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_EQ(withdraw.message(), want);
+    const absl::Status read = CheckCanRead(*facts, kCaseId, OtherFacilitator());
+    EXPECT_THAT(read, StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_EQ(read.message(), want);
   }
 }
 
@@ -1266,24 +1292,24 @@ TEST_F(ConsentDecideTest, DecisionsArePure) {
 // CheckCanRead.
 
 TEST_F(ConsentDecideTest, WhoMayRead) {
-  EXPECT_THAT(CheckCanRead(s_.facts(), Manager()), IsOk());
-  EXPECT_THAT(CheckCanRead(s_.facts(), Auditor()), IsOk());
-  EXPECT_THAT(CheckCanRead(s_.facts(), Service()), IsOk());
-  EXPECT_THAT(CheckCanRead(s_.facts(), Facilitator()), IsOk());
-  EXPECT_THAT(CheckCanRead(s_.facts(), OtherFacilitator()),
+  EXPECT_THAT(CheckCanRead(s_.facts(), kCaseId, Manager()), IsOk());
+  EXPECT_THAT(CheckCanRead(s_.facts(), kCaseId, Auditor()), IsOk());
+  EXPECT_THAT(CheckCanRead(s_.facts(), kCaseId, Service()), IsOk());
+  EXPECT_THAT(CheckCanRead(s_.facts(), kCaseId, Facilitator()), IsOk());
+  EXPECT_THAT(CheckCanRead(s_.facts(), kCaseId, OtherFacilitator()),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("\"f9\"")));
 
   s_.Command("cmd-release", {Released("f1")});
-  EXPECT_THAT(CheckCanRead(s_.facts(), Facilitator()),
+  EXPECT_THAT(CheckCanRead(s_.facts(), kCaseId, Facilitator()),
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST(ConsentCheckCanReadTest, UnknownCase) {
   const CaseFacts none;
-  EXPECT_THAT(CheckCanRead(none, Manager()), IsOk());
-  EXPECT_THAT(CheckCanRead(none, Auditor()), IsOk());
-  EXPECT_THAT(CheckCanRead(none, Service()), IsOk());
-  EXPECT_THAT(CheckCanRead(none, Facilitator()),
+  EXPECT_THAT(CheckCanRead(none, kCaseId, Manager()), IsOk());
+  EXPECT_THAT(CheckCanRead(none, kCaseId, Auditor()), IsOk());
+  EXPECT_THAT(CheckCanRead(none, kCaseId, Service()), IsOk());
+  EXPECT_THAT(CheckCanRead(none, kCaseId, Facilitator()),
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 

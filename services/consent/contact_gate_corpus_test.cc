@@ -470,7 +470,8 @@ std::string Answers(const Scenario& s) {
   // messages are free to improve).
   for (const char* facilitator : {"f1", "f2", "f3"}) {
     const CommandContext ctx{.actor_id = facilitator, .role = Role::kFacilitator};
-    out << "read " << facilitator << ": " << CheckCanRead(facts, ctx).code() << "\n";
+    out << "read " << facilitator << ": " << CheckCanRead(facts, s.case_id(), ctx).code()
+        << "\n";
     std::vector<std::string> people = s.participant_ids();
     people.push_back("nobody");
     for (const std::string& person : people) {

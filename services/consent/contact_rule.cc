@@ -341,4 +341,6 @@ ContactRule FindContactRule(std::string_view policy_version) {
   return nullptr;
 }
 
+bool RuleReadsTime(std::string_view /*policy_version*/) { return false; }
+
 }  // namespace mend::consentsvc

@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "mend/common/v1/contact.pb.h"
 #include "mend/consent/v1/events.pb.h"
 #include "services/consent/consent_state.h"
@@ -98,6 +99,8 @@ struct ContactQuestion {
   std::string victim_id;        // resolved (ResolveParties)
   std::string service_user_id;  // resolved
   std::string facilitator_id;   // who asks
+  // The decision's time: the "now" of a rule that reads time (RuleReadsTime).
+  absl::Time decided_at = absl::UnixEpoch();
 };
 
 struct ContactRuling {
@@ -115,6 +118,10 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
 // for a version this build does not have.
 using ContactRule = ContactRuling (*)(const CaseFacts&, const ContactQuestion&);
 ContactRule FindContactRule(std::string_view policy_version);
+
+// True if the rule of `policy_version` reads ContactQuestion::decided_at (a
+// decision by it then records decided_at_unix_micros).
+bool RuleReadsTime(std::string_view policy_version);
 
 }  // namespace mend::consentsvc
 
