@@ -31,13 +31,15 @@ const absl::Time kNow = absl::FromUnixSeconds(1'790'000'000);  // 2026-09-21
 // A consent stream whose events are kept, so a decision can be explained.
 class Stream {
  public:
+  explicit Stream(std::string case_id = kCase) : case_id_(std::move(case_id)) {}
+
   // Observes a case event at the next case-log position.
   template <typename Event>
   void Observe(Event event) {
-    event.set_case_id(kCase);
+    event.set_case_id(case_id_);
     case_position_ += 2;
     consent_v1::CaseEventObserved observed;
-    observed.set_case_id(kCase);
+    observed.set_case_id(case_id_);
     observed.set_case_position(case_position_);
     observed.set_case_event_type(Event::descriptor()->full_name());
     observed.set_payload(event.SerializeAsString());
@@ -46,7 +48,7 @@ class Stream {
 
   void Give(const std::string& who, consent_v1::ConsentScope scope) {
     consent_v1::ConsentRecorded e;
-    e.set_case_id(kCase);
+    e.set_case_id(case_id_);
     e.set_consent_id(absl::StrCat("k", facts_.version));
     e.set_participant_id(who);
     e.set_scope(scope);
@@ -83,6 +85,7 @@ class Stream {
       return {position, stream_version, type, payload, micros};
     }
   };
+  std::string case_id_;
   CaseFacts facts_;
   std::vector<Stored> stored_;
   uint64_t case_position_ = 0;
@@ -91,12 +94,12 @@ class Stream {
 
 // A case ready for a letter: referred, acknowledged, suitable, f1
 // allocated, assessed (review due 2027-01-31), PREPARING, both consented.
-Stream Ready() {
-  Stream s;
+Stream Ready(const std::string& case_id = kCase, const std::string& victim = "v1") {
+  Stream s(case_id);
   case_v1::CaseReferred referred;
   referred.set_offence_category(case_v1::VIOLENCE);
-  for (auto [id, role] :
-       {std::pair{"su1", case_v1::SERVICE_USER}, std::pair{"v1", case_v1::VICTIM}}) {
+  for (auto [id, role] : {std::pair{"su1", case_v1::SERVICE_USER},
+                          std::pair{victim.c_str(), case_v1::VICTIM}}) {
     case_v1::Participant* p = referred.add_participants();
     p->set_participant_id(id);
     p->set_role(role);
@@ -128,8 +131,8 @@ Stream Ready() {
   stage.set_from(case_v1::ASSESSING);
   stage.set_to(case_v1::PREPARING);
   s.Observe(stage);
-  for (auto [who, scope] : {std::pair{"v1", consent_v1::PARTICIPATE},
-                            std::pair{"v1", consent_v1::RECEIVE_LETTER},
+  for (auto [who, scope] : {std::pair{victim.c_str(), consent_v1::PARTICIPATE},
+                            std::pair{victim.c_str(), consent_v1::RECEIVE_LETTER},
                             std::pair{"su1", consent_v1::RECEIVE_LETTER}}) {
     s.Give(who, scope);
   }
@@ -262,6 +265,90 @@ TEST(AskingFacilitatorTest, TheCallerOrTheNamedOne) {
   EXPECT_EQ(*AskingFacilitator(Letter("f2"), As(Role::kService, "conference")), "f2");
   EXPECT_THAT(AskingFacilitator(Letter("f2"), As(Role::kFacilitator, "f1")),
               StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+// ----- Erasure is per case --------------------------------------------------
+
+case_v1::ParticipantErased Erasure(
+    const std::string& who,
+    const std::vector<std::pair<std::string, std::string>>& linked) {
+  case_v1::ParticipantErased e;
+  e.set_participant_id(who);
+  e.set_basis(case_v1::ERASURE_REQUEST);
+  for (const auto& [case_id, participant_id] : linked) {
+    case_v1::PersonRef* ref = e.add_linked();
+    ref->set_case_id(case_id);
+    ref->set_participant_id(participant_id);
+  }
+  return e;
+}
+
+DecideContactCommand LetterIn(const std::string& case_id) {
+  DecideContactCommand c = Letter();
+  c.case_id = case_id;
+  return c;
+}
+
+// Defect D3: an erasure in case B of its participant "p-x" must not make
+// open case A's victim "p-x" — another person, unless linked — read erased.
+TEST(ErasurePerCaseTest, TheSameIdInAnotherCaseIsAnotherPerson) {
+  Stream a = Ready("case-a", "p-x");
+  Stream b = Ready("case-b", "p-x");
+  case_v1::StageChanged closed;
+  closed.set_from(case_v1::PREPARING);
+  closed.set_to(case_v1::CLOSED);
+  b.Observe(closed);
+  b.Observe(Erasure("p-x", {}));
+  ASSERT_TRUE(b.facts().case_state.FindParticipant("p-x")->erased);
+
+  EXPECT_FALSE(a.facts().case_state.FindParticipant("p-x")->erased);
+  const absl::StatusOr<consent_v1::ContactDecisionMade> d =
+      DecideContact(a.facts(), LetterIn("case-a"), As(Role::kFacilitator, "f1"));
+  ASSERT_THAT(d, IsOk());
+  EXPECT_EQ(d->outcome(), consent_v1::APPROVED) << d->ShortDebugString();
+  // Case B's own erasure refuses there.
+  const absl::StatusOr<consent_v1::ContactDecisionMade> in_b =
+      DecideContact(b.facts(), LetterIn("case-b"), As(Role::kFacilitator, "f1"));
+  ASSERT_THAT(in_b, IsOk());
+  EXPECT_EQ(in_b->outcome(), consent_v1::REFUSED);
+  bool erased = false;
+  for (const consent_v1::Reason& r : in_b->reasons()) {
+    erased |= r.code() == consent_v1::PARTICIPANT_ERASED && r.participant_id() == "p-x";
+  }
+  EXPECT_TRUE(erased) << in_b->ShortDebugString();
+}
+
+// A linked person erased from another case: the case service records a
+// ParticipantErased in this case's own stream too, naming the others; that
+// is enough for the rule to refuse here.
+TEST(ErasurePerCaseTest, ALinkedErasureInTheCasesOwnStreamRefuses) {
+  Stream a = Ready("case-a", "v1");
+  case_v1::ParticipantLinked linked;
+  linked.set_participant_id("v1");
+  linked.mutable_other()->set_case_id("case-b");
+  linked.mutable_other()->set_participant_id("v7");
+  a.Observe(linked);
+  ASSERT_EQ(DecideContact(a.facts(), LetterIn("case-a"), As(Role::kFacilitator, "f1"))
+                ->outcome(),
+            consent_v1::APPROVED);
+
+  a.Observe(Erasure("v1", {{"case-b", "v7"}}));
+  const uint64_t erased_at = a.case_position();
+  const absl::StatusOr<consent_v1::ContactDecisionMade> d =
+      DecideContact(a.facts(), LetterIn("case-a"), As(Role::kFacilitator, "f1"));
+  ASSERT_THAT(d, IsOk());
+  EXPECT_EQ(d->outcome(), consent_v1::REFUSED);
+  ASSERT_EQ(d->reasons_size(), 1);
+  EXPECT_EQ(d->reasons(0).code(), consent_v1::PARTICIPANT_ERASED);
+  EXPECT_EQ(d->reasons(0).participant_id(), "v1");
+  bool cited = false;
+  for (const consent_v1::ConsultedFact& f : d->consulted()) {
+    cited |=
+        f.position() == erased_at && f.event_type() == "mend.case.v1.ParticipantErased";
+  }
+  EXPECT_TRUE(cited) << d->ShortDebugString();
+  EXPECT_EQ(a.facts().erasures.at("v1").position, erased_at);
+  ASSERT_EQ(a.facts().links.at("v1").size(), 1u);
 }
 
 // ----- ExplainDecision ------------------------------------------------------

@@ -168,7 +168,7 @@ class ConsentProcessTest : public ::testing::Test {
     risk.set_level(case_v1::LOW);
     risk.add_allowed_kinds(common_v1::APPROACH_VICTIM);
     risk.add_allowed_kinds(common_v1::LETTER_DELIVERY);
-    risk.set_review_date("2026-08-01");
+    risk.set_review_date("2036-08-01");  // not due: contact-gate/2 reads it
     CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, ann);
     return case_id;
   }
