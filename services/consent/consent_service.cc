@@ -324,8 +324,8 @@ absl::Status ConsentServiceImpl::ReadFacts(
   auto it = cases_.find(case_id);
   // Who may read first: an unallocated facilitator hears the same whether
   // the case exists or not (I5).
-  MEND_RETURN_IF_ERROR(CheckCanRead(it == cases_.end() ? *kUnknown : it->second,
-                                    case_id, ContextOf(caller)));
+  MEND_RETURN_IF_ERROR(CheckCanRead(it == cases_.end() ? *kUnknown : it->second, case_id,
+                                    ContextOf(caller)));
   if (it == cases_.end() || !it->second.case_known()) {
     return absl::NotFoundError(
         absl::StrCat("case ", Quote(case_id),
