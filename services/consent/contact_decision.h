@@ -3,15 +3,26 @@
 // recorded decision gives (ExplainDecision). The gRPC handler and the audit
 // tool call these; neither decides anything itself.
 //
-//   // Handler: authorize, validate, wait for the causal token, then under
-//   // the case lock (retrying on ABORTED as for every command):
-//   DecideContactCommand command{.case_id = ..., .decision_id = NewUuid(),
-//                                .kind = ..., .victim_id = ..., .facilitator_id = ...,
-//                                .purpose = ..., .handled_case_position = handled,
-//                                .causal_token = token};
+//   // Handler: authorize, validate, wait for the causal token, read the
+//   // follower's handled position, then under the case lock (retrying on
+//   // ABORTED as for every command):
+//   DecideContactCommand command{.case_id = request.case_id(),
+//                                .decision_id = NewUuid(),
+//                                .kind = request.kind(),
+//                                .victim_id = request.victim_id(),
+//                                .facilitator_id = request.facilitator_id(),
+//                                .purpose = request.purpose(),
+//                                .handled_case_position = handled,
+//                                .causal_token = request.causal_token()};
+//   CommandContext ctx{.actor_id = caller.subject, .role = caller.role,
+//                      .now = absl::Now()};
 //   MEND_ASSIGN_OR_RETURN(consent_v1::ContactDecisionMade d,
 //                         DecideContact(facts, command, ctx));
-//   // append d to ConsentStreamId(case_id) expecting facts.version.
+//   // append d to ConsentStreamId(command.case_id) expecting facts.version.
+//
+//   // ExplainDecision (handler or audit tool): the stream's events from
+//   // version 1 to recorded.stream_version - 1, as ConsentLogEvents.
+//   MEND_ASSIGN_OR_RETURN(Explanation e, ExplainDecision(recorded, before));
 //
 // DecideContact, checked in this order:
 //   PERMISSION_DENIED    a role other than facilitator or service
