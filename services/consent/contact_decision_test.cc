@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -407,6 +408,76 @@ TEST(ExplainDecisionTest, ARecordThatDiffersFromTheRuleShows) {
   EXPECT_FALSE(e->same_reasons);
   EXPECT_FALSE(e->same_consulted);
   EXPECT_EQ(e->recomputed.outcome(), consent_v1::APPROVED);
+}
+
+// A contact-gate/2 decision re-runs at the time it recorded, not at the
+// time it is explained: the review was not due then.
+TEST(ExplainDecisionTest, ReRunsAtTheRecordedTime) {
+  const Recorded r = Decided();
+  ASSERT_EQ(r.record.decision.policy_version(), kContactGateV2);
+  ASSERT_EQ(r.record.decision.outcome(), consent_v1::APPROVED);
+  const std::vector<ConsentLogEvent> before = r.stream.Before(r.record.stream_version);
+  ASSERT_TRUE(ExplainDecision(r.record, before)->same_outcome);
+
+  // Recorded as if decided after the review date (2027-01-31): the rule
+  // gives the refusal that time calls for, so the record no longer matches.
+  DecisionRecord later = r.record;
+  later.decision.set_decided_at_unix_micros(absl::ToUnixMicros(
+      absl::FromCivil(absl::CivilDay(2027, 2, 1), absl::UTCTimeZone())));
+  const absl::StatusOr<Explanation> e = ExplainDecision(later, before);
+  ASSERT_THAT(e, IsOk());
+  EXPECT_FALSE(e->same_outcome);
+  ASSERT_EQ(e->recomputed.reasons_size(), 1);
+  EXPECT_EQ(e->recomputed.reasons(0).code(), consent_v1::RISK_ASSESSMENT_REVIEW_OVERDUE);
+
+  DecisionRecord untimed = r.record;
+  untimed.decision.clear_decided_at_unix_micros();
+  EXPECT_THAT(ExplainDecision(untimed, before),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("time")));
+}
+
+// Decisions made by contact-gate/1 keep explaining with it: a case found
+// unsuitable was approved then (defect D2) and explains as approved, while a
+// new decision on the same facts is refused.
+TEST(ExplainDecisionTest, AV1DecisionExplainsWithV1) {
+  Stream s = Ready();
+  case_v1::SuitabilityRecorded unsuitable;
+  unsuitable.set_suitable(false);
+  unsuitable.set_reason(case_v1::RISK_TOO_HIGH);
+  s.Observe(unsuitable);
+
+  // What a build that had only contact-gate/1 recorded.
+  const ContactRuling v1 =
+      DecideContactRuleV1(s.facts(), ContactQuestion{.kind = common_v1::LETTER_DELIVERY,
+                                                     .victim_id = "v1",
+                                                     .service_user_id = "su1",
+                                                     .facilitator_id = "f1"});
+  ASSERT_EQ(v1.outcome, consent_v1::APPROVED);
+  consent_v1::ContactDecisionMade old;
+  old.set_decision_id("d-old");
+  old.set_case_id(kCase);
+  old.set_kind(common_v1::LETTER_DELIVERY);
+  old.set_outcome(v1.outcome);
+  for (const auto& f : v1.consulted) *old.add_consulted() = f;
+  old.set_victim_id("v1");
+  old.set_service_user_id("su1");
+  old.set_facilitator_id("f1");
+  old.set_policy_version(v1.policy_version);
+  s.Append(kContactDecisionMadeType, old.SerializeAsString());
+  const DecisionRecord recorded = s.facts().decisions.back();
+
+  const absl::StatusOr<Explanation> e =
+      ExplainDecision(recorded, s.Before(recorded.stream_version));
+  ASSERT_THAT(e, IsOk());
+  EXPECT_TRUE(e->same_outcome && e->same_reasons && e->same_consulted);
+  EXPECT_EQ(e->recomputed.policy_version(), kContactGateV1);
+
+  const absl::StatusOr<consent_v1::ContactDecisionMade> now =
+      DecideContact(s.facts(), Letter(), As(Role::kFacilitator, "f1"));
+  ASSERT_THAT(now, IsOk());
+  EXPECT_EQ(now->outcome(), consent_v1::REFUSED);
+  ASSERT_EQ(now->reasons_size(), 1);
+  EXPECT_EQ(now->reasons(0).code(), consent_v1::CASE_UNSUITABLE);
 }
 
 TEST(ExplainDecisionTest, WhatCannotBeExplained) {
