@@ -13,18 +13,26 @@
 // corpus uses only events that fold (the generator keeps a model of the
 // case), so every step is asked.
 //
-// MEND_WRITE_CORPUS=<path> writes the digests there instead of comparing (and
-// MEND_WRITE_CORPUS_TEXT=<path> the undigested answers, for a diff).
+// A second corpus holds contact-gate/2 the same way from now on (its digests
+// recorded when /2 was made): the same walk plus the case events /1's fold
+// could not read (ParticipantLinked, erasures naming linked cases, findings
+// of unsuitability with the stage FOUND_UNSUITABLE), asked at a fixed time.
+//
+// MEND_WRITE_CORPUS=<dir> writes the digests there (contact_gate_v1_corpus.txt,
+// contact_gate_v2_corpus.txt) instead of comparing, and
+// MEND_WRITE_CORPUS_TEXT=<dir> the undigested answers (*.answers), for a diff.
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/base/command_context.h"
 #include "common/base/sha256.h"
 #include "gtest/gtest.h"
@@ -44,7 +52,9 @@ namespace case_v1 = ::mend::case_::v1;
 
 constexpr int kScenarios = 80;
 constexpr int kSteps = 36;
-constexpr char kGolden[] = MEND_CONSENT_TESTDATA "/contact_gate_v1_corpus.txt";
+// The time contact-gate/2 is asked at: after the walk's early review date
+// (2026-06-01), before its late one (2027-06-01).
+const absl::Time kDecidedAt = absl::FromUnixSeconds(1'788'000'000);  // 2026-08-29
 
 const common_v1::ContactKind kKinds[] = {
     common_v1::APPROACH_VICTIM, common_v1::LETTER_DELIVERY, common_v1::SHUTTLE_MESSAGE,
@@ -71,7 +81,11 @@ class Random {
 // case (so it writes only events that fit).
 class Scenario {
  public:
-  explicit Scenario(int index) : random_(0x6d656e64ULL * 1000 + index), index_(index) {
+  // `later_events`: also the events contact-gate/1's corpus never had.
+  Scenario(int index, bool later_events)
+      : random_(0x6d656e64ULL * 1000 + index),
+        index_(index),
+        later_events_(later_events) {
     case_id_ = absl::StrCat("c", index);
   }
 
@@ -81,6 +95,8 @@ class Scenario {
     // Most scenarios start from a case ready for contact, so the walk
     // spends its steps breaking (and mending) approvals.
     if (!prepared_ && index_ % 4 != 3) return Prepare();
+    // (No draw at all without later events: /1's walk is as recorded.)
+    if (later_events_ && random_.OneIn(6)) return Later();
     switch (random_.Below(16)) {
       case 0:
         return AddParticipant();
@@ -180,6 +196,52 @@ class Scenario {
     e.set_referred_by("m1");
     Observe(e);
     ChangeStage(case_v1::REFERRED);
+  }
+
+  void Later() {
+    switch (random_.Below(4)) {
+      case 0: {
+        case_v1::ParticipantLinked e;
+        e.set_case_id(case_id_);
+        e.set_participant_id(ids_[random_.Below(static_cast<int>(ids_.size()))]);
+        e.mutable_other()->set_case_id(absl::StrCat("c", 1000 + random_.Below(5)));
+        e.mutable_other()->set_participant_id(e.participant_id());
+        e.set_linked_by("m1");
+        return Observe(e);
+      }
+      case 1: {
+        const std::string& id = ids_[random_.Below(static_cast<int>(ids_.size()))];
+        if (erased_.count(id) > 0) return Consent();
+        case_v1::ParticipantErased e;
+        e.set_case_id(case_id_);
+        e.set_participant_id(id);
+        e.set_basis(case_v1::ERASURE_REQUEST);
+        case_v1::PersonRef* other = e.add_linked();
+        other->set_case_id("c1001");
+        other->set_participant_id("p-linked");
+        erased_[id] = true;
+        return Observe(e);
+      }
+      case 2: {
+        case_v1::SuitabilityRecorded e;
+        e.set_case_id(case_id_);
+        e.set_suitable(false);
+        e.set_reason(case_v1::SERVICE_USER_NOT_ENGAGING);
+        Observe(e);
+        if (stage_ != case_v1::CLOSED && random_.OneIn(2)) {
+          ChangeStage(case_v1::FOUND_UNSUITABLE);
+        }
+        return;
+      }
+      default: {
+        if (stage_ != case_v1::FOUND_UNSUITABLE) return Consent();
+        case_v1::SuitabilityRecorded e;
+        e.set_case_id(case_id_);
+        e.set_suitable(true);
+        Observe(e);
+        return ChangeStage(case_v1::SCREENING);
+      }
+    }
   }
 
   // Acknowledged, suitable, f1 allocated, an assessment allowing every
@@ -418,6 +480,7 @@ class Scenario {
 
   Random random_;
   int index_;
+  bool later_events_;
   std::string case_id_;
   CaseFacts facts_;
   absl::Status error_;
@@ -434,9 +497,9 @@ class Scenario {
 };
 
 // Every answer the consent domain gives on these facts, as text.
-std::string Answers(const Scenario& s) {
+std::string Answers(const Scenario& s, std::string_view version) {
   const CaseFacts& facts = s.facts();
-  const ContactRule v1 = FindContactRule("contact-gate/1");
+  const ContactRule rule = FindContactRule(version);
   std::ostringstream out;
   std::vector<std::string> victims = {""};
   for (const std::string& id : s.participant_ids()) victims.push_back(id);
@@ -452,10 +515,11 @@ std::string Answers(const Scenario& s) {
     for (common_v1::ContactKind kind : kKinds) {
       for (const char* facilitator : {"f1", "f3"}) {
         const ContactRuling r =
-            v1(facts, ContactQuestion{.kind = kind,
-                                      .victim_id = parties->victim_id,
-                                      .service_user_id = parties->service_user_id,
-                                      .facilitator_id = facilitator});
+            rule(facts, ContactQuestion{.kind = kind,
+                                        .victim_id = parties->victim_id,
+                                        .service_user_id = parties->service_user_id,
+                                        .facilitator_id = facilitator,
+                                        .decided_at = kDecidedAt});
         consent_v1::ContactDecisionMade d;
         d.set_outcome(r.outcome);
         for (const auto& reason : r.reasons) *d.add_reasons() = reason;
@@ -488,28 +552,31 @@ std::string Answers(const Scenario& s) {
   return out.str();
 }
 
-TEST(ContactGateCorpusTest, RecordedCaseEventsGiveTheSameAnswers) {
+// Walks the corpus, asking `version` after every step, and compares each
+// step's digest with testdata/<golden> (or writes them: MEND_WRITE_CORPUS).
+void CheckCorpus(const std::string& golden, std::string_view version, bool later_events) {
   std::map<std::string, std::string> want;
   const char* write = std::getenv("MEND_WRITE_CORPUS");
   const char* write_text = std::getenv("MEND_WRITE_CORPUS_TEXT");
   if (write == nullptr) {
-    std::ifstream in(kGolden);
-    ASSERT_TRUE(in.good()) << "cannot read " << kGolden;
+    const std::string path = absl::StrCat(MEND_CONSENT_TESTDATA, "/", golden);
+    std::ifstream in(path);
+    ASSERT_TRUE(in.good()) << "cannot read " << path;
     std::string key, step, digest;
     while (in >> key >> step >> digest) want[absl::StrCat(key, " ", step)] = digest;
     ASSERT_EQ(want.size(), static_cast<size_t>(kScenarios * kSteps));
   }
   std::ostringstream digests;
   std::ofstream text;
-  if (write_text != nullptr) text.open(write_text);
+  if (write_text != nullptr) text.open(absl::StrCat(write_text, "/", golden, ".answers"));
   int mismatches = 0;
   for (int i = 0; i < kScenarios; ++i) {
-    Scenario s(i);
+    Scenario s(i, later_events);
     for (int step = 0; step < kSteps; ++step) {
       s.Step();
       ASSERT_FALSE(s.failed()) << "scenario " << i << " step " << step << ": "
                                << s.error();
-      const std::string answers = Answers(s);
+      const std::string answers = Answers(s, version);
       const std::string key = absl::StrCat(s.case_id(), " ", step);
       // 64 bits of SHA-256 per step tell a changed answer apart well enough.
       const std::string digest = HexEncode(Sha256Bytes(answers)).substr(0, 16);
@@ -522,10 +589,18 @@ TEST(ContactGateCorpusTest, RecordedCaseEventsGiveTheSameAnswers) {
   }
   EXPECT_EQ(mismatches, 0);
   if (write != nullptr) {
-    std::ofstream out(write);
+    std::ofstream out(absl::StrCat(write, "/", golden));
     out << digests.str();
-    ASSERT_TRUE(out.good()) << "cannot write " << write;
+    ASSERT_TRUE(out.good()) << "cannot write " << golden << " in " << write;
   }
+}
+
+TEST(ContactGateCorpusTest, RecordedCaseEventsGiveTheSameAnswers) {
+  CheckCorpus("contact_gate_v1_corpus.txt", kContactGateV1, /*later_events=*/false);
+}
+
+TEST(ContactGateCorpusTest, ContactGateV2GivesTheAnswersItGaveWhenMade) {
+  CheckCorpus("contact_gate_v2_corpus.txt", kContactGateV2, /*later_events=*/true);
 }
 
 }  // namespace
