@@ -10,7 +10,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
 #include "mend/common/v1/contact.pb.h"
-#include "services/case/case_state.h"
+#include "services/consent/case_projection.h"
 #include "services/consent/consent_state.h"
 
 namespace mend::consentsvc {
@@ -44,21 +44,24 @@ void ClearSealed(Message& message) {
 
 absl::StatusOr<consent_v1::CaseEventObserved> ObserveCaseRecord(
     uint64_t position, std::string_view bytes, const eventlog::RecordView& view) {
-  // Parsing through the case domain checks the type is a case event.
-  absl::StatusOr<casesvc::DomainEvent> event = casesvc::ParseDomainEvent(
-      view.event_type, view.payload, position, view.recorded_unix_micros);
+  // Parsing as consent's CaseEvent checks the type is a case event this
+  // build folds: an unknown one stops the follower (the gate fails closed).
+  absl::StatusOr<CaseEvent> event =
+      ParseCaseEvent(view.event_type, view.payload, position);
   if (!event.ok()) return event.status();
-  if (event->case_id().empty()) {
+  const std::string& case_id = CaseEventCaseId(*event);
+  if (case_id.empty()) {
     return absl::DataLossError(absl::StrCat(std::string(view.event_type),
                                             " at case-log position ", position,
                                             " has no case_id"));
   }
-  std::unique_ptr<Message> payload(event->message().New());
-  payload->CopyFrom(event->message());
+  const Message& message = CaseEventMessage(*event);
+  std::unique_ptr<Message> payload(message.New());
+  payload->CopyFrom(message);
   ClearSealed(*payload);
 
   consent_v1::CaseEventObserved observed;
-  observed.set_case_id(event->case_id());
+  observed.set_case_id(case_id);
   observed.set_case_position(position);
   observed.set_case_event_type(std::string(view.event_type));
   observed.set_case_event_id(std::string(view.event_id));

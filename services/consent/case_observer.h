@@ -29,8 +29,9 @@
 namespace mend::consentsvc {
 
 // The observation of the case record `bytes` (decoded: `view`) at case-log
-// position `position`. DATA_LOSS if it is not a case event (unknown type,
-// payload that does not parse, no case_id).
+// position `position`. DATA_LOSS if it is not a case event consent folds
+// (a type not in case_projection.h's CaseEvent, a payload that does not
+// parse, no case_id).
 absl::StatusOr<consent_v1::CaseEventObserved> ObserveCaseRecord(
     uint64_t position, std::string_view bytes, const eventlog::RecordView& view);
 

@@ -54,14 +54,21 @@ absl::Status CheckRole(std::string_view command, const CommandContext& ctx) {
       absl::StrCat(std::string(command), ": unknown role ", static_cast<int>(ctx.role)));
 }
 
-// The case was observed, is the one the command names, a facilitator caller
-// is allocated to it, and it is not closed; then the participant exists and
-// was not erased.
+// A facilitator caller is allocated to the case (first, so an unallocated
+// one learns nothing, not even whether it exists), the case was observed, is
+// the one the command names, and it is not closed; then the participant
+// exists and was not erased.
 absl::Status CheckCaseAndParticipant(std::string_view command, const CaseFacts& facts,
                                      const std::string& case_id,
                                      const std::string& participant_id,
                                      const CommandContext& ctx) {
-  const casesvc::CaseState& state = facts.case_state;
+  const ObservedCase& state = facts.case_state;
+  // Need to know (I5): before anything about the case, even whether it
+  // exists.
+  if (ctx.role == Role::kFacilitator &&
+      !(facts.case_known() && state.IsAllocated(ctx.actor_id))) {
+    return FacilitatorNotAllocated(ctx.actor_id, case_id);
+  }
   if (!facts.case_known()) {
     return absl::NotFoundError(absl::StrCat(std::string(command), ": no case ",
                                             Quote(case_id), " (",
@@ -72,18 +79,12 @@ absl::Status CheckCaseAndParticipant(std::string_view command, const CaseFacts& 
                                             Quote(case_id), " given the facts of case ",
                                             Quote(state.case_id)));
   }
-  if (ctx.role == Role::kFacilitator && !state.IsAllocated(ctx.actor_id)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        std::string(command), ": facilitator ", Quote(ctx.actor_id),
-        " is not allocated to case ", Quote(case_id), " (if the allocation is recent, ",
-        std::string(kMayNotHaveCaughtUp), ")"));
-  }
   if (state.stage == case_v1::CLOSED) {
     return absl::FailedPreconditionError(absl::StrCat(
         std::string(command), ": case ", Quote(case_id), " is in stage ",
-        casesvc::StageName(state.stage), " and a closed case records nothing more (I4)"));
+        CaseStageName(state.stage), " and a closed case records nothing more (I4)"));
   }
-  const casesvc::ParticipantState* participant = state.FindParticipant(participant_id);
+  const ObservedParticipant* participant = state.FindParticipant(participant_id);
   if (participant == nullptr) {
     return absl::NotFoundError(absl::StrCat(
         std::string(command), ": case ", Quote(case_id), " has no participant ",
@@ -171,24 +172,29 @@ absl::StatusOr<consent_v1::ConsentWithdrawn> DecideWithdrawConsent(
   return event;
 }
 
-absl::Status CheckCanRead(const CaseFacts& facts, const CommandContext& ctx) {
+absl::Status CheckCanRead(const CaseFacts& facts, std::string_view case_id,
+                          const CommandContext& ctx) {
   switch (ctx.role) {
     case Role::kManager:
     case Role::kAuditor:
     case Role::kService:
       return absl::OkStatus();
     case Role::kFacilitator:
-      if (facts.case_known() && facts.case_state.IsAllocated(ctx.actor_id)) {
+      if (facts.case_known() && facts.case_state.case_id == case_id &&
+          facts.case_state.IsAllocated(ctx.actor_id)) {
         return absl::OkStatus();
       }
-      return absl::PermissionDeniedError(absl::StrCat(
-          "facilitator ", Quote(ctx.actor_id), " is not allocated to ",
-          facts.case_known() ? absl::StrCat("case ", Quote(facts.case_state.case_id))
-                             : std::string("a case the consent service has observed"),
-          " (if the allocation is recent, ", std::string(kMayNotHaveCaughtUp), ")"));
+      return FacilitatorNotAllocated(ctx.actor_id, case_id);
   }
   return absl::PermissionDeniedError(
       absl::StrCat("unknown role ", static_cast<int>(ctx.role)));
+}
+
+absl::Status FacilitatorNotAllocated(std::string_view facilitator_id,
+                                     std::string_view case_id) {
+  return absl::PermissionDeniedError(absl::StrCat("facilitator ", Quote(facilitator_id),
+                                                  " is not allocated to case ",
+                                                  Quote(case_id)));
 }
 
 }  // namespace mend::consentsvc

@@ -13,10 +13,11 @@
 //   INVALID_ARGUMENT     a command that consent_validation.h would refuse
 //                        (the handler validates first; this keeps a bad one
 //                        from becoming a malformed event)
+//   PERMISSION_DENIED    a facilitator not allocated to the case, observed
+//                        or not (FacilitatorNotAllocated)
 //   NOT_FOUND            the case was never observed (the message says the
 //                        consent service may not have caught up yet: pass a
 //                        causal token)
-//   PERMISSION_DENIED    a facilitator not allocated to the case
 //   FAILED_PRECONDITION  the case is CLOSED (I4: closed is closed; the
 //                        message names the stage)
 //   NOT_FOUND            the case has no such participant
@@ -39,6 +40,7 @@
 #define MEND_SERVICES_CONSENT_CONSENT_DECIDE_H_
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "common/base/command_context.h"
@@ -75,10 +77,20 @@ absl::StatusOr<consent_v1::ConsentWithdrawn> DecideWithdrawConsent(
     const CaseFacts& facts, const WithdrawConsentCommand& command,
     const CommandContext& ctx);
 
-// Who may read a case's consents and decisions: managers, auditors and
-// services always; facilitators only when allocated to the case
-// (PERMISSION_DENIED otherwise).
-absl::Status CheckCanRead(const CaseFacts& facts, const CommandContext& ctx);
+// Who may read case `case_id`'s consents and decisions (`facts`: its facts,
+// empty if never observed): managers, auditors and services always (the
+// caller then says NOT_FOUND for a case never observed); facilitators only
+// when allocated to it, PERMISSION_DENIED otherwise — with
+// FacilitatorNotAllocated's message, the same for a case never observed.
+absl::Status CheckCanRead(const CaseFacts& facts, std::string_view case_id,
+                          const CommandContext& ctx);
+
+// PERMISSION_DENIED `facilitator "<facilitator_id>" is not allocated to case
+// "<case_id>"`: every consent command's, read's and DecideContact's answer to
+// a facilitator not allocated to a case, whether the case was observed or
+// not (I5: the answer says nothing about the case).
+absl::Status FacilitatorNotAllocated(std::string_view facilitator_id,
+                                     std::string_view case_id);
 
 }  // namespace mend::consentsvc
 

@@ -13,10 +13,10 @@
 #include "common/base/status_macros.h"
 #include "common/eventlog/stream_records.h"
 #include "common/runtime/uuid.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "services/consent/case_observer.h"
 #include "services/consent/consent_decide.h"
 #include "services/consent/consent_validation.h"
+#include "services/consent/contact_decision.h"
 #include "services/consent/contact_rule.h"
 
 namespace mend::consentsvc {
@@ -79,7 +79,7 @@ void BuildConsents(const CaseFacts& facts, consent_v1::GetConsentsResponse* resp
   out.set_case_id(facts.case_id);
   out.set_version(facts.version);
   out.set_case_position(facts.last_case_position);
-  for (const casesvc::ParticipantState& p : facts.case_state.participants) {
+  for (const ObservedParticipant& p : facts.case_state.participants) {
     consent_v1::ParticipantConsents* pc = out.add_participants();
     pc->set_participant_id(p.participant_id);
     pc->set_role(p.role);
@@ -109,17 +109,6 @@ void BuildConsents(const CaseFacts& facts, consent_v1::GetConsentsResponse* resp
       if (!sit->second.empty()) sc->set_status(sit->second.back().status);
     }
   }
-}
-
-template <typename M>
-bool SameRepeated(const google::protobuf::RepeatedPtrField<M>& a,
-                  const google::protobuf::RepeatedPtrField<M>& b) {
-  if (a.size() != b.size()) return false;
-  for (int i = 0; i < a.size(); ++i) {
-    if (!google::protobuf::util::MessageDifferencer::Equals(a.Get(i), b.Get(i)))
-      return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -332,15 +321,19 @@ absl::StatusOr<ConsentServiceImpl::RequestRecord> ConsentServiceImpl::Execute(
 absl::Status ConsentServiceImpl::ReadFacts(
     const std::string& case_id, const Caller& caller,
     const std::function<absl::Status(const CaseFacts& facts)>& read) {
+  static const CaseFacts* const kUnknown = new CaseFacts;
   absl::MutexLock lock(&mu_);
   auto it = cases_.find(case_id);
+  // Who may read first: an unallocated facilitator hears the same whether
+  // the case exists or not (I5).
+  MEND_RETURN_IF_ERROR(CheckCanRead(it == cases_.end() ? *kUnknown : it->second, case_id,
+                                    ContextOf(caller)));
   if (it == cases_.end() || !it->second.case_known()) {
     return absl::NotFoundError(
         absl::StrCat("case ", Quote(case_id),
                      " is not known to the consent service (case log handled up to ",
                      case_position(), "; pass a causal token if the case is new)"));
   }
-  MEND_RETURN_IF_ERROR(CheckCanRead(it->second, ContextOf(caller)));
   return read(it->second);
 }
 
@@ -471,23 +464,19 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
     MEND_ASSIGN_OR_RETURN(Caller caller,
                           runtime_->Authorize(*context, FullMethod("DecideContact")));
     MEND_RETURN_IF_ERROR(Validate(*request));
-    std::string facilitator_id = request->facilitator_id();
-    if (caller.role == Role::kFacilitator) {
-      if (!facilitator_id.empty() && facilitator_id != caller.subject) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "a facilitator asks only for themselves: facilitator_id ",
-            Quote(facilitator_id), " is not the caller ", Quote(caller.subject)));
-      }
-      facilitator_id = caller.subject;
-    } else if (facilitator_id.empty()) {
-      return absl::InvalidArgumentError(
-          "facilitator_id: required when a service asks on a facilitator's behalf");
-    }
+    DecideContactCommand command{.case_id = request->case_id(),
+                                 .kind = request->kind(),
+                                 .victim_id = request->victim_id(),
+                                 .facilitator_id = request->facilitator_id(),
+                                 .purpose = request->purpose(),
+                                 .causal_token = request->causal_token()};
+    // Who asks for whom is known before the case: refuse before waiting.
+    MEND_RETURN_IF_ERROR(AskingFacilitator(command, ContextOf(caller)).status());
     const absl::Time deadline = runtime_->Deadline(*context);
     MEND_RETURN_IF_ERROR(WaitCausal(request->causal_token(), deadline));
     // Read before the facts: every case fact up to it is in the stream.
-    const uint64_t handled = case_position();
-    const std::string decision_id = NewUuid();
+    command.handled_case_position = case_position();
+    command.decision_id = NewUuid();
     MEND_ASSIGN_OR_RETURN(
         RequestRecord record,
         Execute(CommandCall{.method = "DecideContact",
@@ -496,51 +485,10 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
                             .expected_version = std::nullopt,
                             .deadline = deadline},
                 [&](const CaseFacts& facts) -> absl::StatusOr<NewEvent> {
-                  if (!facts.case_known()) {
-                    return absl::NotFoundError(absl::StrCat(
-                        "case ", Quote(request->case_id()),
-                        " is not known to the consent service (case log handled up to ",
-                        handled, "; pass a causal token if the case is new)"));
-                  }
-                  // Need to know (I5): a facilitator learns nothing about a case
-                  // not allocated to them, not even a refusal's reasons. (A
-                  // service asking for an unallocated facilitator gets the
-                  // recorded refusal FACILITATOR_NOT_ALLOCATED.)
-                  if (caller.role == Role::kFacilitator &&
-                      !facts.case_state.IsAllocated(caller.subject)) {
-                    return absl::PermissionDeniedError(absl::StrCat(
-                        "facilitator ", Quote(caller.subject),
-                        " is not allocated to case ", Quote(request->case_id()),
-                        " (if the allocation is recent, pass a causal token with its "
-                        "case-log position)"));
-                  }
-                  MEND_ASSIGN_OR_RETURN(ContactParties parties,
-                                        ResolveParties(facts, request->victim_id()));
-                  const ContactQuestion question{
-                      .kind = request->kind(),
-                      .victim_id = parties.victim_id,
-                      .service_user_id = parties.service_user_id,
-                      .facilitator_id = facilitator_id};
-                  ContactRuling ruling = DecideContactRule(facts, question);
-                  consent_v1::ContactDecisionMade d;
-                  d.set_decision_id(decision_id);
-                  d.set_case_id(request->case_id());
-                  d.set_kind(request->kind());
-                  d.set_outcome(ruling.outcome);
-                  for (consent_v1::Reason& r : ruling.reasons)
-                    *d.add_reasons() = std::move(r);
-                  for (consent_v1::ConsultedFact& f : ruling.consulted) {
-                    *d.add_consulted() = std::move(f);
-                  }
-                  d.set_victim_id(parties.victim_id);
-                  d.set_service_user_id(parties.service_user_id);
-                  d.set_facilitator_id(facilitator_id);
-                  d.set_requested_by(caller.subject);
-                  d.set_requested_by_role(std::string(RoleName(caller.role)));
-                  d.set_purpose(request->purpose());
-                  d.set_policy_version(ruling.policy_version);
-                  d.set_case_position(std::max(handled, facts.last_case_position));
-                  *d.mutable_causal_token() = request->causal_token();
+                  CommandContext ctx = ContextOf(caller);
+                  ctx.now = absl::Now();
+                  MEND_ASSIGN_OR_RETURN(consent_v1::ContactDecisionMade d,
+                                        consentsvc::DecideContact(facts, command, ctx));
                   return CommandEvent(request->request_id(), caller,
                                       kContactDecisionMadeType, d);
                 }));
@@ -632,59 +580,40 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
     MEND_RETURN_IF_ERROR(Validate(*request));
     MEND_ASSIGN_OR_RETURN(DecisionRecord recorded,
                           ReadableDecision(request->decision_id(), caller));
-    const consent_v1::ContactDecisionMade& decision = recorded.decision;
-    const std::string& case_id = decision.case_id();
-    const ContactRule rule = FindContactRule(decision.policy_version());
-    if (rule == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "decision ", Quote(decision.decision_id()), " was made by policy ",
-          Quote(decision.policy_version()), ", which this build does not have"));
-    }
-
     // The facts as they were: the stream re-read from the log up to the
-    // decision, folded afresh.
-    if (recorded.stream_version < 2) {
-      return absl::DataLossError(absl::StrCat("decision ", Quote(decision.decision_id()),
-                                              " is the first event of its stream"));
+    // decision (owned copies: the records do not outlive the callback).
+    struct Owned {
+      uint64_t position, stream_version;
+      std::string event_type, payload;
+      int64_t recorded_unix_micros;
+    };
+    std::vector<Owned> owned;
+    if (recorded.stream_version >= 2) {
+      MEND_RETURN_IF_ERROR(eventlog::ForEachStreamRecord(
+          *runtime_->store(), ConsentStreamId(recorded.decision.case_id()), 1,
+          recorded.stream_version - 1,
+          [&](const eventlog::RawRecord& record, const eventlog::RecordView& view) {
+            owned.push_back({record.position, view.stream_version,
+                             std::string(view.event_type), std::string(view.payload),
+                             view.recorded_unix_micros});
+            return absl::OkStatus();
+          }));
     }
-    CaseFacts then;
-    uint64_t until = 0;
-    MEND_RETURN_IF_ERROR(eventlog::ForEachStreamRecord(
-        *runtime_->store(), ConsentStreamId(case_id), 1, recorded.stream_version - 1,
-        [&](const eventlog::RawRecord& record, const eventlog::RecordView& view) {
-          until = record.position;
-          return Evolve(
-              then, ConsentLogEvent{.position = record.position,
-                                    .stream_version = view.stream_version,
-                                    .event_type = view.event_type,
-                                    .payload = view.payload,
-                                    .recorded_unix_micros = view.recorded_unix_micros});
-        }));
-    if (then.version + 1 != recorded.stream_version) {
-      return absl::DataLossError(absl::StrCat(
-          "stream ", Quote(ConsentStreamId(case_id)), " ends at version ", then.version,
-          " before its decision at version ", recorded.stream_version));
+    std::vector<ConsentLogEvent> before;
+    before.reserve(owned.size());
+    for (const Owned& o : owned) {
+      before.push_back({o.position, o.stream_version, o.event_type, o.payload,
+                        o.recorded_unix_micros});
     }
-    const ContactRuling ruling =
-        rule(then, ContactQuestion{.kind = decision.kind(),
-                                   .victim_id = decision.victim_id(),
-                                   .service_user_id = decision.service_user_id(),
-                                   .facilitator_id = decision.facilitator_id()});
+    MEND_ASSIGN_OR_RETURN(Explanation explained,
+                          consentsvc::ExplainDecision(recorded, before));
     consent_v1::ExplainDecisionResponse out;
     *out.mutable_decision() = ToDecision(recorded);
-    consent_v1::ContactDecisionMade& again = *out.mutable_recomputed();
-    again = decision;
-    again.set_outcome(ruling.outcome);
-    again.clear_reasons();
-    for (const consent_v1::Reason& r : ruling.reasons) *again.add_reasons() = r;
-    again.clear_consulted();
-    for (const consent_v1::ConsultedFact& f : ruling.consulted)
-      *again.add_consulted() = f;
-    again.set_policy_version(ruling.policy_version);
-    out.set_same_outcome(again.outcome() == decision.outcome());
-    out.set_same_reasons(SameRepeated(again.reasons(), decision.reasons()));
-    out.set_same_consulted(SameRepeated(again.consulted(), decision.consulted()));
-    out.set_facts_until_position(until);
+    *out.mutable_recomputed() = std::move(explained.recomputed);
+    out.set_same_outcome(explained.same_outcome);
+    out.set_same_reasons(explained.same_reasons);
+    out.set_same_consulted(explained.same_consulted);
+    out.set_facts_until_position(explained.facts_until_position);
     return out;
   };
   return Reply(context, run(), response);

@@ -8,13 +8,14 @@
 //     MEND_RETURN_IF_ERROR(Evolve(facts, ConsentLogEvent{...}));
 //   }
 //
-// Case facts are the case service's own state (casesvc::CaseState), folded by
-// the case domain's Evolve from the observed case events (CaseEventObserved:
-// the case event with its sealed fields cleared, at its case-log position
-// and recorded time), so consent reads the case exactly as the case service
-// does. Beside it, what the contact rule must cite and the case state does
-// not keep: where each allocation, the acknowledgement, the referral and
-// each erasure was recorded, and whether the current risk assessment lapsed.
+// Case facts are consent's own projection of the case (case_projection.h),
+// folded by consent code from the observed case events (CaseEventObserved:
+// the case event with its sealed fields cleared, at its case-log position),
+// so consent replays and explains its decisions with code the rule's policy
+// version pins, whatever the case service's code does. Beside it, what the
+// contact rules cite: where the referral, each allocation, the
+// acknowledgement, the suitability finding, each erasure and each link was
+// recorded, and whether the current risk assessment lapsed.
 //
 // Lapse: a risk assessment is reviewed at each stage (DESIGN), so a change of
 // stage after it lapses it — except the moves that complete the assessment
@@ -40,7 +41,7 @@
 #include "absl/status/status.h"
 #include "mend/common/v1/contact.pb.h"
 #include "mend/consent/v1/events.pb.h"
-#include "services/case/case_state.h"
+#include "services/consent/case_projection.h"
 
 namespace mend::consentsvc {
 
@@ -94,16 +95,19 @@ struct CaseFacts {
   std::string case_id;   // empty until the first event of the stream
   uint64_t version = 0;  // events folded: the consent stream's version
 
-  // The case as the case service has it (sealed fields cleared); exists()
-  // once its CaseReferred was observed.
-  casesvc::CaseState case_state;
+  // The case as consent projects it; exists() once its CaseReferred was
+  // observed.
+  ObservedCase case_state;
   uint64_t last_case_position = 0;  // highest case-log position observed
 
   // Where the case facts the rule cites were recorded (all CASE_LOG).
-  std::optional<FactRef> referral;                  // CaseReferred
-  std::map<std::string, FactRef> allocations;       // facilitator → allocation
-  std::optional<FactRef> acknowledgement;           // the latest recording
-  std::map<std::string, FactRef> erasures;          // participant → erasure
+  std::optional<FactRef> referral;             // CaseReferred
+  std::map<std::string, FactRef> allocations;  // facilitator → allocation
+  std::optional<FactRef> acknowledgement;      // the latest recording
+  std::map<std::string, FactRef> erasures;     // participant → erasure
+  std::optional<FactRef> suitability;          // the latest finding
+  // participant → every ParticipantLinked naming them, oldest first.
+  std::map<std::string, std::vector<FactRef>> links;
   std::optional<FactRef> last_stage_change;         // latest StageChanged
   std::optional<FactRef> risk_assessment_recorded;  // of the current one
   std::optional<FactRef> risk_assessment_approved;  // of the current one
@@ -142,8 +146,9 @@ struct ConsentLogEvent {
 // decide functions'; this checks only that the event fits:
 //   DATA_LOSS  an unknown event type, a payload that does not parse, a
 //              stream version that is not version + 1, an event of another
-//              case, an observed case event the case domain's Evolve refuses
-//              (its message) or one whose case-log position is not after
+//              case, an observed case event of a type this build does not
+//              fold or that FoldCaseEvent refuses (its message), one whose
+//              case-log position is not after
 //              the last observed, a consent or decision before the case was
 //              observed or for a participant the case does not have, a
 //              decision id recorded before.

@@ -1,7 +1,9 @@
-// The contact gate's rule "contact-gate/1" (contact_rule.h). Each check
-// appends the reasons it finds in the documented order and cites every fact
-// it looked at; the citations are merged (one per log position) and sorted at
-// the end, so the ruling does not depend on the order the checks cite in.
+// The contact gate's rules "contact-gate/1" and "contact-gate/2"
+// (contact_rule.h): one body, with each check of /2 behind its version, so
+// /1 stays exactly as it decided. Each check appends the reasons it finds in
+// the documented order and cites every fact it looked at; the citations are
+// merged (one per log position) and sorted at the end, so the ruling does
+// not depend on the order the checks cite in.
 #include "services/consent/contact_rule.h"
 
 #include <algorithm>
@@ -14,7 +16,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "services/case/case_state.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 
 namespace mend::consentsvc {
 namespace {
@@ -70,7 +73,7 @@ class RulingBuilder {
     if (ref.has_value()) Cite(*ref, std::move(fact));
   }
 
-  ContactRuling Build() && {
+  ContactRuling Build(std::string_view policy_version) && {
     ContactRuling ruling;
     ruling.outcome = reasons_.empty() ? consent_v1::APPROVED : consent_v1::REFUSED;
     ruling.reasons = std::move(reasons_);
@@ -82,7 +85,7 @@ class RulingBuilder {
       fact.set_event_type(std::move(citation.event_type));
       fact.set_fact(absl::StrJoin(citation.facts, "; "));
     }
-    ruling.policy_version = kContactPolicyVersion;
+    ruling.policy_version = std::string(policy_version);
     return ruling;
   }
 
@@ -147,7 +150,7 @@ void CheckConsent(const CaseFacts& facts, const std::string& role_label,
 
 void CheckErased(const CaseFacts& facts, const std::string& role_label,
                  const std::string& participant_id, RulingBuilder& out) {
-  const casesvc::ParticipantState* p = facts.case_state.FindParticipant(participant_id);
+  const ObservedParticipant* p = facts.case_state.FindParticipant(participant_id);
   auto erasure = facts.erasures.find(participant_id);
   const bool recorded = erasure != facts.erasures.end();
   if (!recorded && (p == nullptr || !p->erased)) return;
@@ -178,11 +181,11 @@ consent_v1::ConsentScope ScopeForKind(common_v1::ContactKind kind) {
 
 absl::StatusOr<ContactParties> ResolveParties(const CaseFacts& facts,
                                               std::string_view victim_id) {
-  const casesvc::CaseState& c = facts.case_state;
+  const ObservedCase& c = facts.case_state;
   if (!facts.case_known()) {
     return absl::NotFoundError("the case has not been observed by the consent service");
   }
-  const casesvc::ParticipantState* service_user = c.service_user();
+  const ObservedParticipant* service_user = c.service_user();
   if (service_user == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("case ", c.case_id, " has no service user"));
@@ -190,7 +193,7 @@ absl::StatusOr<ContactParties> ResolveParties(const CaseFacts& facts,
   ContactParties parties;
   parties.service_user_id = service_user->participant_id;
   if (!victim_id.empty()) {
-    const casesvc::ParticipantState* p = c.FindParticipant(victim_id);
+    const ObservedParticipant* p = c.FindParticipant(victim_id);
     if (p == nullptr) {
       return absl::NotFoundError(absl::StrCat("case ", c.case_id, " has no participant ",
                                               std::string(victim_id)));
@@ -204,7 +207,7 @@ absl::StatusOr<ContactParties> ResolveParties(const CaseFacts& facts,
     return parties;
   }
   std::vector<std::string> victims;
-  for (const casesvc::ParticipantState& p : c.participants) {
+  for (const ObservedParticipant& p : c.participants) {
     if (IsVictimRole(p.role)) victims.push_back(p.participant_id);
   }
   if (victims.empty()) {
@@ -220,8 +223,31 @@ absl::StatusOr<ContactParties> ResolveParties(const CaseFacts& facts,
   return parties;
 }
 
-ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& question) {
-  const casesvc::CaseState& c = facts.case_state;
+namespace {
+
+enum class Version { kV1, kV2 };
+
+// The current assessment's review date has passed on `at`'s day (UTC); a
+// date that does not parse has passed too.
+bool ReviewOverdue(const ObservedRiskAssessment& ra, absl::Time at) {
+  absl::CivilDay review;
+  if (ra.review_date.size() != 10 || !absl::ParseCivilTime(ra.review_date, &review)) {
+    return true;
+  }
+  return absl::ToCivilDay(at, absl::UTCTimeZone()) > review;
+}
+
+std::string UnsuitableName(case_v1::UnsuitableReason reason) {
+  if (!case_v1::UnsuitableReason_IsValid(reason)) {
+    return absl::StrCat("reason ", static_cast<int>(reason));
+  }
+  return case_v1::UnsuitableReason_Name(reason);
+}
+
+ContactRuling Decide(const CaseFacts& facts, const ContactQuestion& question,
+                     Version version) {
+  const bool v2 = version == Version::kV2;
+  const ObservedCase& c = facts.case_state;
   const consent_v1::ConsentScope scope = ScopeForKind(question.kind);
   const std::string kind = KindName(question.kind);
   RulingBuilder out;
@@ -229,7 +255,7 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
   out.Cite(facts.referral, absl::StrCat("case ", c.case_id,
                                         " referred: ", CategoryName(c.offence_category),
                                         c.sensitive ? ", sensitive" : ", not sensitive"));
-  out.Cite(facts.last_stage_change, absl::StrCat("stage ", casesvc::StageName(c.stage)));
+  out.Cite(facts.last_stage_change, absl::StrCat("stage ", CaseStageName(c.stage)));
 
   // 1., 2.
   if (c.stage == case_v1::CLOSED) {
@@ -237,6 +263,23 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
   }
   if (c.stage == case_v1::PAUSED) {
     out.Refuse(consent_v1::CASE_PAUSED, "the case is PAUSED");
+  }
+
+  // 2a. (contact-gate/2)
+  if (v2) {
+    if (c.suitable.has_value()) {
+      out.Cite(facts.suitability,
+               *c.suitable ? "found suitable"
+                           : absl::StrCat("found not suitable: ",
+                                          UnsuitableName(c.unsuitable_reason)));
+    }
+    if (c.suitable == std::optional<bool>(false)) {
+      out.Refuse(consent_v1::CASE_UNSUITABLE,
+                 absl::StrCat("the case was found not suitable (",
+                              UnsuitableName(c.unsuitable_reason), ")"));
+    } else if (c.stage == case_v1::FOUND_UNSUITABLE) {
+      out.Refuse(consent_v1::CASE_UNSUITABLE, "the case is FOUND_UNSUITABLE");
+    }
   }
 
   // 3.
@@ -266,7 +309,7 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
   }
 
   // 5.
-  const casesvc::RiskAssessmentState* ra = c.current_risk_assessment();
+  const ObservedRiskAssessment* ra = c.current_risk_assessment();
   if (ra == nullptr) {
     out.Refuse(consent_v1::NO_RISK_ASSESSMENT, "no risk assessment recorded");
   } else {
@@ -278,7 +321,8 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
     out.Cite(facts.risk_assessment_recorded,
              absl::StrCat("risk assessment ", ra->assessment_id, " allows ",
                           allowed.empty() ? "nothing" : absl::StrJoin(allowed, ", "),
-                          needs_approval ? "; requires approval" : ""));
+                          needs_approval ? "; requires approval" : "",
+                          v2 ? absl::StrCat("; review by ", ra->review_date) : ""));
     if (ra->approved) {
       out.Cite(facts.risk_assessment_approved,
                absl::StrCat("risk assessment ", ra->assessment_id, " approved"));
@@ -296,6 +340,12 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
                  absl::StrCat("risk assessment ", ra->assessment_id,
                               " lapsed: the stage changed at case position ",
                               facts.risk_assessment_lapsed_by->position));
+    }
+    if (v2 && ReviewOverdue(*ra, question.decided_at)) {
+      out.Refuse(
+          consent_v1::RISK_ASSESSMENT_REVIEW_OVERDUE,
+          absl::StrCat("risk assessment ", ra->assessment_id, " was due for review by ",
+                       ra->review_date.empty() ? "(no date)" : ra->review_date));
     }
     if (std::find(ra->allowed_kinds.begin(), ra->allowed_kinds.end(), question.kind) ==
         ra->allowed_kinds.end()) {
@@ -334,12 +384,29 @@ ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& q
     }
   }
 
-  return std::move(out).Build();
+  return std::move(out).Build(v2 ? kContactGateV2 : kContactGateV1);
+}
+
+}  // namespace
+
+ContactRuling DecideContactRuleV1(const CaseFacts& facts,
+                                  const ContactQuestion& question) {
+  return Decide(facts, question, Version::kV1);
+}
+
+ContactRuling DecideContactRuleV2(const CaseFacts& facts,
+                                  const ContactQuestion& question) {
+  return Decide(facts, question, Version::kV2);
 }
 
 ContactRule FindContactRule(std::string_view policy_version) {
-  if (policy_version == kContactPolicyVersion) return &DecideContactRule;
+  if (policy_version == kContactGateV1) return &DecideContactRuleV1;
+  if (policy_version == kContactGateV2) return &DecideContactRuleV2;
   return nullptr;
+}
+
+bool RuleReadsTime(std::string_view policy_version) {
+  return policy_version == kContactGateV2;
 }
 
 }  // namespace mend::consentsvc

@@ -4,9 +4,10 @@
 // decision records, so an auditor can re-run it (I2).
 //
 //   MEND_ASSIGN_OR_RETURN(ContactParties parties, ResolveParties(facts, victim_id));
-//   ContactRuling r = DecideContactRule(facts, ContactQuestion{
-//       .kind = kind, .victim_id = parties.victim_id,
-//       .service_user_id = parties.service_user_id, .facilitator_id = who});
+//   ContactRuling r = FindContactRule(kContactPolicyVersion)(facts,
+//       ContactQuestion{.kind = kind, .victim_id = parties.victim_id,
+//                       .service_user_id = parties.service_user_id,
+//                       .facilitator_id = who, .decided_at = ctx.now});
 //   // r.outcome, r.reasons, r.consulted → ContactDecisionMade
 //
 // Rule "contact-gate/1". Every check runs; a refusal lists every reason that
@@ -41,6 +42,27 @@
 //                           FACE_TO_FACE_CONFERENCE, and the victim's current
 //                           answer on that scope is not a GIVEN that the
 //                           victim asked for (requested_by_participant).
+// Facts it reads (case_projection.h): stage, allocations, acknowledgement,
+// the current assessment (allowed kinds, requires_approval, approval) and
+// its lapse, category and sensitivity, participants (role, erased), the
+// consents. It does not read suitability nor review dates (defect D2: a case
+// found unsuitable is approved; kept, so its decisions re-explain).
+//
+// Rule "contact-gate/2", for new decisions: contact-gate/1 and, in order,
+//   2a. CASE_UNSUITABLE     (after CASE_PAUSED) the latest suitability
+//                           finding is "not suitable", or the stage is
+//                           FOUND_UNSUITABLE — whatever the stage.
+//   5.  RISK_ASSESSMENT_REVIEW_OVERDUE   (after RISK_ASSESSMENT_LAPSED) the
+//                           current assessment's review date (YYYY-MM-DD)
+//                           is before the decision's day, in UTC, at
+//                           ContactQuestion::decided_at; a review date that
+//                           does not parse is overdue too (fail closed).
+// It reads what contact-gate/1 reads, the suitability finding and the
+// current assessment's review date; its citation of the assessment names the
+// review date, and it cites the suitability finding (if any). Erasure is per
+// case: a participant is erased when their own case's stream recorded a
+// ParticipantErased (the case service records one in each linked case); the
+// same participant id in another case is another person.
 //
 // Consulted facts: every recorded fact the checks looked at, whether it
 // allowed or refused — the referral (category, sensitivity), the latest
@@ -61,14 +83,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "mend/common/v1/contact.pb.h"
 #include "mend/consent/v1/events.pb.h"
 #include "services/consent/consent_state.h"
 
 namespace mend::consentsvc {
 
-// The version every decision made by DecideContactRule records.
-inline constexpr char kContactPolicyVersion[] = "contact-gate/1";
+inline constexpr char kContactGateV1[] = "contact-gate/1";
+inline constexpr char kContactGateV2[] = "contact-gate/2";
+// The version new decisions are made by (DecideContact).
+inline constexpr char kContactPolicyVersion[] = "contact-gate/2";
 
 // The scope a kind of contact needs: APPROACH_VICTIM → PARTICIPATE,
 // LETTER_DELIVERY → RECEIVE_LETTER, SHUTTLE_MESSAGE → SHUTTLE,
@@ -98,6 +123,8 @@ struct ContactQuestion {
   std::string victim_id;        // resolved (ResolveParties)
   std::string service_user_id;  // resolved
   std::string facilitator_id;   // who asks
+  // The decision's time: the "now" of a rule that reads time (RuleReadsTime).
+  absl::Time decided_at = absl::UnixEpoch();
 };
 
 struct ContactRuling {
@@ -107,14 +134,22 @@ struct ContactRuling {
   std::string policy_version;
 };
 
-// The rule above, on a known case (facts.case_known()) with a resolved
-// question and a kind that is not CONTACT_KIND_UNSPECIFIED.
-ContactRuling DecideContactRule(const CaseFacts& facts, const ContactQuestion& question);
+// The rules above, on a known case (facts.case_known()) with a resolved
+// question and a kind that is not CONTACT_KIND_UNSPECIFIED (anything else
+// is refused, never approved).
+ContactRuling DecideContactRuleV1(const CaseFacts& facts,
+                                  const ContactQuestion& question);
+ContactRuling DecideContactRuleV2(const CaseFacts& facts,
+                                  const ContactQuestion& question);
 
 // The rule of a recorded policy version, for re-running old decisions; null
 // for a version this build does not have.
 using ContactRule = ContactRuling (*)(const CaseFacts&, const ContactQuestion&);
 ContactRule FindContactRule(std::string_view policy_version);
+
+// True if the rule of `policy_version` reads ContactQuestion::decided_at (a
+// decision by it then records decided_at_unix_micros).
+bool RuleReadsTime(std::string_view policy_version);
 
 }  // namespace mend::consentsvc
 

@@ -20,729 +20,15 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
-#include "services/case/case_state.h"
 #include "services/consent/consent_state.h"
+#include "services/consent/contact_rule_test_fixtures.h"
+#include "services/consent/contact_rule_v1_rows.h"
 #include "tests/support/test_util.h"
 
 namespace mend::consentsvc {
 namespace {
 
-using ::mend::testing::StatusIs;
-using ::testing::AllOf;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::Not;
-
-using common_v1::ContactKind;
-using consent_v1::ConsentScope;
-using consent_v1::ReasonCode;
-
-constexpr char kCase[] = "c1";
-constexpr char kVictim[] = "v1";
-constexpr char kServiceUser[] = "s1";
-constexpr char kFacilitator[] = "f1";
-constexpr char kAssessment[] = "ra1";
-// Planted in every sealed field: no reason or consulted fact may carry it.
-constexpr char kSecret[] = "SECRET-PERSONAL";
-
-// Case-log positions of Approvable()'s facts.
-constexpr uint64_t kReferralPos = 1;
-constexpr uint64_t kAllocationPos = 3;
-constexpr uint64_t kAckPos = 4;
-constexpr uint64_t kStagePos = 5;
-constexpr uint64_t kRiskRecordedPos = 6;
-constexpr uint64_t kRiskApprovedPos = 7;  // sensitive cases only
-// Case-log positions of facts the rows add later.
-constexpr uint64_t kLaterStagePos = 20;
-constexpr uint64_t kVictimErasedPos = 21;
-constexpr uint64_t kServiceUserErasedPos = 22;
-// Consent-log positions start here (Approvable's consents: 101..110).
-constexpr uint64_t kFirstConsentPos = 101;
-
-const std::vector<ContactKind> kKinds = {
-    common_v1::APPROACH_VICTIM, common_v1::LETTER_DELIVERY, common_v1::SHUTTLE_MESSAGE,
-    common_v1::VIDEO_MEETING, common_v1::FACE_TO_FACE_CONFERENCE};
-// The scopes the five kinds need, in enum order.
-const std::vector<ConsentScope> kKindScopes = {
-    consent_v1::PARTICIPATE, consent_v1::RECEIVE_LETTER, consent_v1::SHUTTLE,
-    consent_v1::VIDEO, consent_v1::FACE_TO_FACE};
-
-// ----- Building facts -------------------------------------------------------
-
-template <typename Event>
-FactRef CaseRef(uint64_t position) {
-  return FactRef{consent_v1::CASE_LOG, position, Event::descriptor()->full_name()};
-}
-
-common_v1::Sealed SealedSecret(const std::string& person) {
-  common_v1::Sealed s;
-  s.set_person_id(person);
-  s.set_ciphertext(absl::StrCat(kSecret, " of ", person));
-  return s;
-}
-
-casesvc::ParticipantState Person(const std::string& id, case_v1::ParticipantRole role) {
-  casesvc::ParticipantState p;
-  p.participant_id = id;
-  p.role = role;
-  p.details = SealedSecret(id);
-  p.needs = SealedSecret(id);
-  p.added_position = kReferralPos;
-  return p;
-}
-
-uint64_t NextConsentPosition(const CaseFacts& facts) {
-  uint64_t next = kFirstConsentPos;
-  for (const auto& [person, scopes] : facts.consents) {
-    for (const auto& [scope, entries] : scopes) {
-      for (const ConsentEntryFacts& e : entries) next = std::max(next, e.position + 1);
-    }
-  }
-  return next;
-}
-
-ConsentEntryFacts Entry(consent_v1::ConsentStatus status, uint64_t position,
-                        bool requested = false) {
-  ConsentEntryFacts e;
-  e.status = status;
-  const bool withdrawal = status == consent_v1::CONSENT_STATUS_WITHDRAWN;
-  e.consent_id = withdrawal ? "" : absl::StrCat("k", position);
-  e.informed.set_leaflet_version("RJ-leaflet-2026-03");
-  e.informed.set_facilitator_present(true);
-  e.informed.set_channel(consent_v1::IN_PERSON);
-  e.requested_by_participant = requested;
-  e.recorded_by = kFacilitator;
-  e.recorded_unix_micros = 1'700'000'000'000'000 + static_cast<int64_t>(position);
-  e.position = position;
-  e.event_type = withdrawal ? kConsentWithdrawnType : kConsentRecordedType;
-  return e;
-}
-
-// Each appends one consent-log event and returns its position.
-uint64_t Answer(CaseFacts& facts, const std::string& who, ConsentScope scope,
-                consent_v1::ConsentStatus status, bool requested = false) {
-  const uint64_t position = NextConsentPosition(facts);
-  facts.consents[who][scope].push_back(Entry(status, position, requested));
-  ++facts.version;
-  return position;
-}
-uint64_t Give(CaseFacts& facts, const std::string& who, ConsentScope scope,
-              bool requested = false) {
-  return Answer(facts, who, scope, consent_v1::CONSENT_STATUS_GIVEN, requested);
-}
-uint64_t Decline(CaseFacts& facts, const std::string& who, ConsentScope scope) {
-  return Answer(facts, who, scope, consent_v1::CONSENT_STATUS_DECLINED);
-}
-// One ConsentWithdrawn naming every scope in `scopes`.
-uint64_t Withdraw(CaseFacts& facts, const std::string& who,
-                  std::vector<ConsentScope> scopes) {
-  const uint64_t position = NextConsentPosition(facts);
-  for (ConsentScope scope : scopes) {
-    facts.consents[who][scope].push_back(
-        Entry(consent_v1::CONSENT_STATUS_WITHDRAWN, position));
-  }
-  ++facts.version;
-  return position;
-}
-uint64_t WithdrawAll(CaseFacts& facts, const std::string& who) {
-  return Withdraw(
-      facts, who,
-      {consent_v1::PARTICIPATE, consent_v1::RECEIVE_LETTER, consent_v1::SHUTTLE,
-       consent_v1::VIDEO, consent_v1::FACE_TO_FACE, consent_v1::SHARE_INFORMATION});
-}
-// Forget every answer of `who` on `scope` (never answered).
-void Unanswer(CaseFacts& facts, const std::string& who, ConsentScope scope) {
-  facts.consents[who].erase(scope);
-}
-
-// A referred case in `category` with service user s1 and victim v1,
-// facilitator f1 allocated, responsibility acknowledged, a current risk
-// assessment allowing every kind (manager-approved when sensitive), and
-// every consent the five kinds need GIVEN by both (the victim asked for
-// VIDEO and FACE_TO_FACE herself). Every fact at its own position.
-CaseFacts Approvable(case_v1::OffenceCategory category = case_v1::VIOLENCE) {
-  CaseFacts f;
-  f.case_id = kCase;
-  casesvc::CaseState& c = f.case_state;
-  c.case_id = kCase;
-  c.reference = "RJ-2026-000001";
-  c.version = 7;
-  c.stage = case_v1::PREPARING;
-  c.last_stage_change_position = kStagePos;
-  c.offence_category = category;
-  c.sensitive = casesvc::IsSensitive(category);
-  c.source = case_v1::PROBATION_OFFICER;
-  c.referral_date = "2026-01-05";
-  c.referred_by = "po1";
-  c.offence_summary = SealedSecret(kServiceUser);
-  c.participants = {Person(kServiceUser, case_v1::SERVICE_USER),
-                    Person(kVictim, case_v1::VICTIM)};
-  c.facilitator_ids = {kFacilitator};
-  c.acknowledged = true;
-  c.acknowledgement_notes = SealedSecret(kServiceUser);
-  c.suitable = true;
-
-  casesvc::RiskAssessmentState ra;
-  ra.assessment_id = kAssessment;
-  ra.assessor_id = kFacilitator;
-  ra.level = case_v1::LOW;
-  ra.allowed_kinds = kKinds;
-  ra.review_date = "2026-06-01";
-  ra.requires_approval = c.sensitive;
-  ra.approved = c.sensitive;
-  ra.approved_by = c.sensitive ? "m1" : "";
-  ra.notes = SealedSecret(kServiceUser);
-  ra.position = kRiskRecordedPos;
-  ra.approved_position = c.sensitive ? kRiskApprovedPos : 0;
-  c.risk_assessments = {ra};
-  c.last_position = c.sensitive ? kRiskApprovedPos : kRiskRecordedPos;
-
-  f.last_case_position = c.last_position;
-  f.referral = CaseRef<case_v1::CaseReferred>(kReferralPos);
-  f.allocations[kFacilitator] = CaseRef<case_v1::FacilitatorAllocated>(kAllocationPos);
-  f.acknowledgement = CaseRef<case_v1::AcknowledgementRecorded>(kAckPos);
-  f.last_stage_change = CaseRef<case_v1::StageChanged>(kStagePos);
-  f.risk_assessment_recorded = CaseRef<case_v1::RiskAssessmentRecorded>(kRiskRecordedPos);
-  if (c.sensitive) {
-    f.risk_assessment_approved =
-        CaseRef<case_v1::RiskAssessmentApproved>(kRiskApprovedPos);
-  }
-  f.version = 7;  // the observed case events
-
-  for (ConsentScope scope : kKindScopes) {
-    const bool victim_asked =
-        scope == consent_v1::VIDEO || scope == consent_v1::FACE_TO_FACE;
-    Give(f, kVictim, scope, victim_asked);
-    Give(f, kServiceUser, scope);
-  }
-  return f;
-}
-
-ContactQuestion Ask(ContactKind kind) {
-  return ContactQuestion{.kind = kind,
-                         .victim_id = kVictim,
-                         .service_user_id = kServiceUser,
-                         .facilitator_id = kFacilitator};
-}
-
-// Breakers used by the table.
-void MoveStage(CaseFacts& f, case_v1::Stage to) {
-  f.case_state.stage = to;
-  f.case_state.last_stage_change_position = kLaterStagePos;
-  f.last_stage_change = CaseRef<case_v1::StageChanged>(kLaterStagePos);
-}
-void Close(CaseFacts& f) { MoveStage(f, case_v1::CLOSED); }
-void Pause(CaseFacts& f) { MoveStage(f, case_v1::PAUSED); }
-void Lapse(CaseFacts& f) {
-  MoveStage(f, case_v1::INDIRECT_CONTACT);
-  f.risk_assessment_lapsed_by = CaseRef<case_v1::StageChanged>(kLaterStagePos);
-}
-void ReleaseFacilitator(CaseFacts& f) {
-  f.case_state.facilitator_ids.clear();
-  f.allocations.clear();
-}
-void NoAcknowledgement(CaseFacts& f) {
-  f.case_state.acknowledged.reset();
-  f.acknowledgement.reset();
-}
-void AcknowledgedNot(CaseFacts& f) { f.case_state.acknowledged = false; }
-void NoRiskAssessment(CaseFacts& f) {
-  f.case_state.risk_assessments.clear();
-  f.risk_assessment_recorded.reset();
-  f.risk_assessment_approved.reset();
-  f.risk_assessment_lapsed_by.reset();
-}
-void Unapprove(CaseFacts& f) {
-  casesvc::RiskAssessmentState& ra = f.case_state.risk_assessments.back();
-  ra.approved = false;
-  ra.approved_by.clear();
-  ra.approved_position = 0;
-  f.risk_assessment_approved.reset();
-}
-void Disallow(CaseFacts& f, ContactKind kind) {
-  auto& kinds = f.case_state.risk_assessments.back().allowed_kinds;
-  kinds.erase(std::remove(kinds.begin(), kinds.end(), kind), kinds.end());
-}
-void Erase(CaseFacts& f, const std::string& who) {
-  for (casesvc::ParticipantState& p : f.case_state.participants) {
-    if (p.participant_id == who) p.erased = true;
-  }
-  f.erasures[who] = CaseRef<case_v1::ParticipantErased>(
-      who == kVictim ? kVictimErasedPos : kServiceUserErasedPos);
-}
-
-// ----- Reading rulings ------------------------------------------------------
-
-// A reason as the table lists it (detail is checked separately).
-struct R {
-  R(ReasonCode code, std::string participant_id = {},  // NOLINT: implicit in tables
-    ConsentScope scope = consent_v1::CONSENT_SCOPE_UNSPECIFIED)
-      : code(code), participant_id(std::move(participant_id)), scope(scope) {}
-
-  ReasonCode code;
-  std::string participant_id;
-  ConsentScope scope;
-
-  friend bool operator==(const R& a, const R& b) {
-    return std::tie(a.code, a.participant_id, a.scope) ==
-           std::tie(b.code, b.participant_id, b.scope);
-  }
-  friend void PrintTo(const R& r, std::ostream* os) {
-    *os << consent_v1::ReasonCode_Name(r.code);
-    if (!r.participant_id.empty()) *os << "(" << r.participant_id;
-    if (r.scope != consent_v1::CONSENT_SCOPE_UNSPECIFIED) {
-      *os << " " << consent_v1::ConsentScope_Name(r.scope);
-    }
-    if (!r.participant_id.empty()) *os << ")";
-  }
-};
-
-std::vector<R> Reasons(const ContactRuling& ruling) {
-  std::vector<R> out;
-  for (const consent_v1::Reason& r : ruling.reasons) {
-    out.push_back(R{r.code(), r.participant_id(), r.scope()});
-  }
-  return out;
-}
-
-using Cited = std::tuple<consent_v1::FactSource, uint64_t, std::string>;  // + event type
-
-std::vector<Cited> Consulted(const ContactRuling& ruling) {
-  std::vector<Cited> out;
-  for (const consent_v1::ConsultedFact& f : ruling.consulted) {
-    out.emplace_back(f.source(), f.position(), f.event_type());
-  }
-  return out;
-}
-
-bool Cites(const ContactRuling& ruling, const FactRef& ref) {
-  return std::any_of(ruling.consulted.begin(), ruling.consulted.end(),
-                     [&](const consent_v1::ConsultedFact& f) {
-                       return f.source() == ref.source && f.position() == ref.position &&
-                              f.event_type() == ref.event_type;
-                     });
-}
-
-const consent_v1::ConsultedFact* CitationAt(const ContactRuling& ruling,
-                                            consent_v1::FactSource source,
-                                            uint64_t position) {
-  for (const consent_v1::ConsultedFact& f : ruling.consulted) {
-    if (f.source() == source && f.position() == position) return &f;
-  }
-  return nullptr;
-}
-
-std::string Serialized(const ContactRuling& ruling) {
-  consent_v1::ContactDecisionMade d;
-  d.set_outcome(ruling.outcome);
-  for (const auto& r : ruling.reasons) *d.add_reasons() = r;
-  for (const auto& c : ruling.consulted) *d.add_consulted() = c;
-  d.set_policy_version(ruling.policy_version);
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    d.SerializeToCodedStream(&coded);
-  }
-  return bytes;
-}
-
-// What holds for every ruling: the version; consulted facts each once,
-// sorted by (source, position), named; details short and free of personal
-// data; every refusal cites the recorded fact that caused it.
-void CheckWellFormed(const CaseFacts& facts, const ContactQuestion& q,
-                     const ContactRuling& ruling) {
-  EXPECT_EQ(ruling.policy_version, kContactPolicyVersion);
-  EXPECT_EQ(ruling.outcome,
-            ruling.reasons.empty() ? consent_v1::APPROVED : consent_v1::REFUSED);
-  for (size_t i = 0; i < ruling.consulted.size(); ++i) {
-    const consent_v1::ConsultedFact& f = ruling.consulted[i];
-    EXPECT_NE(f.source(), consent_v1::FACT_SOURCE_UNSPECIFIED);
-    EXPECT_FALSE(f.event_type().empty()) << f.ShortDebugString();
-    EXPECT_FALSE(f.fact().empty()) << f.ShortDebugString();
-    EXPECT_THAT(f.fact(), Not(HasSubstr(kSecret)));
-    if (i > 0) {
-      const consent_v1::ConsultedFact& prev = ruling.consulted[i - 1];
-      EXPECT_LT(std::make_pair(prev.source(), prev.position()),
-                std::make_pair(f.source(), f.position()))
-          << "not sorted or cited twice: " << prev.ShortDebugString() << " then "
-          << f.ShortDebugString();
-    }
-  }
-  for (const consent_v1::Reason& r : ruling.reasons) {
-    EXPECT_FALSE(r.detail().empty()) << r.ShortDebugString();
-    EXPECT_LE(r.detail().size(), 100u) << r.ShortDebugString();
-    EXPECT_THAT(r.detail(), Not(HasSubstr(kSecret)));
-    switch (r.code()) {
-      case consent_v1::CONSENT_DECLINED:
-      case consent_v1::CONSENT_WITHDRAWN: {
-        const ConsentEntryFacts* e = facts.CurrentConsent(r.participant_id(), r.scope());
-        ASSERT_NE(e, nullptr) << r.ShortDebugString();
-        EXPECT_TRUE(Cites(ruling, e->ref())) << r.ShortDebugString();
-        break;
-      }
-      case consent_v1::RISK_ASSESSMENT_LAPSED:
-        ASSERT_TRUE(facts.risk_assessment_lapsed_by.has_value());
-        EXPECT_TRUE(Cites(ruling, *facts.risk_assessment_lapsed_by));
-        break;
-      case consent_v1::PARTICIPANT_ERASED:
-        EXPECT_TRUE(Cites(ruling, facts.erasures.at(r.participant_id())));
-        break;
-      case consent_v1::CASE_CLOSED:
-      case consent_v1::CASE_PAUSED:
-        EXPECT_TRUE(Cites(ruling, *facts.last_stage_change));
-        break;
-      default:
-        break;
-    }
-  }
-  // The same facts and question give the same ruling, byte for byte.
-  const CaseFacts copy = facts;
-  EXPECT_EQ(Serialized(DecideContactRule(copy, q)), Serialized(ruling));
-}
-
-// ----- The table ------------------------------------------------------------
-
-struct Row {
-  std::string name;
-  ContactKind kind;
-  case_v1::OffenceCategory category = case_v1::VIOLENCE;
-  std::function<void(CaseFacts&, ContactQuestion&)> change;
-  std::vector<R> want;  // empty: APPROVED
-
-  friend void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
-};
-
-std::string Short(ContactKind kind) {
-  switch (kind) {
-    case common_v1::APPROACH_VICTIM:
-      return "Approach";
-    case common_v1::LETTER_DELIVERY:
-      return "Letter";
-    case common_v1::SHUTTLE_MESSAGE:
-      return "Shuttle";
-    case common_v1::VIDEO_MEETING:
-      return "Video";
-    case common_v1::FACE_TO_FACE_CONFERENCE:
-      return "FaceToFace";
-    default:
-      return "Unspecified";
-  }
-}
-
-std::string Short(ConsentScope scope) {
-  std::string name = consent_v1::ConsentScope_Name(scope);
-  name.erase(std::remove(name.begin(), name.end(), '_'), name.end());
-  return name;
-}
-
-std::string Short(case_v1::OffenceCategory category) {
-  std::string name = case_v1::OffenceCategory_Name(category);
-  name.erase(std::remove(name.begin(), name.end(), '_'), name.end());
-  return name;
-}
-
-bool VictimMustAsk(case_v1::OffenceCategory category, ContactKind kind) {
-  return (category == case_v1::DOMESTIC_ABUSE || category == case_v1::SEXUAL_OFFENCE) &&
-         (kind == common_v1::VIDEO_MEETING || kind == common_v1::FACE_TO_FACE_CONFERENCE);
-}
-
-// The (person, scope) pairs a kind needs, in the rule's order.
-std::vector<std::pair<std::string, ConsentScope>> NeededConsents(ContactKind kind) {
-  const ConsentScope scope = ScopeForKind(kind);
-  std::vector<std::pair<std::string, ConsentScope>> needed = {
-      {kVictim, consent_v1::PARTICIPATE}};
-  if (scope != consent_v1::PARTICIPATE) needed.emplace_back(kVictim, scope);
-  needed.emplace_back(kServiceUser, scope);
-  return needed;
-}
-
-std::vector<Row> SingleReasonRows() {
-  std::vector<Row> rows;
-  for (ContactKind kind : kKinds) {
-    const std::string k = Short(kind);
-    rows.push_back({k + "_Approved", kind, case_v1::VIOLENCE, [](auto&, auto&) {}, {}});
-    rows.push_back({k + "_CaseClosed",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { Close(f); },
-                    {{consent_v1::CASE_CLOSED}}});
-    rows.push_back({k + "_CasePaused",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { Pause(f); },
-                    {{consent_v1::CASE_PAUSED}}});
-    rows.push_back({k + "_AskedByAnotherFacilitator",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](auto&, ContactQuestion& q) { q.facilitator_id = "f9"; },
-                    {{consent_v1::FACILITATOR_NOT_ALLOCATED}}});
-    rows.push_back({k + "_FacilitatorReleased",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { ReleaseFacilitator(f); },
-                    {{consent_v1::FACILITATOR_NOT_ALLOCATED}}});
-    rows.push_back({k + "_NoAcknowledgement",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { NoAcknowledgement(f); },
-                    {{consent_v1::RESPONSIBILITY_NOT_ACKNOWLEDGED}}});
-    rows.push_back({k + "_ResponsibilityNotAccepted",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { AcknowledgedNot(f); },
-                    {{consent_v1::RESPONSIBILITY_NOT_ACKNOWLEDGED}}});
-    rows.push_back({k + "_NoRiskAssessment",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { NoRiskAssessment(f); },
-                    {{consent_v1::NO_RISK_ASSESSMENT}}});
-    rows.push_back({k + "_RiskAssessmentNotApproved",
-                    kind,
-                    case_v1::HATE_CRIME,
-                    [](CaseFacts& f, auto&) { Unapprove(f); },
-                    {{consent_v1::RISK_ASSESSMENT_NOT_APPROVED}}});
-    rows.push_back({k + "_RiskAssessmentLapsed",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { Lapse(f); },
-                    {{consent_v1::RISK_ASSESSMENT_LAPSED}}});
-    rows.push_back({k + "_RiskAssessmentDisallowsKind",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [kind](CaseFacts& f, auto&) { Disallow(f, kind); },
-                    {{consent_v1::RISK_ASSESSMENT_DISALLOWS_KIND}}});
-    rows.push_back({k + "_VictimErased",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { Erase(f, kVictim); },
-                    {{consent_v1::PARTICIPANT_ERASED, kVictim}}});
-    rows.push_back({k + "_ServiceUserErased",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) { Erase(f, kServiceUser); },
-                    {{consent_v1::PARTICIPANT_ERASED, kServiceUser}}});
-    for (const auto& [who, scope] : NeededConsents(kind)) {
-      const std::string tag =
-          absl::StrCat(who == kVictim ? "Victim" : "ServiceUser", Short(scope));
-      rows.push_back({absl::StrCat(k, "_", tag, "NotRecorded"),
-                      kind,
-                      case_v1::VIOLENCE,
-                      [who, scope](CaseFacts& f, auto&) { Unanswer(f, who, scope); },
-                      {{consent_v1::CONSENT_NOT_RECORDED, who, scope}}});
-      rows.push_back({absl::StrCat(k, "_", tag, "Declined"),
-                      kind,
-                      case_v1::VIOLENCE,
-                      [who, scope](CaseFacts& f, auto&) { Decline(f, who, scope); },
-                      {{consent_v1::CONSENT_DECLINED, who, scope}}});
-      rows.push_back({absl::StrCat(k, "_", tag, "Withdrawn"),
-                      kind,
-                      case_v1::VIOLENCE,
-                      [who, scope](CaseFacts& f, auto&) { Withdraw(f, who, {scope}); },
-                      {{consent_v1::CONSENT_WITHDRAWN, who, scope}}});
-    }
-    // Scopes a kind does not need do not matter to it.
-    for (ConsentScope other : kKindScopes) {
-      if (other == ScopeForKind(kind) || other == consent_v1::PARTICIPATE) continue;
-      rows.push_back({absl::StrCat(k, "_OtherScope", Short(other), "WithdrawnByBoth"),
-                      kind,
-                      case_v1::VIOLENCE,
-                      [other](CaseFacts& f, auto&) {
-                        Withdraw(f, kVictim, {other});
-                        Withdraw(f, kServiceUser, {other});
-                      },
-                      {}});
-    }
-    rows.push_back({k + "_ShareInformationDeclinedByBoth",
-                    kind,
-                    case_v1::VIOLENCE,
-                    [](CaseFacts& f, auto&) {
-                      Decline(f, kVictim, consent_v1::SHARE_INFORMATION);
-                      Decline(f, kServiceUser, consent_v1::SHARE_INFORMATION);
-                    },
-                    {}});
-  }
-  return rows;
-}
-
-// Sensitivity: every sensitive category needs the assessment approved; only
-// domestic abuse and sexual offences need the victim to have asked, and only
-// for video and face to face.
-std::vector<Row> SensitiveRows() {
-  std::vector<Row> rows;
-  for (case_v1::OffenceCategory category :
-       {case_v1::VIOLENCE, case_v1::DOMESTIC_ABUSE, case_v1::SEXUAL_OFFENCE,
-        case_v1::HATE_CRIME}) {
-    const bool sensitive = casesvc::IsSensitive(category);
-    for (ContactKind kind : kKinds) {
-      const std::string name = absl::StrCat(Short(category), "_", Short(kind));
-      const ConsentScope scope = ScopeForKind(kind);
-      rows.push_back({name + "_Approved", kind, category, [](auto&, auto&) {}, {}});
-      // The victim's current answer is a GIVEN she did not ask for.
-      std::vector<R> not_asked;
-      if (VictimMustAsk(category, kind)) {
-        not_asked.push_back({consent_v1::NOT_ASKED_BY_VICTIM, kVictim, scope});
-      }
-      rows.push_back({name + "_VictimGaveWithoutAsking", kind, category,
-                      [scope](CaseFacts& f, auto&) { Give(f, kVictim, scope, false); },
-                      not_asked});
-      // Having asked on PARTICIPATE is not having asked for the meeting.
-      rows.push_back({name + "_VictimAskedOnlyToParticipate", kind, category,
-                      [scope](CaseFacts& f, auto&) {
-                        Give(f, kVictim, consent_v1::PARTICIPATE, true);
-                        if (scope != consent_v1::PARTICIPATE)
-                          Give(f, kVictim, scope, false);
-                      },
-                      not_asked});
-      // A declined meeting is a consent reason and, where the victim must
-      // ask, also not asked for.
-      std::vector<R> declined = {{consent_v1::CONSENT_DECLINED, kVictim, scope}};
-      if (VictimMustAsk(category, kind)) {
-        declined.push_back({consent_v1::NOT_ASKED_BY_VICTIM, kVictim, scope});
-      }
-      rows.push_back({name + "_VictimDeclined", kind, category,
-                      [scope](CaseFacts& f, auto&) { Decline(f, kVictim, scope); },
-                      declined});
-      // An unapproved assessment counts only outside sensitive cases.
-      std::vector<R> unapproved;
-      if (sensitive) unapproved.push_back({consent_v1::RISK_ASSESSMENT_NOT_APPROVED});
-      rows.push_back({name + "_AssessmentUnapproved", kind, category,
-                      [](CaseFacts& f, auto&) { Unapprove(f); }, unapproved});
-    }
-  }
-  return rows;
-}
-
-std::vector<Row> CombinationRows() {
-  using namespace consent_v1;  // NOLINT: reason codes read better bare here
-  std::vector<Row> rows;
-  rows.push_back({"PausedWithdrawnLapsed",
-                  common_v1::LETTER_DELIVERY,
-                  case_v1::VIOLENCE,
-                  [](CaseFacts& f, auto&) {
-                    Lapse(f);
-                    Pause(f);  // the same change of stage paused and lapsed
-                    f.risk_assessment_lapsed_by = f.last_stage_change;
-                    WithdrawAll(f, kVictim);
-                  },
-                  {{CASE_PAUSED},
-                   {RISK_ASSESSMENT_LAPSED},
-                   {CONSENT_WITHDRAWN, kVictim, PARTICIPATE},
-                   {CONSENT_WITHDRAWN, kVictim, RECEIVE_LETTER}}});
-  rows.push_back({"ClosedAndBothWithdrewEverything",
-                  common_v1::SHUTTLE_MESSAGE,
-                  case_v1::VIOLENCE,
-                  [](CaseFacts& f, auto&) {
-                    Close(f);
-                    WithdrawAll(f, kVictim);
-                    WithdrawAll(f, kServiceUser);
-                  },
-                  {{CASE_CLOSED},
-                   {CONSENT_WITHDRAWN, kVictim, PARTICIPATE},
-                   {CONSENT_WITHDRAWN, kVictim, SHUTTLE},
-                   {CONSENT_WITHDRAWN, kServiceUser, SHUTTLE}}});
-  rows.push_back({"EveryCaseCheckFails",
-                  common_v1::APPROACH_VICTIM,
-                  case_v1::VIOLENCE,
-                  [](CaseFacts& f, ContactQuestion& q) {
-                    Close(f);
-                    q.facilitator_id = "f9";
-                    NoAcknowledgement(f);
-                    NoRiskAssessment(f);
-                  },
-                  {{CASE_CLOSED},
-                   {FACILITATOR_NOT_ALLOCATED},
-                   {RESPONSIBILITY_NOT_ACKNOWLEDGED},
-                   {NO_RISK_ASSESSMENT}}});
-  rows.push_back({"EveryAssessmentReasonAtOnce",
-                  common_v1::VIDEO_MEETING,
-                  case_v1::HATE_CRIME,
-                  [](CaseFacts& f, auto&) {
-                    Unapprove(f);
-                    Lapse(f);
-                    Disallow(f, common_v1::VIDEO_MEETING);
-                  },
-                  {{RISK_ASSESSMENT_NOT_APPROVED},
-                   {RISK_ASSESSMENT_LAPSED},
-                   {RISK_ASSESSMENT_DISALLOWS_KIND}}});
-  rows.push_back({"BothErasedAndNoConsentsLeft",
-                  common_v1::LETTER_DELIVERY,
-                  case_v1::VIOLENCE,
-                  [](CaseFacts& f, auto&) {
-                    Erase(f, kServiceUser);
-                    Erase(f, kVictim);
-                    f.consents.clear();
-                  },
-                  {{PARTICIPANT_ERASED, kVictim},
-                   {PARTICIPANT_ERASED, kServiceUser},
-                   {CONSENT_NOT_RECORDED, kVictim, PARTICIPATE},
-                   {CONSENT_NOT_RECORDED, kVictim, RECEIVE_LETTER},
-                   {CONSENT_NOT_RECORDED, kServiceUser, RECEIVE_LETTER}}});
-  rows.push_back({"ThreeDifferentConsentReasons",
-                  common_v1::FACE_TO_FACE_CONFERENCE,
-                  case_v1::VIOLENCE,
-                  [](CaseFacts& f, auto&) {
-                    Withdraw(f, kServiceUser, {FACE_TO_FACE});
-                    Unanswer(f, kVictim, FACE_TO_FACE);
-                    Decline(f, kVictim, PARTICIPATE);
-                  },
-                  {{CONSENT_DECLINED, kVictim, PARTICIPATE},
-                   {CONSENT_NOT_RECORDED, kVictim, FACE_TO_FACE},
-                   {CONSENT_WITHDRAWN, kServiceUser, FACE_TO_FACE}}});
-  rows.push_back(
-      {"DomesticAbuseVideoNeverAnswered",
-       common_v1::VIDEO_MEETING,
-       case_v1::DOMESTIC_ABUSE,
-       [](CaseFacts& f, auto&) { Unanswer(f, kVictim, VIDEO); },
-       {{CONSENT_NOT_RECORDED, kVictim, VIDEO}, {NOT_ASKED_BY_VICTIM, kVictim, VIDEO}}});
-  rows.push_back({"SexualOffenceFaceToFaceWithdrawn",
-                  common_v1::FACE_TO_FACE_CONFERENCE,
-                  case_v1::SEXUAL_OFFENCE,
-                  [](CaseFacts& f, auto&) { Withdraw(f, kVictim, {FACE_TO_FACE}); },
-                  {{CONSENT_WITHDRAWN, kVictim, FACE_TO_FACE},
-                   {NOT_ASKED_BY_VICTIM, kVictim, FACE_TO_FACE}}});
-  // Every reason the rule has, at once (PAUSED and CLOSED exclude each other).
-  rows.push_back({"EverythingWrong",
-                  common_v1::VIDEO_MEETING,
-                  case_v1::DOMESTIC_ABUSE,
-                  [](CaseFacts& f, ContactQuestion& q) {
-                    Lapse(f);
-                    Close(f);
-                    f.risk_assessment_lapsed_by = f.last_stage_change;
-                    q.facilitator_id = "f9";
-                    AcknowledgedNot(f);
-                    Unapprove(f);
-                    Disallow(f, common_v1::VIDEO_MEETING);
-                    Erase(f, kVictim);
-                    Erase(f, kServiceUser);
-                    Decline(f, kVictim, PARTICIPATE);
-                    Unanswer(f, kVictim, VIDEO);
-                    Withdraw(f, kServiceUser, {VIDEO});
-                  },
-                  {{CASE_CLOSED},
-                   {FACILITATOR_NOT_ALLOCATED},
-                   {RESPONSIBILITY_NOT_ACKNOWLEDGED},
-                   {RISK_ASSESSMENT_NOT_APPROVED},
-                   {RISK_ASSESSMENT_LAPSED},
-                   {RISK_ASSESSMENT_DISALLOWS_KIND},
-                   {PARTICIPANT_ERASED, kVictim},
-                   {PARTICIPANT_ERASED, kServiceUser},
-                   {CONSENT_DECLINED, kVictim, PARTICIPATE},
-                   {CONSENT_NOT_RECORDED, kVictim, VIDEO},
-                   {CONSENT_WITHDRAWN, kServiceUser, VIDEO},
-                   {NOT_ASKED_BY_VICTIM, kVictim, VIDEO}}});
-  return rows;
-}
-
-std::vector<Row> AllRows() {
-  std::vector<Row> rows = SingleReasonRows();
-  for (auto more : {SensitiveRows(), CombinationRows()}) {
-    rows.insert(rows.end(), more.begin(), more.end());
-  }
-  return rows;
-}
+using namespace ::mend::consentsvc::rule_testing;  // NOLINT: the fixtures
 
 class ContactRuleTableTest : public ::testing::TestWithParam<Row> {};
 
@@ -752,7 +38,7 @@ TEST_P(ContactRuleTableTest, GivesExactlyTheListedReasons) {
   ContactQuestion q = Ask(row.kind);
   row.change(facts, q);
 
-  const ContactRuling ruling = DecideContactRule(facts, q);
+  const ContactRuling ruling = DecideContactRuleV1(facts, q);
 
   EXPECT_EQ(ruling.outcome,
             row.want.empty() ? consent_v1::APPROVED : consent_v1::REFUSED);
@@ -809,7 +95,7 @@ TEST(ContactRuleScopeTest, EachKindAsksForExactlyItsConsents) {
     SCOPED_TRACE(common_v1::ContactKind_Name(kind));
     CaseFacts facts = Approvable();
     facts.consents.clear();
-    const ContactRuling ruling = DecideContactRule(facts, Ask(kind));
+    const ContactRuling ruling = DecideContactRuleV1(facts, Ask(kind));
     EXPECT_EQ(ruling.outcome, consent_v1::REFUSED);
     EXPECT_EQ(Reasons(ruling), want);
   }
@@ -822,7 +108,7 @@ TEST(ContactRuleScopeTest, TheNeededConsentsAloneApprove) {
     CaseFacts facts = Approvable();
     facts.consents.clear();
     for (const auto& [who, scope] : NeededConsents(kind)) Give(facts, who, scope);
-    const ContactRuling ruling = DecideContactRule(facts, Ask(kind));
+    const ContactRuling ruling = DecideContactRuleV1(facts, Ask(kind));
     EXPECT_EQ(ruling.outcome, consent_v1::APPROVED);
     EXPECT_THAT(ruling.reasons, IsEmpty());
   }
@@ -836,7 +122,8 @@ TEST(ContactRuleScopeTest, ServiceUserNeedsTheKindScopeNotParticipate) {
   Give(facts, kVictim, consent_v1::PARTICIPATE);
   Give(facts, kVictim, consent_v1::RECEIVE_LETTER);
   Give(facts, kServiceUser, consent_v1::PARTICIPATE);
-  const ContactRuling ruling = DecideContactRule(facts, Ask(common_v1::LETTER_DELIVERY));
+  const ContactRuling ruling =
+      DecideContactRuleV1(facts, Ask(common_v1::LETTER_DELIVERY));
   EXPECT_EQ(Reasons(ruling),
             (std::vector<R>{{consent_v1::CONSENT_NOT_RECORDED, kServiceUser,
                              consent_v1::RECEIVE_LETTER}}));
@@ -852,7 +139,7 @@ TEST(ContactRuleHistoryTest, DeclineThenGiveApproves) {
   const uint64_t declined_participate = Decline(facts, kVictim, consent_v1::PARTICIPATE);
   const uint64_t declined_letter = Decline(facts, kVictim, consent_v1::RECEIVE_LETTER);
 
-  ContactRuling ruling = DecideContactRule(facts, Ask(common_v1::LETTER_DELIVERY));
+  ContactRuling ruling = DecideContactRuleV1(facts, Ask(common_v1::LETTER_DELIVERY));
   EXPECT_EQ(Reasons(ruling),
             (std::vector<R>{
                 {consent_v1::CONSENT_DECLINED, kVictim, consent_v1::PARTICIPATE},
@@ -862,7 +149,7 @@ TEST(ContactRuleHistoryTest, DeclineThenGiveApproves) {
 
   const uint64_t gave_participate = Give(facts, kVictim, consent_v1::PARTICIPATE);
   const uint64_t gave_letter = Give(facts, kVictim, consent_v1::RECEIVE_LETTER);
-  ruling = DecideContactRule(facts, Ask(common_v1::LETTER_DELIVERY));
+  ruling = DecideContactRuleV1(facts, Ask(common_v1::LETTER_DELIVERY));
   EXPECT_EQ(ruling.outcome, consent_v1::APPROVED);
   EXPECT_THAT(ruling.reasons, IsEmpty());
   EXPECT_NE(CitationAt(ruling, consent_v1::CONSENT_LOG, gave_participate), nullptr);
@@ -871,11 +158,11 @@ TEST(ContactRuleHistoryTest, DeclineThenGiveApproves) {
   EXPECT_EQ(CitationAt(ruling, consent_v1::CONSENT_LOG, declined_letter), nullptr);
 
   // Then she asks to meet: not yet answered, then given at her request.
-  ruling = DecideContactRule(facts, Ask(common_v1::FACE_TO_FACE_CONFERENCE));
+  ruling = DecideContactRuleV1(facts, Ask(common_v1::FACE_TO_FACE_CONFERENCE));
   EXPECT_EQ(Reasons(ruling), (std::vector<R>{{consent_v1::CONSENT_NOT_RECORDED, kVictim,
                                               consent_v1::FACE_TO_FACE}}));
   Give(facts, kVictim, consent_v1::FACE_TO_FACE, /*requested=*/true);
-  EXPECT_EQ(DecideContactRule(facts, Ask(common_v1::FACE_TO_FACE_CONFERENCE)).outcome,
+  EXPECT_EQ(DecideContactRuleV1(facts, Ask(common_v1::FACE_TO_FACE_CONFERENCE)).outcome,
             consent_v1::APPROVED);
 }
 
@@ -883,11 +170,11 @@ TEST(ContactRuleHistoryTest, DeclineThenGiveApproves) {
 // and the new consent, not the withdrawal, is cited.
 TEST(ContactRuleHistoryTest, WithdrawalThenReconsent) {
   CaseFacts facts = Approvable();
-  ASSERT_EQ(DecideContactRule(facts, Ask(common_v1::VIDEO_MEETING)).outcome,
+  ASSERT_EQ(DecideContactRuleV1(facts, Ask(common_v1::VIDEO_MEETING)).outcome,
             consent_v1::APPROVED);
 
   const uint64_t withdrawn = Withdraw(facts, kVictim, {consent_v1::VIDEO});
-  ContactRuling ruling = DecideContactRule(facts, Ask(common_v1::VIDEO_MEETING));
+  ContactRuling ruling = DecideContactRuleV1(facts, Ask(common_v1::VIDEO_MEETING));
   EXPECT_EQ(
       Reasons(ruling),
       (std::vector<R>{{consent_v1::CONSENT_WITHDRAWN, kVictim, consent_v1::VIDEO}}));
@@ -898,11 +185,11 @@ TEST(ContactRuleHistoryTest, WithdrawalThenReconsent) {
   EXPECT_THAT(cited->fact(), AllOf(HasSubstr(kVictim), HasSubstr("VIDEO")));
 
   // Other kinds that do not need VIDEO are unaffected.
-  EXPECT_EQ(DecideContactRule(facts, Ask(common_v1::LETTER_DELIVERY)).outcome,
+  EXPECT_EQ(DecideContactRuleV1(facts, Ask(common_v1::LETTER_DELIVERY)).outcome,
             consent_v1::APPROVED);
 
   const uint64_t again = Give(facts, kVictim, consent_v1::VIDEO);
-  ruling = DecideContactRule(facts, Ask(common_v1::VIDEO_MEETING));
+  ruling = DecideContactRuleV1(facts, Ask(common_v1::VIDEO_MEETING));
   EXPECT_EQ(ruling.outcome, consent_v1::APPROVED);
   EXPECT_NE(CitationAt(ruling, consent_v1::CONSENT_LOG, again), nullptr);
   EXPECT_EQ(CitationAt(ruling, consent_v1::CONSENT_LOG, withdrawn), nullptr);
@@ -913,7 +200,8 @@ TEST(ContactRuleHistoryTest, WithdrawalThenReconsent) {
 TEST(ContactRuleHistoryTest, WithdrawingEverythingIsCitedOnce) {
   CaseFacts facts = Approvable();
   const uint64_t withdrawn = WithdrawAll(facts, kVictim);
-  const ContactRuling ruling = DecideContactRule(facts, Ask(common_v1::SHUTTLE_MESSAGE));
+  const ContactRuling ruling =
+      DecideContactRuleV1(facts, Ask(common_v1::SHUTTLE_MESSAGE));
   EXPECT_EQ(
       Reasons(ruling),
       (std::vector<R>{{consent_v1::CONSENT_WITHDRAWN, kVictim, consent_v1::PARTICIPATE},
@@ -939,7 +227,7 @@ TEST(ContactRuleSensitiveTest, SensitiveCaseNeedsApprovalWhateverTheAssessmentSa
   CaseFacts facts = Approvable(case_v1::HATE_CRIME);
   Unapprove(facts);
   facts.case_state.risk_assessments.back().requires_approval = false;
-  EXPECT_EQ(Reasons(DecideContactRule(facts, Ask(common_v1::LETTER_DELIVERY))),
+  EXPECT_EQ(Reasons(DecideContactRuleV1(facts, Ask(common_v1::LETTER_DELIVERY))),
             (std::vector<R>{{consent_v1::RISK_ASSESSMENT_NOT_APPROVED}}));
 }
 
@@ -948,7 +236,7 @@ TEST(ContactRuleSensitiveTest, SensitiveCaseNeedsApprovalWhateverTheAssessmentSa
 TEST(ContactRuleSensitiveTest, AssessmentRequiringApprovalNeedsIt) {
   CaseFacts facts = Approvable(case_v1::VIOLENCE);
   facts.case_state.risk_assessments.back().requires_approval = true;
-  EXPECT_EQ(Reasons(DecideContactRule(facts, Ask(common_v1::APPROACH_VICTIM))),
+  EXPECT_EQ(Reasons(DecideContactRuleV1(facts, Ask(common_v1::APPROACH_VICTIM))),
             (std::vector<R>{{consent_v1::RISK_ASSESSMENT_NOT_APPROVED}}));
 }
 
@@ -956,9 +244,9 @@ TEST(ContactRuleSensitiveTest, HateCrimeHasNoNotAskedByVictimRule) {
   CaseFacts facts = Approvable(case_v1::HATE_CRIME);
   Give(facts, kVictim, consent_v1::VIDEO, /*requested=*/false);
   Give(facts, kVictim, consent_v1::FACE_TO_FACE, /*requested=*/false);
-  EXPECT_EQ(DecideContactRule(facts, Ask(common_v1::VIDEO_MEETING)).outcome,
+  EXPECT_EQ(DecideContactRuleV1(facts, Ask(common_v1::VIDEO_MEETING)).outcome,
             consent_v1::APPROVED);
-  EXPECT_EQ(DecideContactRule(facts, Ask(common_v1::FACE_TO_FACE_CONFERENCE)).outcome,
+  EXPECT_EQ(DecideContactRuleV1(facts, Ask(common_v1::FACE_TO_FACE_CONFERENCE)).outcome,
             consent_v1::APPROVED);
 }
 
@@ -969,7 +257,7 @@ TEST(ContactRuleSensitiveTest, ServiceUserAskingDoesNotCount) {
   Give(facts, kVictim, consent_v1::VIDEO, /*requested=*/false);
   Give(facts, kServiceUser, consent_v1::VIDEO, /*requested=*/true);
   EXPECT_EQ(
-      Reasons(DecideContactRule(facts, Ask(common_v1::VIDEO_MEETING))),
+      Reasons(DecideContactRuleV1(facts, Ask(common_v1::VIDEO_MEETING))),
       (std::vector<R>{{consent_v1::NOT_ASKED_BY_VICTIM, kVictim, consent_v1::VIDEO}}));
 }
 
@@ -986,7 +274,8 @@ TEST(ContactRuleConsultedTest, ApprovalCitesEveryFactItReliedOn) {
   Give(facts, "v2", consent_v1::RECEIVE_LETTER);        // 111
   Give(facts, kVictim, consent_v1::SHARE_INFORMATION);  // 112
 
-  const ContactRuling ruling = DecideContactRule(facts, Ask(common_v1::LETTER_DELIVERY));
+  const ContactRuling ruling =
+      DecideContactRuleV1(facts, Ask(common_v1::LETTER_DELIVERY));
   ASSERT_EQ(ruling.outcome, consent_v1::APPROVED);
   const std::string recorded = kConsentRecordedType;
   EXPECT_THAT(
@@ -1027,7 +316,8 @@ TEST(ContactRuleConsultedTest, RefusalCitesTheFactsThatRefused) {
   Lapse(facts);
   Erase(facts, kVictim);
   AcknowledgedNot(facts);
-  const ContactRuling ruling = DecideContactRule(facts, Ask(common_v1::APPROACH_VICTIM));
+  const ContactRuling ruling =
+      DecideContactRuleV1(facts, Ask(common_v1::APPROACH_VICTIM));
   EXPECT_EQ(Reasons(ruling),
             (std::vector<R>{{consent_v1::RESPONSIBILITY_NOT_ACKNOWLEDGED},
                             {consent_v1::RISK_ASSESSMENT_LAPSED},
@@ -1061,7 +351,8 @@ TEST(ContactRuleConsultedTest, SortedBySourceThenPosition) {
   facts.consents[kServiceUser][consent_v1::PARTICIPATE].back().position = kAckPos;
   facts.consents[kVictim][consent_v1::PARTICIPATE].back().position = 2;
 
-  const ContactRuling ruling = DecideContactRule(facts, Ask(common_v1::APPROACH_VICTIM));
+  const ContactRuling ruling =
+      DecideContactRuleV1(facts, Ask(common_v1::APPROACH_VICTIM));
   ASSERT_EQ(ruling.outcome, consent_v1::APPROVED);
   const std::string recorded = kConsentRecordedType;
   EXPECT_THAT(
@@ -1085,7 +376,8 @@ TEST(ContactRuleConsultedTest, AbsentFactsAreNotCited) {
   NoRiskAssessment(facts);
   ReleaseFacilitator(facts);
   facts.consents.clear();
-  const ContactRuling ruling = DecideContactRule(facts, Ask(common_v1::APPROACH_VICTIM));
+  const ContactRuling ruling =
+      DecideContactRuleV1(facts, Ask(common_v1::APPROACH_VICTIM));
   EXPECT_THAT(
       Consulted(ruling),
       ElementsAre(Cited{consent_v1::CASE_LOG, kReferralPos, "mend.case.v1.CaseReferred"},
@@ -1103,20 +395,20 @@ TEST(ContactRuleTest, SameInputGivesIdenticalBytes) {
     CaseFacts b = Approvable(row.category);
     ContactQuestion qb = Ask(row.kind);
     row.change(b, qb);
-    const std::string first = Serialized(DecideContactRule(a, qa));
-    EXPECT_EQ(Serialized(DecideContactRule(a, qa)), first);
-    EXPECT_EQ(Serialized(DecideContactRule(b, qb)), first);
+    const std::string first = Serialized(DecideContactRuleV1(a, qa));
+    EXPECT_EQ(Serialized(DecideContactRuleV1(a, qa)), first);
+    EXPECT_EQ(Serialized(DecideContactRuleV1(b, qb)), first);
   }
 }
 
 TEST(ContactRuleTest, NeverApprovesOnBadInput) {
   // A case never observed: no crash, refused.
   const CaseFacts unknown;
-  ContactRuling ruling = DecideContactRule(unknown, Ask(common_v1::LETTER_DELIVERY));
+  ContactRuling ruling = DecideContactRuleV1(unknown, Ask(common_v1::LETTER_DELIVERY));
   EXPECT_EQ(ruling.outcome, consent_v1::REFUSED);
   EXPECT_THAT(ruling.consulted, IsEmpty());
   // No kind.
-  ruling = DecideContactRule(Approvable(), Ask(common_v1::CONTACT_KIND_UNSPECIFIED));
+  ruling = DecideContactRuleV1(Approvable(), Ask(common_v1::CONTACT_KIND_UNSPECIFIED));
   EXPECT_EQ(ruling.outcome, consent_v1::REFUSED);
   EXPECT_THAT(Reasons(ruling),
               ::testing::Contains(R{consent_v1::RISK_ASSESSMENT_DISALLOWS_KIND}));
@@ -1124,23 +416,27 @@ TEST(ContactRuleTest, NeverApprovesOnBadInput) {
   ContactQuestion q = Ask(common_v1::LETTER_DELIVERY);
   q.victim_id = "nobody";
   q.service_user_id = "";
-  ruling = DecideContactRule(Approvable(), q);
+  ruling = DecideContactRuleV1(Approvable(), q);
   EXPECT_EQ(ruling.outcome, consent_v1::REFUSED);
   CheckWellFormed(Approvable(), q, ruling);
 }
 
-TEST(FindContactRuleTest, KnowsOnlyItsOwnVersion) {
-  EXPECT_EQ(std::string(kContactPolicyVersion), "contact-gate/1");
-  const ContactRule rule = FindContactRule(kContactPolicyVersion);
+// Each recorded version finds its own rule (decisions made by v1 keep
+// explaining with v1); nothing else is a version.
+TEST(FindContactRuleTest, KnowsEachVersionItHas) {
+  EXPECT_EQ(std::string(kContactGateV1), "contact-gate/1");
+  const ContactRule rule = FindContactRule(kContactGateV1);
   ASSERT_NE(rule, nullptr);
-  EXPECT_EQ(rule, &DecideContactRule);
+  EXPECT_EQ(rule, &DecideContactRuleV1);
   CaseFacts facts = Approvable();
   Withdraw(facts, kVictim, {consent_v1::SHUTTLE});
   EXPECT_EQ(Serialized(rule(facts, Ask(common_v1::SHUTTLE_MESSAGE))),
-            Serialized(DecideContactRule(facts, Ask(common_v1::SHUTTLE_MESSAGE))));
-  EXPECT_EQ(FindContactRule("contact-gate/2"), nullptr);
+            Serialized(DecideContactRuleV1(facts, Ask(common_v1::SHUTTLE_MESSAGE))));
+  EXPECT_EQ(FindContactRule("contact-gate/2"), &DecideContactRuleV2);
+  EXPECT_EQ(FindContactRule("contact-gate/3"), nullptr);
   EXPECT_EQ(FindContactRule("contact-gate/1 "), nullptr);
   EXPECT_EQ(FindContactRule(""), nullptr);
+  EXPECT_FALSE(RuleReadsTime(kContactGateV1));
 }
 
 // ----- ResolveParties -------------------------------------------------------

@@ -259,7 +259,7 @@ class ConsentServiceTest : public ::testing::Test {
     risk.set_assessment_id(id);
     risk.set_level(case_v1::MEDIUM);
     for (auto k : kinds) risk.add_allowed_kinds(k);
-    risk.set_review_date("2026-09-01");
+    risk.set_review_date("2036-09-01");  // not due: contact-gate/2 reads it
     CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, Ann());
   }
 
@@ -885,7 +885,14 @@ TEST_F(ConsentServiceTest, BadInputIsInvalidArgumentAndAppendsNothing) {
   consent_v1::DecideContactRequest unknown_case =
       DecideRequest(common_v1::LETTER_DELIVERY);
   unknown_case.set_case_id("no-such-case");
+  // A facilitator hears what she would hear of a case not allocated to her
+  // (I5); a service hears that the case is not known.
   EXPECT_THAT(Decide(unknown_case, Ann()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("facilitator \"", kAnn,
+                                    "\" is not allocated to case \"no-such-case\"")));
+  unknown_case.set_facilitator_id(kAnn);
+  EXPECT_THAT(Decide(unknown_case, ServiceToken()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("causal token")));
   EXPECT_THAT(RecordConsent(ConsentRequest("bad-4", "nobody", consent_v1::VIDEO), Ann()),
               StatusIs(absl::StatusCode::kNotFound));
