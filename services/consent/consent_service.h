@@ -22,13 +22,18 @@
 // on the new facts (unless the caller gave expected_version: then the
 // caller gets ABORTED).
 //
-// A command or decision: authorize (ConsentPolicy(); UNAVAILABLE until
-// replay is done) → validate → wait for the causal token (bounded by the
-// call's deadline, else UNAVAILABLE) → under the case's lock: catch up with
-// the stream → a request id seen before returns its original answer → decide
-// → append (event id "req:<request_id>") → fold the record as stored →
-// answer. Commands on one case run one at a time; different cases run in
-// parallel and share the store's group commit.
+// A command or decision runs the shared command path
+// (common/runtime/command_handler.h, command_path.h): authorize
+// (ConsentPolicy(); UNAVAILABLE until replay is done) → validate → wait for
+// the causal token (bounded by the call's deadline, else UNAVAILABLE; for
+// DecideContact without a case position, the case log's head now: "at that
+// moment" does not depend on the caller remembering a token) → under the
+// case's lock: catch up with the stream → idempotency (the same request id
+// with the same method, case and content returns its original answer;
+// otherwise ALREADY_EXISTS) → decide (the consent domain's pure functions)
+// → append → fold the record as stored → answer. Commands on one case run
+// one at a time; different cases run in parallel and share the store's group
+// commit.
 //
 // DecideContact: a facilitator asks for themselves (facilitator_id empty or
 // their own id, else PERMISSION_DENIED) and only on a case allocated to them
@@ -47,8 +52,10 @@
 // from memory (ExplainDecision from the log); facilitators only for cases
 // allocated to them.
 //
-// Thread safety: as gRPC requires. Apply runs before Start on one thread and
-// afterwards under the case's lock.
+// Thread safety: every RPC may run concurrently from gRPC's threads; Observed
+// runs on the follower's thread. Apply is the replay function: the runtime
+// calls it before the service serves, on one thread. SetCaseFollower before
+// Start. The service must outlive its registration with the runtime.
 #ifndef MEND_SERVICES_CONSENT_CONSENT_SERVICE_H_
 #define MEND_SERVICES_CONSENT_CONSENT_SERVICE_H_
 
@@ -62,15 +69,18 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/security/auth.h"
-#include "common/runtime/follower.h"
-#include "common/base/keyed_mutex.h"
 #include "common/observability/metrics.h"
+#include "common/runtime/causal_token.h"
+#include "common/runtime/command_handler.h"
+#include "common/runtime/command_path.h"
+#include "common/runtime/follower.h"
 #include "common/runtime/service_runtime.h"
+#include "common/security/auth.h"
 #include "mend/consent/v1/consent_service.grpc.pb.h"
 #include "services/consent/consent_state.h"
 
@@ -90,7 +100,10 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   explicit ConsentServiceImpl(ServiceRuntime* runtime);
 
   // The follower of the case log, for the causal token (before Start).
-  void SetCaseFollower(const Follower* follower) { case_follower_ = follower; }
+  void SetCaseFollower(const Follower* follower) {
+    case_follower_ = follower;
+    causal_.Follow("case", follower);
+  }
 
   // The follower's handler: case records → the write that records them (one
   // CaseEventObserved each, merged per case stream; see Follower::HandleEach).
@@ -129,65 +142,42 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
       consent_v1::ExplainDecisionResponse* response) override;
 
  private:
-  // What a request id did (rebuilt from event ids on replay).
-  struct RequestRecord {
-    std::string method;  // "RecordConsent", "WithdrawConsent", "DecideContact"
-    std::string case_id;
-    uint64_t position = 0;
-    uint64_t version = 0;
-    // In Execute's answer: this call appended it (false for a retry).
-    bool appended = false;
+  // What a request answers: its CommandResult, and for DecideContact its
+  // decision.
+  struct Answer {
+    consent_v1::CommandResult result;
+    std::optional<DecisionRecord> decision;
   };
+  using Path = CommandPath<CaseFacts, Answer>;
 
-  static consent_v1::CommandResult ToCommandResult(const RequestRecord& record);
-
-  // One command: the event to append, decided on the case's current facts.
-  using Decider =
-      std::function<absl::StatusOr<eventlog::NewEvent>(const CaseFacts& facts)>;
-  struct CommandCall {
-    std::string_view method;
-    std::string request_id;
-    std::string case_id;
-    std::optional<uint64_t> expected_version;
-    absl::Time deadline;
-  };
-
-  // The command flow at the top of this file, from the case's lock on.
-  // Returns the request's record (its event's position and version).
-  absl::StatusOr<RequestRecord> Execute(const CommandCall& call, const Decider& decide);
-  // Waits for the causal token's case and consent positions.
-  absl::Status WaitCausal(const common_v1::CausalToken& token, absl::Time deadline) const;
-  // Folds every record of the case's stream after the in-memory version.
-  // Callers hold the case's lock (or replay).
-  absl::Status CatchUp(const std::string& case_id);
-  absl::Status ApplyLocked(const ReplayedEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The case's facts (empty facts if unknown), for a caller that holds the
-  // case's lock. The facts of a case change only with both its lock and mu_
-  // held, so holding either is enough to read them.
-  const CaseFacts& FactsUnderCaseLock(const std::string& case_id)
-      ABSL_NO_THREAD_SAFETY_ANALYSIS;
-  // Runs `read` on the facts of a case the caller may read, under mu_:
-  // NOT_FOUND (never observed) / PERMISSION_DENIED, else what `read` returns.
+  // The command path's fold: one consent-log record into its case's facts.
+  absl::Status Evolve(CaseFacts& facts, const ReplayedEvent& event);
+  // Runs `read` on the facts of a case the caller may read, under the path's
+  // lock: PERMISSION_DENIED (CheckCanRead) / NOT_FOUND (never observed),
+  // else what `read` returns.
   absl::Status ReadFacts(const std::string& case_id, const Caller& caller,
-                         const std::function<absl::Status(const CaseFacts& facts)>& read);
+                         absl::FunctionRef<absl::Status(const CaseFacts& facts)> read);
   // A recorded decision whose case the caller may read: NOT_FOUND /
   // PERMISSION_DENIED.
   absl::StatusOr<DecisionRecord> ReadableDecision(const std::string& decision_id,
                                                   const Caller& caller);
+  // Counts and logs a decision this call appended (not a retry's).
+  void CountDecision(const DecisionRecord& d);
   uint64_t case_position() const;
 
+  // Constant after construction (the follower and waiter set before Start).
   ServiceRuntime* const runtime_;
+  const CommandHandler handler_;
   const Follower* case_follower_ = nullptr;
+  CausalWaiter causal_;
   // mend_contact_decisions_total{kind, outcome}: decisions appended.
   metrics::CounterFamily* decisions_made_ = nullptr;
 
-  // One lock per case, held across a command (decide, append, fold).
-  KeyedMutexes case_locks_;
+  Path path_;
 
-  absl::Mutex mu_;
-  std::map<std::string, CaseFacts> cases_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, RequestRecord> requests_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> decision_cases_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex decisions_mu_;
+  absl::flat_hash_map<std::string, std::string> decision_cases_
+      ABSL_GUARDED_BY(decisions_mu_);  // decision id → case id
 };
 
 }  // namespace mend::consentsvc
