@@ -14,8 +14,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/sha256.h"
 #include "common/observability/logging.h"
 
 namespace mend::metrics {
@@ -98,12 +100,13 @@ class MetricsInterceptor final : public Interceptor {
   void Record(grpc::StatusCode code);
 };
 
-// A caller-supplied id from metadata, bounded so a client cannot flood logs.
+// A caller-supplied id from metadata, as the access log may show it (see
+// LoggableId).
 std::string MetadataId(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
                        std::string_view key) {
   auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
   if (it == metadata.end()) return "";
-  return std::string(it->second.data(), std::min<size_t>(it->second.size(), 128));
+  return LoggableId(std::string_view(it->second.data(), it->second.size()));
 }
 
 // The access log's level for a status: routine outcomes (and a caller that
@@ -297,6 +300,18 @@ std::string GrpcMethodLabel(std::string_view path) {
     return kUnknownMethod;
   }
   return std::string(rest);
+}
+
+std::string LoggableId(std::string_view value) {
+  if (value.empty()) return "";
+  bool is_id = value.size() <= kMaxLoggedIdLength;
+  for (size_t i = 0; is_id && i < value.size(); ++i) {
+    const char c = value[i];
+    is_id = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '_' || c == ':' || c == '-';
+  }
+  if (is_id) return std::string(value);
+  return absl::StrCat("sha256:", HexEncode(Sha256Bytes(value)).substr(0, 16));
 }
 
 const char* GrpcCodeName(int code) {

@@ -31,7 +31,8 @@
 // after the client saw the status.
 //
 // The access log ("rpc" lines) has the method, the status code (never the
-// message), the seconds taken and the caller's trace and correlation ids; the
+// message), the seconds taken and the caller's trace and correlation ids (as
+// LoggableId shows them); the
 // level is debug for OK and CANCELLED (the caller went away), info for the
 // caller's mistakes, warn for the server's trouble (UNKNOWN, INTERNAL,
 // DATA_LOSS, UNAVAILABLE, RESOURCE_EXHAUSTED, UNIMPLEMENTED).
@@ -48,6 +49,7 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -79,6 +81,15 @@ CreateGrpcServerMetrics(MetricsRegistry* registry);
 // when the generated descriptor pool (or the gRPC health service) has it,
 // otherwise "unknown".
 std::string GrpcMethodLabel(std::string_view path);
+
+// How the access log shows a caller-supplied id (x-trace-id, traceparent,
+// x-correlation-id): the value itself when it looks like an id -- 1 to
+// kMaxLoggedIdLength characters from [A-Za-z0-9._:-] -- otherwise
+// "sha256:" and the first 16 hex digits of its SHA-256, so a client can
+// neither write arbitrary text (or personal data) into the logs nor make a
+// line long, while equal values still match. Empty stays empty.
+inline constexpr size_t kMaxLoggedIdLength = 128;
+std::string LoggableId(std::string_view value);
 
 // The canonical name of a gRPC status code ("OK", "INVALID_ARGUMENT", ...);
 // "UNKNOWN" for a value outside the canonical codes.

@@ -23,6 +23,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/sha256.h"
 #include "common/eventlog/event_store.h"
 #include "common/observability/grpc_metrics.h"
 #include "common/observability/logging.h"
@@ -290,6 +291,69 @@ TEST_F(RpcErrorsTest, ACallCancelledBeforeItsRequestArrivedIsLoggedAsCancelled) 
   ASSERT_FALSE(line.empty()) << "no rpc line for the cancelled call";
   EXPECT_EQ(line.value("status", ""), "CANCELLED");
   EXPECT_EQ(line.value("level", ""), "debug");
+}
+
+TEST(LoggableIdTest, IdsAsTheyAreAnythingElseAsADigest) {
+  const std::string max_id(metrics::kMaxLoggedIdLength, 'a');
+  struct Case {
+    std::string value;
+    bool verbatim;
+  };
+  const Case cases[] = {
+      {"", true},
+      {"req-42", true},
+      {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true},  // traceparent
+      {"case:17.step_3", true},
+      {max_id, true},
+      {max_id + "a", false},  // too long
+      {"Jane Doe", false},    // a space
+      {"jane@example.org", false},
+      {"a\"b", false},
+      {"line\nbreak", false},
+      {"caf\xc3\xa9", false},  // not ASCII
+      {std::string("a\0b", 3), false},
+  };
+  for (const Case& c : cases) {
+    const std::string shown = metrics::LoggableId(c.value);
+    if (c.verbatim) {
+      EXPECT_EQ(shown, c.value);
+    } else {
+      EXPECT_EQ(shown, "sha256:" + HexEncode(Sha256Bytes(c.value)).substr(0, 16))
+          << "for a value of " << c.value.size() << " bytes";
+      EXPECT_EQ(shown.size(), 7u + 16u);
+    }
+  }
+}
+
+TEST_F(RpcErrorsTest, TraceAndCorrelationIdsAreLoggedOnlyWhenTheyAreIds) {
+  auto stub = eventlog::v1::EventLog::NewStub(channel_);
+  auto call = [&](const std::string& trace, const std::string& correlation) {
+    grpc::ClientContext context;
+    AttachBearerToken(&context, testing::TokenFor(Role::kService, "caller"));
+    context.AddMetadata("x-trace-id", trace);
+    context.AddMetadata("x-correlation-id", correlation);
+    eventlog::v1::GetHeadResponse response;
+    EXPECT_TRUE(stub->GetHead(&context, eventlog::v1::GetHeadRequest(), &response).ok());
+  };
+  const std::string personal = "Jane Doe, born 1980-01-01";
+  const std::string long_id(300, 'x');
+  call("trace-1", personal);
+  call(long_id, "corr:2");
+  std::vector<json> lines;
+  for (const std::string& l : sink_->Lines()) {
+    json j = json::parse(l, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << l;
+    EXPECT_EQ(l.find("Jane"), std::string::npos) << l;
+    EXPECT_EQ(l.find(long_id), std::string::npos) << l;
+    if (RpcLineOf("mend.eventlog.v1.EventLog/GetHead")(j)) lines.push_back(j);
+  }
+  ASSERT_EQ(lines.size(), 2u);  // logged before the status was sent
+  EXPECT_EQ(lines[0].value("trace_id", ""), "trace-1");
+  EXPECT_EQ(lines[0].value("correlation_id", ""),
+            "sha256:" + HexEncode(Sha256Bytes(personal)).substr(0, 16));
+  EXPECT_EQ(lines[1].value("trace_id", ""),
+            "sha256:" + HexEncode(Sha256Bytes(long_id)).substr(0, 16));
+  EXPECT_EQ(lines[1].value("correlation_id", ""), "corr:2");
 }
 
 TEST_F(RpcErrorsTest, GrpcCoreMessagesAreJsonLines) {
