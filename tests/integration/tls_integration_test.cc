@@ -10,6 +10,7 @@
 // DEADLINE_EXCEEDED, never a hang.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -34,8 +36,6 @@
 #include "common/runtime/eventlog_service.h"
 #include "common/security/tls.h"
 #include "common/observability/logging.h"
-#include <nlohmann/json.hpp>
-#include <spdlog/sinks/ostream_sink.h>
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
