@@ -1,6 +1,7 @@
 #include "common/observability/grpc_metrics.h"
 
 #include <google/protobuf/descriptor.h>
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/interceptor.h>
 #include <grpcpp/support/status.h>
 
@@ -13,8 +14,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/sha256.h"
 #include "common/observability/logging.h"
 
 namespace mend::metrics {
@@ -68,32 +71,51 @@ class Factory;
 
 class MetricsInterceptor final : public Interceptor {
  public:
-  MetricsInterceptor(Factory* factory, MethodMetrics* method)
-      : factory_(factory), method_(method), start_(std::chrono::steady_clock::now()) {}
+  MetricsInterceptor(Factory* factory, MethodMetrics* method,
+                     grpc::ServerContextBase* context)
+      : factory_(factory),
+        method_(method),
+        context_(context),
+        start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(InterceptorBatchMethods* methods) override;
 
  private:
   Factory* const factory_;
   MethodMetrics* const method_;
+  grpc::ServerContextBase* const context_;  // may be null
   const std::chrono::steady_clock::time_point start_;
   std::string trace_id_;        // from the caller's metadata, if any
   std::string correlation_id_;  // likewise
+  // The request message did not deserialize (gRPC hands interceptors a null
+  // message then, and answers the call UNIMPLEMENTED without running the
+  // handler).
+  bool request_unparsed_ = false;
+  // The status of such a call is recorded once the call is closed.
+  bool unparsed_pending_ = false;
+  bool closed_ = false;     // POST_RECV_CLOSE came
+  bool cancelled_ = false;  // and the call was cancelled
+
+  // Counts the call as answered with `code` and writes its access-log line.
+  void Record(grpc::StatusCode code);
 };
 
-// A caller-supplied id from metadata, bounded so a client cannot flood logs.
+// A caller-supplied id from metadata, as the access log may show it (see
+// LoggableId).
 std::string MetadataId(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
                        std::string_view key) {
   auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
   if (it == metadata.end()) return "";
-  return std::string(it->second.data(), std::min<size_t>(it->second.size(), 128));
+  return LoggableId(std::string_view(it->second.data(), it->second.size()));
 }
 
-// The access log's level for a status: routine outcomes at debug, the
-// caller's mistakes at info, the server's trouble at warn.
+// The access log's level for a status: routine outcomes (and a caller that
+// went away) at debug, the caller's mistakes at info, the server's trouble at
+// warn.
 log::Level LevelFor(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::OK:
+    case grpc::StatusCode::CANCELLED:
       return log::Level::kDebug;
     case grpc::StatusCode::UNKNOWN:
     case grpc::StatusCode::INTERNAL:
@@ -116,7 +138,7 @@ class Factory final : public ServerInterceptorFactoryInterface {
     MethodMetrics* method = ForPath(info->method() == nullptr ? "" : info->method());
     if (method == nullptr) return nullptr;  // cannot happen: labels are valid
     method->started->Increment();
-    return new MetricsInterceptor(this, method);
+    return new MetricsInterceptor(this, method, info->server_context());
   }
 
   // The handled_total child of `method` and `code`.
@@ -182,26 +204,56 @@ void MetricsInterceptor::Intercept(InterceptorBatchMethods* methods) {
       correlation_id_ = MetadataId(*metadata, "x-correlation-id");
     }
   }
+  if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+      methods->GetRecvMessage() == nullptr) {
+    request_unparsed_ = true;
+  }
   if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-    const std::chrono::duration<double> elapsed =
-        std::chrono::steady_clock::now() - start_;
-    const grpc::Status status = methods->GetSendStatus();
-    method_->seconds->Observe(elapsed.count());
-    if (Counter* handled = factory_->Handled(method_, status.error_code())) {
-      handled->Increment();
+    grpc::Status status = methods->GetSendStatus();
+    if (request_unparsed_ && status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      // gRPC found no request message it could parse. Either the caller sent
+      // bytes that are not the method's request (its mistake), or it
+      // cancelled before sending one. The client sees INVALID_ARGUMENT in the
+      // first case and nothing in the second; which it was is known for sure
+      // once the call is closed (POST_RECV_CLOSE), so record it then.
+      methods->ModifySendStatus(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, kUnparsedRequestMessage));
+      if (closed_) {
+        Record(cancelled_ ? grpc::StatusCode::CANCELLED
+                          : grpc::StatusCode::INVALID_ARGUMENT);
+      } else {
+        unparsed_pending_ = true;
+      }
+    } else {
+      Record(status.error_code());
     }
-    // The access log: the code, never the message (it may echo input).
-    const log::Level level = LevelFor(status.error_code());
-    if (log::Enabled(level)) {
-      log::Log(level, "rpc",
-               {{log::kMethod, method_->label},
-                {log::kStatus, GrpcCodeName(status.error_code())},
-                {"seconds", elapsed.count()},
-                {log::kTraceId, trace_id_},
-                {log::kCorrelationId, correlation_id_}});
+  }
+  if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_CLOSE)) {
+    closed_ = true;
+    cancelled_ = context_ != nullptr && context_->IsCancelled();
+    if (unparsed_pending_) {
+      unparsed_pending_ = false;
+      Record(cancelled_ ? grpc::StatusCode::CANCELLED
+                        : grpc::StatusCode::INVALID_ARGUMENT);
     }
   }
   methods->Proceed();
+}
+
+void MetricsInterceptor::Record(grpc::StatusCode code) {
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+  method_->seconds->Observe(elapsed.count());
+  if (Counter* handled = factory_->Handled(method_, code)) handled->Increment();
+  // The access log: the code, never the message (it may echo input).
+  const log::Level level = LevelFor(code);
+  if (log::Enabled(level)) {
+    log::Log(level, "rpc",
+             {{log::kMethod, method_->label},
+              {log::kStatus, GrpcCodeName(code)},
+              {"seconds", elapsed.count()},
+              {log::kTraceId, trace_id_},
+              {log::kCorrelationId, correlation_id_}});
+  }
 }
 
 }  // namespace
@@ -248,6 +300,18 @@ std::string GrpcMethodLabel(std::string_view path) {
     return kUnknownMethod;
   }
   return std::string(rest);
+}
+
+std::string LoggableId(std::string_view value) {
+  if (value.empty()) return "";
+  bool is_id = value.size() <= kMaxLoggedIdLength;
+  for (size_t i = 0; is_id && i < value.size(); ++i) {
+    const char c = value[i];
+    is_id = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '_' || c == ':' || c == '-';
+  }
+  if (is_id) return std::string(value);
+  return absl::StrCat("sha256:", HexEncode(Sha256Bytes(value)).substr(0, 16));
 }
 
 const char* GrpcCodeName(int code) {

@@ -1,5 +1,6 @@
 #include "common/observability/logging.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <grpc/support/log.h>
 #include <spdlog/details/log_msg.h>
 #include <spdlog/formatter.h>
@@ -156,6 +157,28 @@ void GrpcLogToJson(gpr_log_func_args* args) {
       {{"component", "grpc"}, {"source", source}});
 }
 
+// Protobuf's own messages (e.g. "String field ... contains invalid UTF-8
+// data when parsing a protocol buffer", which names the field, never its
+// bytes).
+void ProtobufLogToJson(google::protobuf::LogLevel severity, const char* filename,
+                       int line, const std::string& message) {
+  Level level = Level::kError;
+  switch (severity) {
+    case google::protobuf::LOGLEVEL_INFO:
+      level = Level::kInfo;
+      break;
+    case google::protobuf::LOGLEVEL_WARNING:
+      level = Level::kWarn;
+      break;
+    default:  // ERROR, FATAL (protobuf aborts after a FATAL line)
+      level = Level::kError;
+      break;
+  }
+  const std::string source =
+      absl::StrCat(filename == nullptr ? "?" : filename, ":", line);
+  Log(level, message, {{"component", "protobuf"}, {"source", source}});
+}
+
 }  // namespace
 
 absl::Status ParseLevel(std::string_view text, Level* level) {
@@ -189,6 +212,7 @@ absl::Status InitLogging(std::string_view service, std::string_view level,
   }
   spdlog::set_default_logger(std::move(logger));
   gpr_set_log_function(&GrpcLogToJson);
+  google::protobuf::SetLogHandler(&ProtobufLogToJson);
   return absl::OkStatus();
 }
 

@@ -14,8 +14,11 @@
 // warn, error), service, message, then the fields in the order given. A field
 // whose key is one of the first four is written as "_<key>" rather than
 // replacing it. Strings are JSON-escaped; bytes that are not UTF-8 become
-// U+FFFD. After InitLogging, plain spdlog calls (spdlog::info(...)) and
-// gRPC's own log messages come out as the same JSON lines.
+// U+FFFD. After InitLogging, plain spdlog calls (spdlog::info(...)), gRPC
+// core's log messages (gpr_log: "component":"grpc") and protobuf's
+// ("component":"protobuf"), each with "source" (file:line), come out as the
+// same JSON lines, at their own levels (gRPC's ERROR and protobuf's ERROR and
+// FATAL as error).
 //
 // PERSONAL DATA: never pass a person's personal data -- names, dates of birth,
 // addresses, phone numbers, e-mail addresses, offence details, free-text

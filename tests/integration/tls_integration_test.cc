@@ -10,6 +10,7 @@
 // DEADLINE_EXCEEDED, never a hang.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -33,6 +35,7 @@
 #include "common/eventlog/event_store.h"
 #include "common/runtime/eventlog_service.h"
 #include "common/security/tls.h"
+#include "common/observability/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
@@ -267,6 +270,33 @@ TEST_F(TlsIntegrationTest, ClientTrustingAnotherCaIsRefused) {
               StatusIs(absl::StatusCode::kUnavailable));
   // The server is unharmed.
   EXPECT_THAT(GetHead(server->port(), ClientCreds(Good("ca.pem"))), IsOk());
+}
+
+// gRPC core's complaint about the handshake is a line of the JSON log, not
+// gRPC's own "E1201 ... ssl_transport_security.cc" text on stderr.
+TEST_F(TlsIntegrationTest, AFailedHandshakeIsLoggedAsJson) {
+  auto server = StartServer({.cert = Good("case.pem"), .key = Good("case-key.pem")});
+  ASSERT_NE(server, nullptr);
+  auto out = std::make_shared<std::ostringstream>();
+  ASSERT_THAT(log::InitLogging("tls_test", "info",
+                               std::make_shared<spdlog::sinks::ostream_sink_mt>(*out)),
+              IsOk());
+  const absl::Status refused = GetHead(server->port(), ClientCreds(Other("ca.pem")));
+  ASSERT_THAT(log::InitLogging("tls_test", "info"), IsOk());  // back to stderr
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kUnavailable));
+  bool found = false;
+  std::istringstream lines(out->str());
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << "not JSON: " << line;
+    if (j.value("component", "") == "grpc" &&
+        j.value("message", "").find("certificate verify failed") != std::string::npos) {
+      found = true;
+      EXPECT_EQ(j.value("level", ""), "error");
+      EXPECT_THAT(j.value("source", ""), ::testing::HasSubstr("ssl_transport_security"));
+    }
+  }
+  EXPECT_TRUE(found) << out->str();
 }
 
 TEST_F(TlsIntegrationTest, PlaintextClientIsRefusedByTlsServer) {
