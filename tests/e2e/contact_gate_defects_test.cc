@@ -79,6 +79,133 @@ TEST_F(ContactGateDefectsTest, ReusedRequestIdWithOtherContentIsRefusedOnTheCase
   EXPECT_TRUE(view->acknowledged());
 }
 
+// D1 on the consent service: withdrawing one scope and then "all scopes"
+// under one id, a consent GIVEN then DECLINED, a decision for one kind then
+// another — each second request is ALREADY_EXISTS and appends nothing.
+TEST_F(ContactGateDefectsTest, ReusedRequestIdWithOtherContentIsRefusedOnTheConsentService) {
+  const std::string case_id = p_.ReadyCase("d1c");
+  p_.ConsentToLetters(case_id);
+
+  consent_v1::WithdrawConsentRequest withdraw;
+  withdraw.set_request_id("w");
+  withdraw.set_case_id(case_id);
+  withdraw.set_participant_id("v-1");
+  withdraw.set_scope(consent_v1::VIDEO);
+  withdraw.mutable_informed()->set_leaflet_version("RJ-leaflet-2026-03");
+  withdraw.mutable_informed()->set_channel(consent_v1::PHONE);
+  auto withdraw_as_ann = [&](const consent_v1::WithdrawConsentRequest& r) {
+    return Call<consent_v1::CommandResult>(
+        ann_, [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
+          return p_.consent_stub().WithdrawConsent(c, r, out);
+        });
+  };
+  auto first = withdraw_as_ann(withdraw);
+  ASSERT_THAT(first, IsOk());
+  auto heads = Heads(case_id);
+  auto retry = withdraw_as_ann(withdraw);  // the same request: a retry
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_EQ(retry->position(), first->position());
+  withdraw.clear_scope();
+  withdraw.set_all_scopes(true);
+  EXPECT_THAT(withdraw_as_ann(withdraw),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("\"w\"")));
+  EXPECT_EQ(Heads(case_id), heads);
+  // Nobody was told "withdraw all" succeeded, and the letter is still allowed.
+  auto letter = p_.Decide(case_id, "d1c-letter", common_v1::LETTER_DELIVERY);
+  ASSERT_THAT(letter, IsOk());
+  EXPECT_EQ(letter->decision().outcome(), consent_v1::APPROVED);
+
+  consent_v1::RecordConsentRequest consent;
+  consent.set_request_id("d1c-consent");
+  consent.set_case_id(case_id);
+  consent.set_participant_id("v-1");
+  consent.set_scope(consent_v1::SHUTTLE);
+  consent.set_answer(consent_v1::GIVEN);
+  consent.mutable_informed()->set_leaflet_version("RJ-leaflet-2026-03");
+  consent.mutable_informed()->set_channel(consent_v1::PHONE);
+  auto consent_as_ann = [&](const consent_v1::RecordConsentRequest& r) {
+    return Call<consent_v1::CommandResult>(
+        ann_, [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
+          return p_.consent_stub().RecordConsent(c, r, out);
+        });
+  };
+  ASSERT_THAT(consent_as_ann(consent), IsOk());
+  heads = Heads(case_id);
+  consent.set_answer(consent_v1::DECLINED);
+  EXPECT_THAT(consent_as_ann(consent), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(Heads(case_id), heads);
+
+  auto approach = p_.Decide(case_id, "d1c-decide", common_v1::APPROACH_VICTIM);
+  ASSERT_THAT(approach, IsOk());
+  heads = Heads(case_id);
+  EXPECT_THAT(p_.Decide(case_id, "d1c-decide", common_v1::VIDEO_MEETING),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("other content")));
+  EXPECT_EQ(Heads(case_id), heads);
+  // The retry of the first still gets the first decision back.
+  auto again = p_.Decide(case_id, "d1c-decide", common_v1::APPROACH_VICTIM);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->decision().decision_id(), approach->decision().decision_id());
+}
+
+// "At that moment": a decision without a causal token right after a
+// facilitator's release is decided on the case log's head, never on stale
+// facts.
+TEST_F(ContactGateDefectsTest, ADecisionWithoutACausalTokenSeesTheCaseLogAsItIsNow) {
+  const std::string case_id = p_.ReadyCase("fresh");
+  p_.ConsentToLetters(case_id);
+  for (int i = 0; i < 5; ++i) {
+    const std::string n = absl::StrCat(i);
+    case_v1::AllocateFacilitatorRequest allocate;
+    allocate.set_request_id("fresh-allocate-" + n);
+    allocate.set_case_id(case_id);
+    allocate.set_facilitator_id(ServiceProcesses::kAnn);
+    if (i > 0) {
+      ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::AllocateFacilitator,
+                                 allocate, manager_),
+                  IsOk());
+    }
+    p_.causal_token().Clear();  // the caller brings no token
+    auto allowed = p_.Decide(case_id, "fresh-allowed-" + n, common_v1::LETTER_DELIVERY);
+    ASSERT_THAT(allowed, IsOk());
+    EXPECT_EQ(allowed->decision().outcome(), consent_v1::APPROVED);
+    case_v1::ReleaseFacilitatorRequest release;
+    release.set_request_id("fresh-release-" + n);
+    release.set_case_id(case_id);
+    release.set_facilitator_id(ServiceProcesses::kAnn);
+    ASSERT_THAT(
+        p_.CaseCommand(&case_v1::CaseService::Stub::ReleaseFacilitator, release, manager_),
+        IsOk());
+    p_.causal_token().Clear();
+    auto refused = p_.Decide(case_id, "fresh-refused-" + n, common_v1::LETTER_DELIVERY);
+    ASSERT_THAT(refused, IsOk());
+    ASSERT_EQ(refused->decision().outcome(), consent_v1::REFUSED) << "try " << i;
+    EXPECT_EQ(refused->decision().reasons(0).code(), consent_v1::FACILITATOR_NOT_ALLOCATED);
+  }
+}
+
+// A facilitator not allocated to a case hears the same for a case that
+// exists and one that does not, from both services.
+TEST_F(ContactGateDefectsTest, AnUnallocatedFacilitatorCannotTellWhetherACaseExists) {
+  const std::string case_id = p_.ReadyCase("same");
+  p_.WaitConsentCaughtUp(case_id);
+  const std::string bo = p_.Token(Role::kFacilitator, "facilitator-bo");
+  for (const std::string& id : {case_id, std::string("no-such-case")}) {
+    const std::string message =
+        absl::StrCat("facilitator \"facilitator-bo\" is not allocated to case \"", id, "\"");
+    EXPECT_THAT(p_.GetCase(id, bo), StatusIs(absl::StatusCode::kPermissionDenied, message))
+        << id;
+    consent_v1::GetConsentsRequest r;
+    r.set_case_id(id);
+    EXPECT_THAT(Call<consent_v1::GetConsentsResponse>(
+                    bo,
+                    [&](grpc::ClientContext* c, consent_v1::GetConsentsResponse* out) {
+                      return p_.consent_stub().GetConsents(c, r, out);
+                    }),
+                StatusIs(absl::StatusCode::kPermissionDenied, message))
+        << id;
+  }
+}
+
 // D5: a page token that ListCases did not make is INVALID_ARGUMENT.
 TEST_F(ContactGateDefectsTest, ListCasesRefusesPageTokensItDidNotMake) {
   p_.ReadyCase("d5a");
