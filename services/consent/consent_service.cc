@@ -257,6 +257,17 @@ void ConsentServiceImpl::CountDecision(const DecisionRecord& d) {
 // ---------------------------------------------------------------------------
 // The method table: per method, validation, the decide call and the answer.
 
+template <typename Request, typename DecideFn>
+absl::StatusOr<CommandOutcome<ConsentServiceImpl::Answer>> ConsentServiceImpl::Run(
+    const Call& call, const Request& request, std::optional<uint64_t> expected_version,
+    std::string_view event_type, DecideFn decide) {
+  return path_.Execute(
+      CommandFor(call, request, request.case_id(), expected_version),
+      [&](const CaseFacts& facts, const CommandContext& ctx, const std::string&) {
+        return AsDecided(event_type, decide(facts, ctx));
+      });
+}
+
 grpc::ServerUnaryReactor* ConsentServiceImpl::RecordConsent(
     grpc::CallbackServerContext* context, const consent_v1::RecordConsentRequest* request,
     consent_v1::CommandResult* response) {
@@ -265,27 +276,20 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::RecordConsent(
       [&](const Call& call) -> absl::StatusOr<consent_v1::CommandResult> {
         MEND_RETURN_IF_ERROR(Validate(*request));
         MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
-        const std::string consent_id = NewUuid();
+        const RecordConsentCommand command{
+            .case_id = request->case_id(),
+            .consent_id = NewUuid(),
+            .participant_id = request->participant_id(),
+            .scope = request->scope(),
+            .answer = request->answer(),
+            .informed = request->informed(),
+            .requested_by_participant = request->requested_by_participant()};
         MEND_ASSIGN_OR_RETURN(
             auto outcome,
-            path_.Execute(CommandFor(call, *request, request->case_id(),
-                                     ExpectedVersionOf(*request)),
-                          [&](const CaseFacts& facts, const CommandContext& ctx,
-                              const std::string&) {
-                            return AsDecided(
-                                kConsentRecordedType,
-                                DecideRecordConsent(
-                                    facts,
-                                    {.case_id = request->case_id(),
-                                     .consent_id = consent_id,
-                                     .participant_id = request->participant_id(),
-                                     .scope = request->scope(),
-                                     .answer = request->answer(),
-                                     .informed = request->informed(),
-                                     .requested_by_participant =
-                                         request->requested_by_participant()},
-                                    ctx));
-                          }));
+            Run(call, *request, ExpectedVersionOf(*request), kConsentRecordedType,
+                [&](const CaseFacts& facts, const CommandContext& ctx) {
+                  return DecideRecordConsent(facts, command, ctx);
+                }));
         return outcome.answer.result;
       });
 }
@@ -299,23 +303,17 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::WithdrawConsent(
       [&](const Call& call) -> absl::StatusOr<consent_v1::CommandResult> {
         MEND_RETURN_IF_ERROR(Validate(*request));
         MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
+        const WithdrawConsentCommand command{.case_id = request->case_id(),
+                                             .participant_id = request->participant_id(),
+                                             .scope = request->scope(),
+                                             .all_scopes = request->all_scopes(),
+                                             .informed = request->informed()};
         MEND_ASSIGN_OR_RETURN(
             auto outcome,
-            path_.Execute(CommandFor(call, *request, request->case_id(),
-                                     ExpectedVersionOf(*request)),
-                          [&](const CaseFacts& facts, const CommandContext& ctx,
-                              const std::string&) {
-                            return AsDecided(
-                                kConsentWithdrawnType,
-                                DecideWithdrawConsent(
-                                    facts,
-                                    {.case_id = request->case_id(),
-                                     .participant_id = request->participant_id(),
-                                     .scope = request->scope(),
-                                     .all_scopes = request->all_scopes(),
-                                     .informed = request->informed()},
-                                    ctx));
-                          }));
+            Run(call, *request, ExpectedVersionOf(*request), kConsentWithdrawnType,
+                [&](const CaseFacts& facts, const CommandContext& ctx) {
+                  return DecideWithdrawConsent(facts, command, ctx);
+                }));
         if (outcome.appended) {
           log::Info("consent withdrawn",
                     {{"case_id", outcome.record.aggregate_id},
@@ -365,15 +363,11 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
         // Read before the facts: every case fact up to it is in the stream.
         command.handled_case_position = case_position();
         command.decision_id = NewUuid();
-        MEND_ASSIGN_OR_RETURN(
-            auto outcome,
-            path_.Execute(CommandFor(call, *request, request->case_id(), std::nullopt),
-                          [&](const CaseFacts& facts, const CommandContext& ctx,
-                              const std::string&) {
-                            return AsDecided(
-                                kContactDecisionMadeType,
-                                consentsvc::DecideContact(facts, command, ctx));
-                          }));
+        MEND_ASSIGN_OR_RETURN(auto outcome,
+                              Run(call, *request, std::nullopt, kContactDecisionMadeType,
+                                  [&](const CaseFacts& facts, const CommandContext& ctx) {
+                                    return consentsvc::DecideContact(facts, command, ctx);
+                                  }));
         if (!outcome.answer.decision.has_value()) {
           return absl::InternalError(absl::StrCat(
               "decision at position ", outcome.record.first_position, " was not folded"));

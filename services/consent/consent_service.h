@@ -150,6 +150,13 @@ class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackServ
   };
   using Path = CommandPath<CaseFacts, Answer>;
 
+  // Runs a validated command on its case's consent stream: `decide(facts,
+  // ctx)` returns the one event (of `event_type`) it records.
+  template <typename Request, typename DecideFn>
+  absl::StatusOr<CommandOutcome<Answer>> Run(const Call& call, const Request& request,
+                                             std::optional<uint64_t> expected_version,
+                                             std::string_view event_type,
+                                             DecideFn decide);
   // The command path's fold: one consent-log record into its case's facts.
   absl::Status Evolve(CaseFacts& facts, const ReplayedEvent& event);
   // Runs `read` on the facts of a case the caller may read, under the path's
