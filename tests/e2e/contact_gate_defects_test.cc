@@ -3,12 +3,14 @@
 // over gRPC against the real mend-case and mend-consent processes, each
 // refusal checked to leave both logs unchanged.
 #include <grpcpp/grpcpp.h>
+#include <sys/wait.h>
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fault/raw_log.h"
 #include "tests/support/service_processes.h"
 
 namespace mend {
@@ -204,6 +206,24 @@ TEST_F(ContactGateDefectsTest, AnUnallocatedFacilitatorCannotTellWhetherACaseExi
                 StatusIs(absl::StatusCode::kPermissionDenied, message))
         << id;
   }
+}
+
+// D6: a consent log changed on disk — one byte of a recorded consent — is
+// never served: the service exits non-zero naming DATA_LOSS and the position.
+TEST_F(ContactGateDefectsTest, AConsentLogChangedOnDiskIsNotServed) {
+  const std::string case_id = p_.ReadyCase("d6");
+  auto consent = p_.Consent(case_id, "v-1", consent_v1::PARTICIPATE);
+  ASSERT_THAT(consent, IsOk());
+  p_.StopConsent();
+  ASSERT_THAT(eventlog::raw_log::FlipByte(p_.ConsentLogPath(), consent->position(),
+                                          "RJ-leaflet-2026-03", 3),
+              IsOk());
+  std::string output;
+  const std::optional<int> status = p_.ConsentExitStatus(&output);
+  ASSERT_TRUE(status.has_value()) << "the consent service served a tampered log";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << output;
+  EXPECT_THAT(output, HasSubstr("DATA_LOSS"));
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("position ", consent->position())));
 }
 
 // D5: a page token that ListCases did not make is INVALID_ARGUMENT.

@@ -50,15 +50,27 @@ void ServiceProcesses::StartCase() {
 
 // The operator's configuration comes from the environment here, as a
 // manifest would set it.
+absl::StatusOr<ChildProcess> ServiceProcesses::SpawnConsent() {
+  return ChildProcess::Start(consent_binary_, {"--log_level=warn"},
+                             dir_.Sub(absl::StrCat("consent-", ++starts_)),
+                             {absl::StrCat("MEND_LISTEN=127.0.0.1:", consent_port_),
+                              "MEND_DATA_DIR=" + dir_.Sub("consent"),
+                              "MEND_TOKEN_PUBLIC_KEY=" + dir_.Sub("token.pub"),
+                              "MEND_SERVICE_TOKEN_FILE=" + dir_.Sub("consent.token"),
+                              absl::StrCat("MEND_UPSTREAM_CASE=127.0.0.1:", case_port_)});
+}
+
+std::optional<int> ServiceProcesses::ConsentExitStatus(std::string* output) {
+  absl::StatusOr<ChildProcess> child = SpawnConsent();
+  EXPECT_THAT(child, IsOk());
+  if (!child.ok()) return std::nullopt;
+  std::optional<int> status = child->Wait(absl::Seconds(30));
+  *output = child->Output();
+  return status;
+}
+
 void ServiceProcesses::StartConsent() {
-  auto child =
-      ChildProcess::Start(consent_binary_, {"--log_level=warn"},
-                          dir_.Sub(absl::StrCat("consent-", ++starts_)),
-                          {absl::StrCat("MEND_LISTEN=127.0.0.1:", consent_port_),
-                           "MEND_DATA_DIR=" + dir_.Sub("consent"),
-                           "MEND_TOKEN_PUBLIC_KEY=" + dir_.Sub("token.pub"),
-                           "MEND_SERVICE_TOKEN_FILE=" + dir_.Sub("consent.token"),
-                           absl::StrCat("MEND_UPSTREAM_CASE=127.0.0.1:", case_port_)});
+  absl::StatusOr<ChildProcess> child = SpawnConsent();
   ASSERT_THAT(child, IsOk());
   consent_ = *std::move(child);
   consent_channel_ = Connect(consent_port_);

@@ -48,6 +48,13 @@ class ServiceProcesses {
   // a failure is a test failure with the process's output.
   void StartCase();
   void StartConsent();
+  // Starts the consent service expecting it to refuse to serve: waits up to
+  // 30 s for it to exit and returns its wait status (nullopt: still
+  // running, then killed) and its output.
+  std::optional<int> ConsentExitStatus(std::string* output);
+  // Where each service keeps its event log.
+  std::string CaseLogPath() const { return dir_.Sub("case") + "/eventlog"; }
+  std::string ConsentLogPath() const { return dir_.Sub("consent") + "/eventlog"; }
   // SIGTERM: the process drains and must exit 0.
   void StopCase() { Stop(case_); }
   void StopConsent() { Stop(consent_); }
@@ -111,6 +118,7 @@ class ServiceProcesses {
 
  private:
   static void Stop(std::optional<ChildProcess>& child);
+  absl::StatusOr<ChildProcess> SpawnConsent();
   uint64_t Head(const std::shared_ptr<grpc::Channel>& channel);
 
   const std::string case_binary_;
