@@ -235,6 +235,7 @@ class DiskFullTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DiskFullTest, NoSpaceIsUnavailableNeverAnAbort) {
   TempDir dir;
+  std::filesystem::create_directories(dir.Sub("data"));
   RunChild(dir, GetParam(), dir.Sub("data"));
 }
 
