@@ -101,8 +101,8 @@ absl::Status EventStore::OpenDb() {
   // RocksDB's own info log aborts the process on a full disk (see
   // store_info_log.h); this one drops what it cannot write.
   if (!options_.read_only && options_.create_if_missing) {
-    std::error_code ignored;  // Open reports a directory it cannot make
-    std::filesystem::create_directories(options_.path, ignored);
+    std::error_code ignored;  // RocksDB reports a directory it cannot make
+    std::filesystem::create_directory(options_.path, ignored);
   }
   db_options.info_log = std::make_shared<StoreInfoLog>(options_.path + "/LOG");
 

@@ -9,7 +9,9 @@
 // Every event gets a global position (1, 2, 3, ... with no gap) and a version
 // within its stream (1, 2, 3, ...). Each stored record carries the SHA-256 of
 // the previous record's stored bytes, so changing, removing or reordering any
-// record breaks the chain, and Verify() names where.
+// record breaks the chain, and Verify() names where. Replay reads the log
+// through ScanVerified(), which checks the chain and the stored head as it
+// goes and refuses (DATA_LOSS) a broken log.
 //
 // Durability: an append returns only after the RocksDB write holding it was
 // made durable by an fsync of the write-ahead log. Group commit is a

@@ -4,7 +4,8 @@
 // UNAVAILABLE "disk full", reads, the head and the counters go on, closing
 // the store does not abort, a reopen on the still-full disk either opens or
 // fails with a clear status, and once there is room again the log opens with
-// every acknowledged event.
+// every acknowledged event. On a read-only volume a writable open fails
+// saying so and a read-only open serves the log.
 //
 // Each scenario runs in a child process (this binary again, running the
 // disabled test DiskFullChild.Run), so that an abort fails the test instead
@@ -178,6 +179,19 @@ void RunOnSmallVolume(const std::string& dir) {
   ExpectReopenOnFullDiskIsClear(options, acked);
 }
 
+// Child: a volume remounted read-only under a log of kBefore events. A
+// writable open fails saying why; a read-only open serves the log.
+void RunOnReadOnlyVolume(const std::string& dir) {
+  EXPECT_THAT(
+      EventStore::Open({.path = dir + "/log"}),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("Read-only file system")));
+  auto reader = EventStore::Open({.path = dir + "/log", .read_only = true});
+  ASSERT_THAT(reader, IsOk());
+  EXPECT_EQ((*reader)->GetHead().position, static_cast<uint64_t>(kBefore));
+  VerifyReport report = (*reader)->Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+}
+
 // The disabled test the parent runs in a child process.
 TEST(DiskFullChild, DISABLED_Run) {
   const char* scenario = std::getenv(kScenarioVar);
@@ -191,6 +205,7 @@ TEST(DiskFullChild, DISABLED_Run) {
   if (name == "manifest_write") return RunInjected(dir, FaultFileSystem::kManifestWrite);
   if (name == "everything") return RunInjected(dir, FaultFileSystem::kEverything);
   if (name == "small_volume") return RunOnSmallVolume(dir);
+  if (name == "read_only_volume") return RunOnReadOnlyVolume(dir);
   FAIL() << "unknown scenario " << name;
 }
 
@@ -220,6 +235,7 @@ class DiskFullTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DiskFullTest, NoSpaceIsUnavailableNeverAnAbort) {
   TempDir dir;
+  std::filesystem::create_directories(dir.Sub("data"));
   RunChild(dir, GetParam(), dir.Sub("data"));
 }
 
@@ -241,6 +257,10 @@ class SmallVolume {
   }
   bool mounted() const { return mounted_; }
   const std::string& error() const { return error_; }
+  // Makes the volume read-only.
+  bool MakeReadOnly() {
+    return mount("tmpfs", path_.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=4m") == 0;
+  }
   // Gives the volume room again.
   bool Grow() {
     return mount("tmpfs", path_.c_str(), "tmpfs", MS_REMOUNT, "size=64m") == 0;
@@ -272,6 +292,23 @@ TEST(DiskFullVolumeTest, FullTmpfsIsUnavailableAndKeepsEveryAcknowledgedEvent) {
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("after-growing")}),
               IsOk());
+}
+
+TEST(DiskFullVolumeTest, ReadOnlyVolumeRefusesAWritableOpenClearlyAndServesReads) {
+  TempDir dir;
+  SmallVolume volume(dir.Sub("volume"));
+  if (!volume.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << volume.error();
+  {
+    auto store = EventStore::Open({.path = dir.Sub("volume") + "/log"});
+    ASSERT_THAT(store, IsOk());
+    for (int i = 0; i < kBefore; ++i) {
+      ASSERT_THAT(
+          (*store)->Append("s", ExpectedVersion::Any(), {Event(absl::StrCat("b", i))}),
+          IsOk());
+    }
+  }
+  ASSERT_TRUE(volume.MakeReadOnly()) << std::strerror(errno);
+  RunChild(dir, "read_only_volume", dir.Sub("volume"));
 }
 
 }  // namespace

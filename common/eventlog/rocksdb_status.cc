@@ -9,9 +9,9 @@ namespace mend {
 
 absl::Status FromRocksDb(const rocksdb::Status& status, std::string_view context) {
   if (status.ok()) return absl::OkStatus();
-  std::string message = absl::StrCat(std::string(context),
-                                     status.IsNoSpace() ? ": disk full: " : ": ",
-                                     status.ToString());
+  std::string message =
+      absl::StrCat(std::string(context), status.IsNoSpace() ? ": disk full: " : ": ",
+                   status.ToString());
   switch (status.code()) {
     case rocksdb::Status::kNotFound:
       return absl::NotFoundError(message);

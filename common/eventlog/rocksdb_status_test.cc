@@ -10,7 +10,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(FromRocksDbTest, OkIsOk) { EXPECT_TRUE(FromRocksDb(rocksdb::Status::OK(), "x").ok()); }
+TEST(FromRocksDbTest, OkIsOk) {
+  EXPECT_TRUE(FromRocksDb(rocksdb::Status::OK(), "x").ok());
+}
 
 TEST(FromRocksDbTest, EachCodeMapsAsTheHeaderSays) {
   const struct {
@@ -39,8 +41,8 @@ TEST(FromRocksDbTest, EachCodeMapsAsTheHeaderSays) {
 }
 
 TEST(FromRocksDbTest, NoSpaceIsUnavailableAndSaysDiskFull) {
-  const absl::Status s =
-      FromRocksDb(rocksdb::Status::NoSpace("While appending to file: 000004.log"), "write");
+  const absl::Status s = FromRocksDb(
+      rocksdb::Status::NoSpace("While appending to file: 000004.log"), "write");
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.message(), HasSubstr("write: disk full: "));
   EXPECT_THAT(s.message(), HasSubstr("000004.log"));

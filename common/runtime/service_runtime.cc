@@ -383,15 +383,15 @@ absl::Status ServiceRuntime::Replay() {
   // The verified scan proves every record's hash link (and the last record
   // against the stored head) before the fold sees it: a service never folds,
   // let alone serves, a log whose chain is broken.
-  absl::Status status = store_->ScanVerified(
-      [&](uint64_t position, std::string_view bytes,
-          const eventlog::RecordView& view) -> absl::Status {
+  absl::Status status =
+      store_->ScanVerified([&](uint64_t position, std::string_view bytes,
+                               const eventlog::RecordView& view) -> absl::Status {
         if (replay_) {
           absl::Status failed = replay_(ReplayedEvent{position, bytes, view});
           if (!failed.ok()) {
-            return absl::Status(failed.code(), absl::StrCat("replay stopped at position ",
-                                                            position, ": ",
-                                                            failed.message()));
+            return absl::Status(
+                failed.code(), absl::StrCat("replay stopped at position ", position, ": ",
+                                            failed.message()));
           }
         }
         ++count;
