@@ -320,17 +320,85 @@ TEST(RecordSuitabilityTest, HappyPathAndUnsuitableFinding) {
   EXPECT_EQ(s.state().stage, case_v1::SCREENING);
   EXPECT_EQ(s.state().suitable, std::optional<bool>(true));
 
+  // An unsuitable finding shows in the stage. (Before FOUND_UNSUITABLE
+  // existed this asserted that the stage stayed PREPARING: the bug D2.)
   AT_STAGE(later, case_v1::PREPARING);
   APPLY(later, DecideRecordSuitability(
                    later.state(), {kCaseId, false, case_v1::SERVICE_USER_NOT_ENGAGING},
                    Facilitator()));
-  ASSERT_THAT(Types(later.last()), ElementsAre("SuitabilityRecorded"));
+  ASSERT_THAT(Types(later.last()), ElementsAre("SuitabilityRecorded", "StageChanged"));
   EXPECT_EQ(Get<case_v1::SuitabilityRecorded>(later.last(), 0).reason(),
             case_v1::SERVICE_USER_NOT_ENGAGING);
-  EXPECT_EQ(later.state().stage, case_v1::PREPARING);  // a manager closes
+  EXPECT_EQ(Get<case_v1::StageChanged>(later.last(), 1).from(), case_v1::PREPARING);
+  EXPECT_EQ(Get<case_v1::StageChanged>(later.last(), 1).to(), case_v1::FOUND_UNSUITABLE);
+  EXPECT_EQ(later.state().stage, case_v1::FOUND_UNSUITABLE);
   EXPECT_EQ(later.state().suitable, std::optional<bool>(false));
   EXPECT_EQ(later.state().unsuitable_reason, case_v1::SERVICE_USER_NOT_ENGAGING);
+  EXPECT_TRUE(later.state().reassessment_required);
   EXPECT_FALSE(later.state().ReadyForPreparation());
+}
+
+TEST(RecordSuitabilityTest, UnsuitableFromEveryOpenStageIsFoundUnsuitable) {
+  for (case_v1::Stage stage :
+       {case_v1::REFERRED, case_v1::SCREENING, case_v1::ALLOCATED, case_v1::ASSESSING,
+        case_v1::PREPARING, case_v1::INDIRECT_CONTACT, case_v1::CONFERENCE_SCHEDULED,
+        case_v1::CONFERENCE_HELD, case_v1::FOLLOW_UP}) {
+    SCOPED_TRACE(StageName(stage));
+    AT_STAGE(s, stage);
+    APPLY(s, DecideRecordSuitability(s.state(), {kCaseId, false, case_v1::RISK_TOO_HIGH},
+                                     Manager()));
+    // A first finding in REFERRED passes through SCREENING.
+    std::vector<std::string> expected = {"SuitabilityRecorded", "StageChanged"};
+    if (stage == case_v1::REFERRED) expected.push_back("StageChanged");
+    EXPECT_EQ(Types(s.last()), expected);
+    const auto& last = Get<case_v1::StageChanged>(s.last(), s.last().size() - 1);
+    EXPECT_EQ(last.from(), stage == case_v1::REFERRED ? case_v1::SCREENING : stage);
+    EXPECT_EQ(last.to(), case_v1::FOUND_UNSUITABLE);
+    EXPECT_EQ(s.state().stage, case_v1::FOUND_UNSUITABLE);
+    EXPECT_FALSE(IsOpenStage(s.state().stage));
+  }
+}
+
+TEST(RecordSuitabilityTest, AnotherUnsuitableFindingRecordsTheNewReasonOnly) {
+  AT_STAGE(s, case_v1::FOUND_UNSUITABLE);
+  APPLY(s,
+        DecideRecordSuitability(
+            s.state(), {kCaseId, false, case_v1::NO_RESPONSIBILITY_ACCEPTED}, Manager()));
+  EXPECT_THAT(Types(s.last()), ElementsAre("SuitabilityRecorded"));
+  EXPECT_EQ(s.state().stage, case_v1::FOUND_UNSUITABLE);
+  EXPECT_EQ(s.state().unsuitable_reason, case_v1::NO_RESPONSIBILITY_ACCEPTED);
+}
+
+TEST(RecordSuitabilityTest, ReScreeningNeedsANewRiskAssessmentBeforePreparing) {
+  AT_STAGE(s, case_v1::FOUND_UNSUITABLE);  // found unsuitable in PREPARING
+  APPLY(s, DecideRecordSuitability(s.state(), {kCaseId, true, {}}, Facilitator()));
+  // Back to SCREENING, then on: the facilitator is still allocated and there
+  // is an assessment, but it predates the finding.
+  ASSERT_THAT(Types(s.last()), ElementsAre("SuitabilityRecorded", "StageChanged",
+                                           "StageChanged", "StageChanged"));
+  EXPECT_EQ(Get<case_v1::StageChanged>(s.last(), 1).from(), case_v1::FOUND_UNSUITABLE);
+  EXPECT_EQ(Get<case_v1::StageChanged>(s.last(), 1).to(), case_v1::SCREENING);
+  EXPECT_EQ(Get<case_v1::StageChanged>(s.last(), 2).to(), case_v1::ALLOCATED);
+  EXPECT_EQ(Get<case_v1::StageChanged>(s.last(), 3).to(), case_v1::ASSESSING);
+  EXPECT_EQ(s.state().stage, case_v1::ASSESSING);
+  EXPECT_TRUE(s.state().HasCountingRiskAssessment());
+  EXPECT_FALSE(s.state().ReadyForPreparation());
+  // Acknowledging again does not carry it to PREPARING either.
+  APPLY(s, DecideRecordAcknowledgement(s.state(), {kCaseId, true, {}}, Facilitator()));
+  EXPECT_THAT(Types(s.last()), ElementsAre("AcknowledgementRecorded"));
+  // A fresh assessment does.
+  APPLY(s, DecideRecordRiskAssessment(s.state(), Assessment("r2"), Facilitator()));
+  EXPECT_THAT(Types(s.last()), ElementsAre("RiskAssessmentRecorded", "StageChanged"));
+  EXPECT_EQ(s.state().stage, case_v1::PREPARING);
+  EXPECT_FALSE(s.state().reassessment_required);
+
+  // Found unsuitable before any facilitator: re-screening stops at SCREENING.
+  AT_STAGE(early, case_v1::REFERRED);
+  APPLY(early, DecideRecordSuitability(
+                   early.state(), {kCaseId, false, case_v1::RISK_TOO_HIGH}, Manager()));
+  APPLY(early, DecideRecordSuitability(early.state(), {kCaseId, true, {}}, Manager()));
+  EXPECT_THAT(Types(early.last()), ElementsAre("SuitabilityRecorded", "StageChanged"));
+  EXPECT_EQ(early.state().stage, case_v1::SCREENING);
 }
 
 TEST(RecordSuitabilityTest, ReasonRules) {

@@ -198,7 +198,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideReleaseFacilitator(
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kManagerOnly, ctx, kManagerAllocates));
   if (command.facilitator_id.empty()) return Invalid(kCmd, "facilitator_id is required");
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhileFoundUnsuitable));
   if (!state.IsAllocated(command.facilitator_id)) {
     return Refuse(
         kCmd, state,
@@ -220,7 +220,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordAcknowledgement(
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kCaseworker, ctx));
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
   MEND_RETURN_IF_ERROR(CheckServiceUserSealed(kCmd, "notes", state, command.notes));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhileFoundUnsuitable));
   case_v1::AcknowledgementRecorded recorded;
   recorded.set_case_id(state.case_id);
   recorded.set_acknowledged(command.acknowledged);
@@ -340,7 +340,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordSuitability(
     return Invalid(kCmd, "an unsuitable finding needs a known reason");
   }
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhileFoundUnsuitable));
   case_v1::SuitabilityRecorded recorded;
   recorded.set_case_id(state.case_id);
   recorded.set_suitable(command.suitable);
@@ -348,6 +348,18 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordSuitability(
   recorded.set_recorded_by(ctx.actor_id);
   Outcome out(state, ctx);
   MEND_RETURN_IF_ERROR(out.Add(std::move(recorded)));
+  if (!command.suitable) {
+    // The finding shows in the stage (the consent gate refuses every contact
+    // there): a first finding moves REFERRED → SCREENING on the way.
+    MEND_RETURN_IF_ERROR(out.Advance());
+    if (IsOpenStage(out.state().stage)) {
+      MEND_RETURN_IF_ERROR(out.ChangeStage(case_v1::FOUND_UNSUITABLE));
+    }
+  } else if (state.stage == case_v1::FOUND_UNSUITABLE) {
+    // Re-screening: back to SCREENING, and on as far as the facts allow;
+    // PREPARING waits for a new risk assessment (reassessment_required).
+    MEND_RETURN_IF_ERROR(out.ChangeStage(case_v1::SCREENING));
+  }
   return std::move(out).Finish();
 }
 
@@ -404,7 +416,8 @@ absl::StatusOr<std::vector<DomainEvent>> DecideCloseCase(const CaseState& state,
     return Invalid(kCmd, "reason must be a known closure reason");
   }
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhilePaused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(
+      kCmd, state, internal::kWhilePaused | internal::kWhileFoundUnsuitable));
   case_v1::CaseClosed closed;
   closed.set_case_id(state.case_id);
   closed.set_reason(command.reason);

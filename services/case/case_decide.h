@@ -62,10 +62,17 @@
 //                                       ALLOCATED → ASSESSING
 //   the command after which acknowledged, suitable, a facilitator allocated
 //   and a counting current risk assessment all hold: ASSESSING → PREPARING.
-// Stages never move back on their own: an unsuitable finding, an
-// acknowledgement withdrawn, a facilitator released or a new assessment
-// awaiting approval is recorded in the state (and the consent service's gate
-// sees it) but the stage stays; a manager decides whether to close.
+//   RecordSuitability(unsuitable)       any open stage → FOUND_UNSUITABLE
+//                                       (from REFERRED through SCREENING)
+//   RecordSuitability(suitable) on a FOUND_UNSUITABLE case (re-screening)
+//                                       → SCREENING, then on as far as the
+//                                       facts allow, but PREPARING only once
+//                                       a risk assessment is recorded after
+//                                       the unsuitable finding.
+// Otherwise stages never move back on their own: an acknowledgement
+// withdrawn, a facilitator released or a new assessment awaiting approval is
+// recorded in the state (and the consent service's gate sees it) but the
+// stage stays; a manager decides whether to close.
 //   CLOSED   refuses every command but EraseParticipant (I4), which in
 //            turn is accepted only on a CLOSED case.
 //   PAUSED   accepts ResumeCase, CloseCase and AddParticipant — adding a
@@ -73,6 +80,14 @@
 //            resumption and decides nothing about contact; everything else
 //            waits for ResumeCase, which returns the case to the stage it
 //            was paused in.
+//   FOUND_UNSUITABLE  accepts RecordSuitability (a new finding: suitable
+//            re-screens, unsuitable records the new reason and stays),
+//            RecordAcknowledgement (responsibility may be accepted later,
+//            which re-screening weighs), ReleaseFacilitator and CloseCase.
+//            It refuses everything that leads towards contact —
+//            AllocateFacilitator, RecordRiskAssessment,
+//            ApproveRiskAssessment, AddParticipant, PauseCase and the
+//            extension point's moves (DecideStageAdvance).
 #ifndef MEND_SERVICES_CASE_CASE_DECIDE_H_
 #define MEND_SERVICES_CASE_CASE_DECIDE_H_
 
@@ -185,7 +200,9 @@ absl::StatusOr<std::vector<DomainEvent>> DecideApproveRiskAssessment(
     const CommandContext& ctx);
 
 // Suitable (reason UNSPECIFIED), or unsuitable with a reason. May be recorded
-// again (the latest counts).
+// again (the latest counts). Unsuitable moves an open case to
+// FOUND_UNSUITABLE; suitable on a FOUND_UNSUITABLE case re-screens it (see
+// Stages above). Refused while PAUSED (resume first) and on CLOSED.
 struct RecordSuitabilityCommand {
   std::string case_id;
   bool suitable = false;

@@ -83,6 +83,13 @@ absl::Status CheckStageGate(std::string_view command, const CaseState& state,
     return Refuse(command, state,
                   "a paused case accepts only ResumeCase, CloseCase and AddParticipant");
   }
+  if (state.stage == case_v1::FOUND_UNSUITABLE &&
+      (accepted & kWhileFoundUnsuitable) == 0) {
+    return Refuse(command, state,
+                  "a case found unsuitable accepts only RecordSuitability "
+                  "(re-screening), RecordAcknowledgement, ReleaseFacilitator and "
+                  "CloseCase; nothing that leads to contact");
+  }
   return absl::OkStatus();
 }
 

@@ -206,6 +206,7 @@ class Scenario {
 //   PREPARING  + acknowledged (+ r1 approved if sensitive)
 //   INDIRECT_CONTACT / CONFERENCE_* / FOLLOW_UP  + the extension point's moves
 //   PAUSED     ASSESSING + paused;  CLOSED  ASSESSING + closed
+//   FOUND_UNSUITABLE  PREPARING + found unsuitable (RISK_TOO_HIGH)
 inline absl::StatusOr<Scenario> AtStage(case_v1::Stage stage, bool sensitive = false) {
 #define FIXTURE_STEP(decided) \
   if (absl::Status st = s.Apply(decided); !st.ok()) return st
@@ -234,6 +235,11 @@ inline absl::StatusOr<Scenario> AtStage(case_v1::Stage stage, bool sensitive = f
   }
   if (s.state().stage != case_v1::PREPARING) {
     return absl::InternalError("fixture did not reach PREPARING");
+  }
+  if (stage == case_v1::FOUND_UNSUITABLE) {
+    FIXTURE_STEP(
+        DecideRecordSuitability(s.state(), {kCaseId, false, case_v1::RISK_TOO_HIGH}, m));
+    return s;
   }
   std::vector<case_v1::Stage> path;
   switch (stage) {

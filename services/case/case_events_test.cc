@@ -126,6 +126,24 @@ TEST(EvolveTest, CountsVersionAndRecordsPositionAndTime) {
 // ---------------------------------------------------------------------------
 // Replay.
 
+TEST(ReplayTest, AnUnsuitableFindingAndReScreeningReplay) {
+  AT_STAGE(s, case_v1::FOUND_UNSUITABLE);
+  absl::StatusOr<CaseState> unsuitable = s.Replay();
+  ASSERT_THAT(unsuitable, IsOk());
+  EXPECT_TRUE(*unsuitable == s.state());
+  EXPECT_TRUE(unsuitable->reassessment_required);
+  APPLY(s, DecideRecordSuitability(s.state(), {kCaseId, true, {}}, Manager()));
+  APPLY(s, DecideRecordRiskAssessment(s.state(), Assessment("r2"), Manager()));
+  absl::StatusOr<CaseState> again = s.Replay();
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(*again == s.state());
+  EXPECT_EQ(again->stage, case_v1::PREPARING);
+  EXPECT_FALSE(again->reassessment_required);
+  CaseState changed = *again;
+  changed.reassessment_required = true;
+  EXPECT_FALSE(changed == s.state());
+}
+
 TEST(ReplayTest, RefoldingEveryDecidedEventReproducesTheState) {
   Scenario s;
   const CommandContext m = Manager();

@@ -78,6 +78,7 @@ TEST(RuleTableTest, StageByCommand) {
       {case_v1::CONFERENCE_HELD,      "OOOOOOOFOF"},
       {case_v1::FOLLOW_UP,            "OOOOOOOFOF"},
       {case_v1::PAUSED,               "OFFFFFFOOF"},
+      {case_v1::FOUND_UNSUITABLE,     "FFOOFOFFOF"},
       {case_v1::CLOSED,               "FFFFFFFFFO"},
   };
   // clang-format on
@@ -113,6 +114,11 @@ TEST(RuleTableTest, ClosedAndPausedNameTheirRule) {
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("a paused case accepts only ResumeCase, CloseCase and "
                                  "AddParticipant")));
+  AT_STAGE(unsuitable, case_v1::FOUND_UNSUITABLE);
+  EXPECT_THAT(
+      DecideRecordRiskAssessment(unsuitable.state(), Assessment("r9"), Manager()),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("a case found unsuitable accepts only RecordSuitability")));
 }
 
 TEST(RuleTableTest, RoleByCommand) {
@@ -196,6 +202,15 @@ TEST(RuleTableTest, RefusalMessagesSayWhy) {
               StatusIs(absl::StatusCode::kInternal));
 }
 
+TEST(StageMachineTest, OpenStages) {
+  for (int s = case_v1::Stage_MIN; s <= case_v1::Stage_MAX; ++s) {
+    const auto stage = static_cast<case_v1::Stage>(s);
+    const bool open = stage != case_v1::STAGE_UNSPECIFIED && stage != case_v1::PAUSED &&
+                      stage != case_v1::CLOSED && stage != case_v1::FOUND_UNSUITABLE;
+    EXPECT_EQ(IsOpenStage(stage), open) << StageName(stage);
+  }
+}
+
 TEST(StageMachineTest, TransitionTable) {
   using S = case_v1::Stage;
   const std::set<std::pair<S, S>> allowed_forward = {
@@ -211,13 +226,16 @@ TEST(StageMachineTest, TransitionTable) {
       {case_v1::CONFERENCE_SCHEDULED, case_v1::INDIRECT_CONTACT},
       {case_v1::CONFERENCE_SCHEDULED, case_v1::CONFERENCE_HELD},
       {case_v1::CONFERENCE_HELD, case_v1::FOLLOW_UP},
+      {case_v1::FOUND_UNSUITABLE, case_v1::SCREENING},
+      {case_v1::FOUND_UNSUITABLE, case_v1::CLOSED},
   };
   for (int f = case_v1::Stage_MIN; f <= case_v1::Stage_MAX; ++f) {
     for (int t = case_v1::Stage_MIN; t <= case_v1::Stage_MAX; ++t) {
       const S from = static_cast<S>(f);
       const S to = static_cast<S>(t);
       bool expected = allowed_forward.count({from, to}) > 0;
-      if (IsOpenStage(from) && (to == case_v1::PAUSED || to == case_v1::CLOSED)) {
+      if (IsOpenStage(from) && (to == case_v1::PAUSED || to == case_v1::CLOSED ||
+                                to == case_v1::FOUND_UNSUITABLE)) {
         expected = true;
       }
       if (from == case_v1::PAUSED && (IsOpenStage(to) || to == case_v1::CLOSED)) {
@@ -269,6 +287,14 @@ TEST(StageMachineTest, ExtensionPointMovesOnlyAlongTheMachine) {
   AT_STAGE(paused, case_v1::PAUSED);
   EXPECT_THAT(DecideStageAdvance(paused.state(), case_v1::INDIRECT_CONTACT, svc),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage PAUSED")));
+  // Nothing moves a case found unsuitable towards contact.
+  AT_STAGE(unsuitable, case_v1::FOUND_UNSUITABLE);
+  for (case_v1::Stage to : {case_v1::INDIRECT_CONTACT, case_v1::CONFERENCE_SCHEDULED,
+                            case_v1::CONFERENCE_HELD, case_v1::FOLLOW_UP}) {
+    EXPECT_THAT(DecideStageAdvance(unsuitable.state(), to, svc),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("stage FOUND_UNSUITABLE")));
+  }
 }
 
 }  // namespace

@@ -165,6 +165,7 @@ struct Applier {
       state.risk_assessments.back().superseded_by = e.assessment_id();
     }
     state.risk_assessments.push_back(std::move(ra));
+    state.reassessment_required = false;
     return absl::OkStatus();
   }
 
@@ -200,6 +201,7 @@ struct Applier {
     }
     state.stage = e.to();
     state.last_stage_change_position = event.position;
+    if (e.to() == case_v1::FOUND_UNSUITABLE) state.reassessment_required = true;
     return absl::OkStatus();
   }
 
@@ -270,9 +272,14 @@ bool IsOpenStage(case_v1::Stage stage) {
 
 bool IsAllowedStageTransition(case_v1::Stage from, case_v1::Stage to) {
   using namespace case_v1;  // NOLINT: stage names read better bare here
-  if (IsOpenStage(from) && (to == PAUSED || to == CLOSED)) return true;
+  if (IsOpenStage(from) && (to == PAUSED || to == CLOSED || to == FOUND_UNSUITABLE)) {
+    return true;
+  }
   if (from == PAUSED) return to == CLOSED || IsOpenStage(to);
   switch (from) {
+    case FOUND_UNSUITABLE:
+      // Closure, or re-screening; never straight to a stage nearer contact.
+      return to == CLOSED || to == SCREENING;
     case STAGE_UNSPECIFIED:
       return to == REFERRED;
     case REFERRED:
@@ -370,8 +377,9 @@ bool operator==(const CaseState& a, const CaseState& b) {
          a.acknowledged == b.acknowledged &&
          SameSealed(a.acknowledgement_notes, b.acknowledgement_notes) &&
          a.suitable == b.suitable && a.unsuitable_reason == b.unsuitable_reason &&
-         a.risk_assessments == b.risk_assessments && a.pause_reason == b.pause_reason &&
-         a.closure_reason == b.closure_reason &&
+         a.risk_assessments == b.risk_assessments &&
+         a.reassessment_required == b.reassessment_required &&
+         a.pause_reason == b.pause_reason && a.closure_reason == b.closure_reason &&
          a.closed_unix_micros == b.closed_unix_micros &&
          a.last_position == b.last_position &&
          a.updated_unix_micros == b.updated_unix_micros;
@@ -416,7 +424,8 @@ bool CaseState::HasCountingRiskAssessment() const {
 
 bool CaseState::ReadyForPreparation() const {
   return acknowledged.value_or(false) && suitable.value_or(false) &&
-         !facilitator_ids.empty() && HasCountingRiskAssessment();
+         !facilitator_ids.empty() && HasCountingRiskAssessment() &&
+         !reassessment_required;
 }
 
 absl::Status Evolve(CaseState& state, const DomainEvent& event) {

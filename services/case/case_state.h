@@ -72,7 +72,9 @@ std::string StageName(case_v1::Stage stage);
 //   INDIRECT_CONTACT ⇄ CONFERENCE_SCHEDULED
 //   INDIRECT_CONTACT → FOLLOW_UP, CONFERENCE_SCHEDULED → CONFERENCE_HELD
 //   CONFERENCE_HELD → FOLLOW_UP
-//   any open stage → PAUSED | CLOSED;  PAUSED → CLOSED | the stage before it
+//   any open stage → PAUSED | CLOSED | FOUND_UNSUITABLE
+//   PAUSED → CLOSED | the stage before it
+//   FOUND_UNSUITABLE → CLOSED | SCREENING (re-screening)
 // (for PAUSED → X this says whether X is an open stage; ResumeCase checks it
 // is the stage before the pause). Evolve does not enforce this table — a
 // later change of the rules must not make old logs unreadable — only that
@@ -80,7 +82,8 @@ std::string StageName(case_v1::Stage stage);
 bool IsAllowedStageTransition(case_v1::Stage from, case_v1::Stage to);
 
 // REFERRED .. FOLLOW_UP: the stages in which a case is worked (not PAUSED,
-// not CLOSED, not UNSPECIFIED).
+// not FOUND_UNSUITABLE — no work towards contact goes on there —, not CLOSED,
+// not UNSPECIFIED).
 bool IsOpenStage(case_v1::Stage stage);
 
 // One event of a case stream. The alternatives are every event type of
@@ -182,7 +185,11 @@ struct CaseState {
   std::optional<bool> suitable;                // unset: not recorded yet
   case_v1::UnsuitableReason unsuitable_reason = case_v1::UNSUITABLE_REASON_UNSPECIFIED;
   std::vector<RiskAssessmentState> risk_assessments;  // oldest first; back() current
-  std::string pause_reason;                           // when PAUSED
+  // Set when the case is found unsuitable (StageChanged to FOUND_UNSUITABLE),
+  // cleared by the next RiskAssessmentRecorded: a case re-screened as
+  // suitable reaches PREPARING only on risk assessed after the finding.
+  bool reassessment_required = false;
+  std::string pause_reason;  // when PAUSED
   case_v1::ClosureReason closure_reason = case_v1::CLOSURE_REASON_UNSPECIFIED;
   // When the case was closed: the recorded time of its CaseClosed event (0
   // while it is open). The retention rule for erasure counts from it.
@@ -203,8 +210,9 @@ struct CaseState {
   // if the case is sensitive).
   bool HasCountingRiskAssessment() const;
   // Everything preparation needs: responsibility acknowledged, found
-  // suitable, a facilitator allocated and a counting risk assessment. The
-  // case moves ASSESSING → PREPARING when this becomes true.
+  // suitable, a facilitator allocated and a counting risk assessment (made
+  // after the case was last found unsuitable, if it ever was). The case
+  // moves ASSESSING → PREPARING when this becomes true.
   bool ReadyForPreparation() const;
 
   friend bool operator==(const CaseState& a, const CaseState& b);
