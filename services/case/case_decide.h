@@ -48,7 +48,9 @@
 //                       command except AllocateFacilitator,
 //                       ReleaseFacilitator, ApproveRiskAssessment and
 //                       EraseParticipant on a person's own request
-//                       (ERASURE_REQUEST) (manager only). Screening
+//                       (ERASURE_REQUEST) and LinkParticipant (manager
+//                       only); an erasure of a person linked across cases
+//                       needs allocation to every case it touches. Screening
 //                       therefore falls to a manager: a case has no
 //                       facilitator until it is found suitable.
 //   auditor, service    none (auditors read only; services do not run
@@ -75,7 +77,8 @@
 // stage stays; a manager decides whether to close.
 //   CLOSED   refuses every command but EraseParticipant (I4), which in
 //            turn is accepted only on a CLOSED case.
-//   PAUSED   accepts ResumeCase, CloseCase and AddParticipant — adding a
+//   PAUSED   accepts ResumeCase, CloseCase, AddParticipant and
+//            LinkParticipant (case_people.h) — adding a
 //            supporter or interpreter while a case is on hold prepares its
 //            resumption and decides nothing about contact; everything else
 //            waits for ResumeCase, which returns the case to the stage it
@@ -83,7 +86,8 @@
 //   FOUND_UNSUITABLE  accepts RecordSuitability (a new finding: suitable
 //            re-screens, unsuitable records the new reason and stays),
 //            RecordAcknowledgement (responsibility may be accepted later,
-//            which re-screening weighs), ReleaseFacilitator and CloseCase.
+//            which re-screening weighs), ReleaseFacilitator, CloseCase and
+//            LinkParticipant.
 //            It refuses everything that leads towards contact —
 //            AllocateFacilitator, RecordRiskAssessment,
 //            ApproveRiskAssessment, AddParticipant, PauseCase and the

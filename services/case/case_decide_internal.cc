@@ -81,14 +81,15 @@ absl::Status CheckStageGate(std::string_view command, const CaseState& state,
   }
   if (state.stage == case_v1::PAUSED && (accepted & kWhilePaused) == 0) {
     return Refuse(command, state,
-                  "a paused case accepts only ResumeCase, CloseCase and AddParticipant");
+                  "a paused case accepts only ResumeCase, CloseCase, AddParticipant and "
+                  "LinkParticipant");
   }
   if (state.stage == case_v1::FOUND_UNSUITABLE &&
       (accepted & kWhileFoundUnsuitable) == 0) {
     return Refuse(command, state,
                   "a case found unsuitable accepts only RecordSuitability "
-                  "(re-screening), RecordAcknowledgement, ReleaseFacilitator and "
-                  "CloseCase; nothing that leads to contact");
+                  "(re-screening), RecordAcknowledgement, ReleaseFacilitator, CloseCase "
+                  "and LinkParticipant; nothing that leads to contact");
   }
   return absl::OkStatus();
 }

@@ -57,11 +57,8 @@ absl::Status CheckRole(std::string_view command, Access access, const CommandCon
 absl::Status NotAllocated(std::string_view command, const CommandContext& ctx,
                           std::string_view case_id);
 
-// The case exists, is the one the command names, and a facilitator caller is
-// allocated to it. A facilitator gets NotAllocated whether or not the case
-// exists, so a refusal does not tell them which case ids are in use; others
-// get NOT_FOUND for a case that does not exist. INTERNAL when `state` is of
-// another case.
+// The case exists (NOT_FOUND), is the one the command names (INTERNAL
+// otherwise), and a facilitator caller is allocated to it (NotAllocated).
 absl::Status CheckCase(std::string_view command, const CaseState& state,
                        const std::string& case_id, const CommandContext& ctx);
 

@@ -85,9 +85,10 @@ inline case_v1::Participant Person(const std::string& id, case_v1::ParticipantRo
   return p;
 }
 
-inline ReferCaseCommand Referral(case_v1::OffenceCategory category = case_v1::VIOLENCE) {
+inline ReferCaseCommand Referral(case_v1::OffenceCategory category = case_v1::VIOLENCE,
+                                 const std::string& case_id = kCaseId) {
   ReferCaseCommand c;
-  c.case_id = kCaseId;
+  c.case_id = case_id;
   c.reference = "RJ-2026-000123";
   c.source = case_v1::PROBATION_OFFICER;
   c.referral_date = "2026-01-15";
@@ -97,9 +98,10 @@ inline ReferCaseCommand Referral(case_v1::OffenceCategory category = case_v1::VI
   return c;
 }
 
-inline RecordRiskAssessmentCommand Assessment(const std::string& id) {
+inline RecordRiskAssessmentCommand Assessment(const std::string& id,
+                                              const std::string& case_id = kCaseId) {
   RecordRiskAssessmentCommand c;
-  c.case_id = kCaseId;
+  c.case_id = case_id;
   c.assessment_id = id;
   c.level = case_v1::MEDIUM;
   c.allowed_kinds = {common_v1::APPROACH_VICTIM, common_v1::LETTER_DELIVERY};
@@ -109,8 +111,9 @@ inline RecordRiskAssessmentCommand Assessment(const std::string& id) {
 }
 
 // Erasure of `participant` on a person's own request (manager only).
-inline EraseParticipantCommand ErasureRequest(const std::string& participant) {
-  return {kCaseId, participant, case_v1::ERASURE_REQUEST, "request ref ER-17"};
+inline EraseParticipantCommand ErasureRequest(const std::string& participant,
+                                              const std::string& case_id = kCaseId) {
+  return {case_id, participant, case_v1::ERASURE_REQUEST, "request ref ER-17"};
 }
 
 // Erasure of `participant` because the retention period has run.
@@ -207,38 +210,40 @@ class Scenario {
 //   INDIRECT_CONTACT / CONFERENCE_* / FOLLOW_UP  + the extension point's moves
 //   PAUSED     ASSESSING + paused;  CLOSED  ASSESSING + closed
 //   FOUND_UNSUITABLE  PREPARING + found unsuitable (RISK_TOO_HIGH)
-inline absl::StatusOr<Scenario> AtStage(case_v1::Stage stage, bool sensitive = false) {
+inline absl::StatusOr<Scenario> AtStage(case_v1::Stage stage, bool sensitive = false,
+                                        const std::string& id = kCaseId) {
 #define FIXTURE_STEP(decided) \
   if (absl::Status st = s.Apply(decided); !st.ok()) return st
   Scenario s;
   const CommandContext m = Manager();
   FIXTURE_STEP(DecideReferCase(
-      s.state(), Referral(sensitive ? case_v1::DOMESTIC_ABUSE : case_v1::VIOLENCE), m));
+      s.state(), Referral(sensitive ? case_v1::DOMESTIC_ABUSE : case_v1::VIOLENCE, id),
+      m));
   if (stage == case_v1::REFERRED) return s;
-  FIXTURE_STEP(DecideRecordSuitability(s.state(), {kCaseId, true, {}}, m));
+  FIXTURE_STEP(DecideRecordSuitability(s.state(), {id, true, {}}, m));
   if (stage == case_v1::SCREENING) return s;
-  FIXTURE_STEP(DecideAllocateFacilitator(s.state(), {kCaseId, "f1"}, m));
+  FIXTURE_STEP(DecideAllocateFacilitator(s.state(), {id, "f1"}, m));
   if (stage == case_v1::ALLOCATED) return s;
-  FIXTURE_STEP(DecideRecordRiskAssessment(s.state(), Assessment("r1"), m));
+  FIXTURE_STEP(DecideRecordRiskAssessment(s.state(), Assessment("r1", id), m));
   if (stage == case_v1::ASSESSING) return s;
   if (stage == case_v1::PAUSED) {
-    FIXTURE_STEP(DecidePauseCase(s.state(), {kCaseId, "victim in hospital"}, m));
+    FIXTURE_STEP(DecidePauseCase(s.state(), {id, "victim in hospital"}, m));
     return s;
   }
   if (stage == case_v1::CLOSED) {
-    FIXTURE_STEP(DecideCloseCase(s.state(), {kCaseId, case_v1::NO_CONTACT_POSSIBLE}, m));
+    FIXTURE_STEP(DecideCloseCase(s.state(), {id, case_v1::NO_CONTACT_POSSIBLE}, m));
     return s;
   }
-  FIXTURE_STEP(DecideRecordAcknowledgement(s.state(), {kCaseId, true, {}}, m));
+  FIXTURE_STEP(DecideRecordAcknowledgement(s.state(), {id, true, {}}, m));
   if (sensitive) {
-    FIXTURE_STEP(DecideApproveRiskAssessment(s.state(), {kCaseId, "r1"}, m));
+    FIXTURE_STEP(DecideApproveRiskAssessment(s.state(), {id, "r1"}, m));
   }
   if (s.state().stage != case_v1::PREPARING) {
     return absl::InternalError("fixture did not reach PREPARING");
   }
   if (stage == case_v1::FOUND_UNSUITABLE) {
     FIXTURE_STEP(
-        DecideRecordSuitability(s.state(), {kCaseId, false, case_v1::RISK_TOO_HIGH}, m));
+        DecideRecordSuitability(s.state(), {id, false, case_v1::RISK_TOO_HIGH}, m));
     return s;
   }
   std::vector<case_v1::Stage> path;
@@ -273,6 +278,50 @@ inline absl::StatusOr<Scenario> AtStage(case_v1::Stage stage, bool sensitive = f
   absl::StatusOr<Scenario> name##_or = AtStage(__VA_ARGS__); \
   ASSERT_THAT(name##_or, IsOk());                            \
   Scenario& name = *name##_or
+
+// ---------------------------------------------------------------------------
+// Views.
+
+// Opens the fake ciphertexts; NOT_FOUND for persons whose key is erased.
+class FakeKeys {
+ public:
+  UnsealFn fn() {
+    return [this](std::string_view key_id, const common_v1::Sealed& sealed,
+                  std::string_view field) -> absl::StatusOr<std::string> {
+      ++calls_;
+      if (fail_ != absl::StatusCode::kOk) return absl::Status(fail_, "key store down");
+      if (erased_.count(std::string(key_id)) > 0) {
+        return absl::NotFoundError("key erased");
+      }
+      const std::string prefix = absl::StrCat("ct|", std::string(field), "|");
+      const std::string& ct = sealed.ciphertext();
+      if (ct.rfind(prefix, 0) != 0) {
+        return absl::DataLossError(
+            absl::StrCat("sealed for another field than ", std::string(field)));
+      }
+      return ct.substr(prefix.size());
+    };
+  }
+  // Deletes participant `person`'s key in case `case_id`.
+  void Erase(const std::string& person, const std::string& case_id = kCaseId) {
+    erased_.insert(PersonKeyId(case_id, person));
+  }
+  void FailWith(absl::StatusCode code) { fail_ = code; }
+  int calls() const { return calls_; }
+
+ private:
+  std::set<std::string> erased_;
+  absl::StatusCode fail_ = absl::StatusCode::kOk;
+  int calls_ = 0;
+};
+
+inline const case_v1::ParticipantView* ViewOf(const case_v1::CaseView& view,
+                                              const std::string& id) {
+  for (const case_v1::ParticipantView& p : view.participants()) {
+    if (p.participant_id() == id) return &p;
+  }
+  return nullptr;
+}
 
 }  // namespace mend::casesvc::test
 

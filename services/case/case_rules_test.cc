@@ -112,8 +112,8 @@ TEST(RuleTableTest, ClosedAndPausedNameTheirRule) {
   AT_STAGE(paused, case_v1::PAUSED);
   EXPECT_THAT(DecideRecordAcknowledgement(paused.state(), {kCaseId, true, {}}, Manager()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("a paused case accepts only ResumeCase, CloseCase and "
-                                 "AddParticipant")));
+                       HasSubstr("a paused case accepts only ResumeCase, CloseCase, "
+                                 "AddParticipant and LinkParticipant")));
   AT_STAGE(unsuitable, case_v1::FOUND_UNSUITABLE);
   EXPECT_THAT(
       DecideRecordRiskAssessment(unsuitable.state(), Assessment("r9"), Manager()),

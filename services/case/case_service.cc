@@ -96,7 +96,7 @@ const MethodPolicy::Table& CasePolicy() {
          {"ReferCase", "AddParticipant", "AllocateFacilitator", "ReleaseFacilitator",
           "RecordAcknowledgement", "RecordRiskAssessment", "ApproveRiskAssessment",
           "RecordSuitability", "PauseCase", "ResumeCase", "CloseCase",
-          "EraseParticipant"}) {
+          "EraseParticipant", "LinkParticipant"}) {
       t->push_back({FullMethod(method), commands});
     }
     for (const char* method : {"GetCase", "ListCases"}) {
@@ -162,8 +162,9 @@ absl::Status CaseServiceImpl::ApplyLocked(const ReplayedEvent& event,
       last = std::max(last, number);
     }
   }
-  if (const auto* erased = std::get_if<case_v1::ParticipantErased>(&e.event)) {
-    erase->push_back(erased->participant_id());
+  // Keys are per case (case_state.h): the erased participant's key here.
+  if (std::optional<std::string> key_id = ErasedKeyId(e)) {
+    erase->push_back(*std::move(key_id));
   }
 
   std::string request_id;
@@ -188,12 +189,12 @@ absl::Status CaseServiceImpl::ApplyLocked(const ReplayedEvent& event,
   return absl::OkStatus();
 }
 
-absl::Status CaseServiceImpl::EnsureErased(const std::string& person_id) {
+absl::Status CaseServiceImpl::EnsureErased(const std::string& key_id) {
   crypto::KeyStore* keys = runtime_->keys();
   if (keys == nullptr) return absl::OkStatus();  // nothing was ever sealed here
-  MEND_ASSIGN_OR_RETURN(bool has_key, keys->HasKey(person_id));
+  MEND_ASSIGN_OR_RETURN(bool has_key, keys->HasKey(key_id));
   if (!has_key) return absl::OkStatus();
-  return keys->Erase(person_id);
+  return keys->Erase(key_id);
 }
 
 absl::Status CaseServiceImpl::CatchUp(const std::string& case_id) {
@@ -219,7 +220,8 @@ std::string CaseServiceImpl::NextReference(absl::Time now) {
   return absl::StrFormat("RJ-%04d-%06d", year, number);
 }
 
-absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& person_id,
+absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& case_id,
+                                                        const std::string& person_id,
                                                         const std::string& plaintext,
                                                         std::string_view field) {
   common_v1::Sealed sealed;
@@ -230,7 +232,8 @@ absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& perso
         "the case service has no key store (--master_key): personal data cannot be "
         "stored");
   }
-  absl::StatusOr<std::string> ciphertext = keys->Seal(person_id, plaintext, field);
+  absl::StatusOr<std::string> ciphertext =
+      keys->Seal(PersonKeyId(case_id, person_id), plaintext, field);
   if (!ciphertext.ok()) {
     return absl::Status(
         ciphertext.status().code(),
@@ -242,14 +245,15 @@ absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& perso
   return sealed;
 }
 
-absl::StatusOr<std::string> CaseServiceImpl::Unseal(const common_v1::Sealed& sealed,
+absl::StatusOr<std::string> CaseServiceImpl::Unseal(std::string_view key_id,
+                                                    const common_v1::Sealed& sealed,
                                                     std::string_view field) {
   crypto::KeyStore* keys = runtime_->keys();
   if (keys == nullptr) {
     return absl::FailedPreconditionError(
         "the case service has no key store (--master_key): personal data cannot be read");
   }
-  return keys->Unseal(sealed.person_id(), sealed.ciphertext(), field);
+  return keys->Unseal(key_id, sealed.ciphertext(), field);
 }
 
 // ---------------------------------------------------------------------------
@@ -407,16 +411,17 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ReferCase(
                     const case_v1::NewParticipant& p = request->participants(i);
                     case_v1::Participant& participant = c.participants[i];
                     const std::string& id = participant.participant_id();
-                    MEND_ASSIGN_OR_RETURN(
-                        *participant.mutable_details(),
-                        Seal(id, Serialized(p.details()), kSealedParticipantDetails));
-                    MEND_ASSIGN_OR_RETURN(
-                        *participant.mutable_needs(),
-                        Seal(id, Serialized(p.needs()), kSealedParticipantNeeds));
+                    MEND_ASSIGN_OR_RETURN(*participant.mutable_details(),
+                                          Seal(case_id, id, Serialized(p.details()),
+                                               kSealedParticipantDetails));
+                    MEND_ASSIGN_OR_RETURN(*participant.mutable_needs(),
+                                          Seal(case_id, id, Serialized(p.needs()),
+                                               kSealedParticipantNeeds));
                   }
-                  MEND_ASSIGN_OR_RETURN(c.offence_summary,
-                                        Seal(service_user_id, request->offence_summary(),
-                                             kSealedOffenceSummary));
+                  MEND_ASSIGN_OR_RETURN(
+                      c.offence_summary,
+                      Seal(case_id, service_user_id, request->offence_summary(),
+                           kSealedOffenceSummary));
                   return absl::OkStatus();
                 });
           }),
@@ -456,12 +461,14 @@ grpc::ServerUnaryReactor* CaseServiceImpl::AddParticipant(
                 return DecideSealed(
                     state, std::move(command), ctx, DecideAddParticipant,
                     [&](AddParticipantCommand& c) -> absl::Status {
-                      MEND_ASSIGN_OR_RETURN(*c.participant.mutable_details(),
-                                            Seal(participant_id, Serialized(p.details()),
-                                                 kSealedParticipantDetails));
-                      MEND_ASSIGN_OR_RETURN(*c.participant.mutable_needs(),
-                                            Seal(participant_id, Serialized(p.needs()),
-                                                 kSealedParticipantNeeds));
+                      MEND_ASSIGN_OR_RETURN(
+                          *c.participant.mutable_details(),
+                          Seal(request->case_id(), participant_id,
+                               Serialized(p.details()), kSealedParticipantDetails));
+                      MEND_ASSIGN_OR_RETURN(
+                          *c.participant.mutable_needs(),
+                          Seal(request->case_id(), participant_id, Serialized(p.needs()),
+                               kSealedParticipantNeeds));
                       return absl::OkStatus();
                     });
               }),
@@ -515,9 +522,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordAcknowledgement(
                       const ParticipantState* su = state.service_user();
                       if (su == nullptr || request->notes().empty())
                         return absl::OkStatus();
-                      MEND_ASSIGN_OR_RETURN(c.notes,
-                                            Seal(su->participant_id, request->notes(),
-                                                 kSealedAcknowledgementNotes));
+                      MEND_ASSIGN_OR_RETURN(
+                          c.notes, Seal(state.case_id, su->participant_id,
+                                        request->notes(), kSealedAcknowledgementNotes));
                       return absl::OkStatus();
                     });
               }),
@@ -551,8 +558,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordRiskAssessment(
                                   if (su == nullptr || request->notes().empty())
                                     return absl::OkStatus();
                                   MEND_ASSIGN_OR_RETURN(
-                                      c.notes, Seal(su->participant_id, request->notes(),
-                                                    kSealedRiskAssessmentNotes));
+                                      c.notes,
+                                      Seal(state.case_id, su->participant_id,
+                                           request->notes(), kSealedRiskAssessmentNotes));
                                   return absl::OkStatus();
                                 });
           }),
@@ -646,7 +654,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::EraseParticipant(
   // Applying ParticipantErased deleted the key; a retry of a command whose
   // key deletion failed deletes it now.
   if (result.ok()) {
-    if (absl::Status s = EnsureErased(request->participant_id()); !s.ok()) {
+    if (absl::Status s =
+            EnsureErased(PersonKeyId(request->case_id(), request->participant_id()));
+        !s.ok()) {
       return Reply(context, s);
     }
   }
@@ -675,10 +685,10 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* 
     if (absl::Status s = CanRead(it->second, *caller); !s.ok()) return Reply(context, s);
     state = it->second;
   }
-  absl::StatusOr<case_v1::CaseView> view = BuildCaseView(
-      state, *caller, [this](const common_v1::Sealed& s, std::string_view field) {
-        return Unseal(s, field);
-      });
+  absl::StatusOr<case_v1::CaseView> view =
+      BuildCaseView(state, *caller,
+                    [this](std::string_view key_id, const common_v1::Sealed& s,
+                           std::string_view field) { return Unseal(key_id, s, field); });
   if (view.ok()) *response = *std::move(view);
   return Reply(context, view.status());
 }
@@ -727,9 +737,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(
   }
   for (const CaseState& state : page) {
     absl::StatusOr<case_v1::CaseView> view = BuildCaseView(
-        state, *caller, [this](const common_v1::Sealed& s, std::string_view field) {
-          return Unseal(s, field);
-        });
+        state, *caller,
+        [this](std::string_view key_id, const common_v1::Sealed& s,
+               std::string_view field) { return Unseal(key_id, s, field); });
     if (!view.ok()) return Reply(context, view.status());
     *response->add_cases() = *std::move(view);
   }

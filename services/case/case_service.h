@@ -204,21 +204,24 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   // Folds every record of the case's stream after the in-memory version.
   // Callers hold the case's lock.
   absl::Status CatchUp(const std::string& case_id);
-  // Apply's part under mu_; names the participants whose keys must go.
+  // Apply's part under mu_; names the keys (PersonKeyId) that must go.
   absl::Status ApplyLocked(const ReplayedEvent& event, std::vector<std::string>* erase)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Deletes the person's key if it still exists.
-  absl::Status EnsureErased(const std::string& person_id);
+  // Deletes the key (a PersonKeyId) if it still exists.
+  absl::Status EnsureErased(const std::string& key_id);
 
   // The next RJ-YYYY-NNNNNN for a referral at `now`.
   std::string NextReference(absl::Time now);
-  // `plaintext` sealed under `person_id`'s key for `field`; an empty Sealed
-  // for empty plaintext ("not given").
-  absl::StatusOr<common_v1::Sealed> Seal(const std::string& person_id,
+  // `plaintext` sealed for `field` under the key of participant `person_id`
+  // of case `case_id` (PersonKeyId: keys are per case); an empty Sealed for
+  // empty plaintext ("not given").
+  absl::StatusOr<common_v1::Sealed> Seal(const std::string& case_id,
+                                         const std::string& person_id,
                                          const std::string& plaintext,
                                          std::string_view field);
-  // Unseals for case views (NOT_FOUND: erased).
-  absl::StatusOr<std::string> Unseal(const common_v1::Sealed& sealed,
+  // Unseals with the key `key_id` for case views (NOT_FOUND: erased).
+  absl::StatusOr<std::string> Unseal(std::string_view key_id,
+                                     const common_v1::Sealed& sealed,
                                      std::string_view field);
 
   // Constant after construction.

@@ -786,8 +786,10 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
   ASSERT_THAT(stored.participants(), SizeIs(2));
   const common_v1::Sealed victim_details = stored.participants(1).details();
   ASSERT_EQ(victim_details.person_id(), "v-er");
-  absl::StatusOr<std::string> opened = runtime_->keys()->Unseal(
-      "v-er", victim_details.ciphertext(), kSealedParticipantDetails);
+  // Keys are per case: the case's key for its participant "v-er".
+  absl::StatusOr<std::string> opened =
+      runtime_->keys()->Unseal(PersonKeyId(case_id, "v-er"), victim_details.ciphertext(),
+                               kSealedParticipantDetails);
   ASSERT_THAT(opened, IsOk());
   EXPECT_THAT(*opened, HasSubstr(kVictimName));
 
@@ -813,7 +815,8 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
     }
   }
   EXPECT_FALSE(absl::StrContains(view->SerializeAsString(), kVictimName));
-  EXPECT_THAT(runtime_->keys()->Unseal("v-er", victim_details.ciphertext(),
+  EXPECT_THAT(runtime_->keys()->Unseal(PersonKeyId(case_id, "v-er"),
+                                       victim_details.ciphertext(),
                                        kSealedParticipantDetails),
               StatusIs(absl::StatusCode::kNotFound));
   const eventlog::VerifyReport report = runtime_->store()->Verify();
@@ -833,15 +836,23 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
   view = Get(case_id, manager);
   ASSERT_THAT(view, IsOk());
   EXPECT_EQ(view->offence_summary(), "");
-  // Nothing new can be sealed for them, not even in a new case (participant
-  // ids are person ids), and nothing is appended.
-  const uint64_t head = Head();
+  // Participant ids are per case (so are keys): "su-er" in a new case is
+  // another person, sealed with the new case's key, and this case's su-er
+  // stays erased. (This asserted the old model — ids were person ids and the
+  // new referral was refused — under which an erasure in one case erased a
+  // namesake in another: the bug D3.)
   case_v1::ReferCaseRequest again_referred = Referral("er-again");
   again_referred.mutable_participants(0)->set_participant_id("su-er");
-  absl::StatusOr<case_v1::CommandResult> refused = ReferCase(again_referred, manager);
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(refused.status().message(), HasSubstr("su-er"));
-  EXPECT_EQ(Head(), head);
+  absl::StatusOr<case_v1::CommandResult> referred_again =
+      ReferCase(again_referred, manager);
+  ASSERT_THAT(referred_again, IsOk());
+  absl::StatusOr<case_v1::CaseView> again_view = Get(referred_again->case_id(), manager);
+  ASSERT_THAT(again_view, IsOk());
+  EXPECT_FALSE(again_view->participants(0).erased());
+  EXPECT_EQ(again_view->participants(0).details().full_name(), kServiceUserName);
+  view = Get(case_id, manager);
+  ASSERT_THAT(view, IsOk());
+  EXPECT_EQ(view->offence_summary(), "");
 
   // And after a restart the erased stay erased.
   Restart();

@@ -234,12 +234,39 @@ struct Applier {
     p->erasure_reason = e.reason();
     return absl::OkStatus();
   }
+
+  absl::Status operator()(const case_v1::ParticipantLinked& e) {
+    ParticipantState* p = MutableParticipant(state, e.participant_id());
+    if (p == nullptr) {
+      return Misfit(
+          event, absl::StrCat("participant \"", e.participant_id(), "\" does not exist"));
+    }
+    const CasePerson other{e.other().case_id(), e.other().participant_id()};
+    if (other.case_id.empty() || other.participant_id.empty()) {
+      return Misfit(event, "it names no other person");
+    }
+    if (other.case_id == state.case_id) {
+      return Misfit(event, "it links the case to itself");
+    }
+    if (std::find(p->linked.begin(), p->linked.end(), other) != p->linked.end()) {
+      return Misfit(
+          event,
+          absl::StrCat("participant \"", e.participant_id(), "\" is already linked to \"",
+                       other.participant_id, "\" of case \"", other.case_id, "\""));
+    }
+    p->linked.push_back(other);
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace
 
 std::string CaseStreamId(std::string_view case_id) {
   return absl::StrCat("case-", std::string(case_id));
+}
+
+std::string PersonKeyId(std::string_view case_id, std::string_view participant_id) {
+  return absl::StrCat(std::string(case_id), "/", std::string(participant_id));
 }
 
 bool IsSensitive(case_v1::OffenceCategory category) {
@@ -351,7 +378,7 @@ bool operator==(const ParticipantState& a, const ParticipantState& b) {
          SameSealed(a.details, b.details) && SameSealed(a.needs, b.needs) &&
          a.erased == b.erased && a.erased_by == b.erased_by &&
          a.erasure_basis == b.erasure_basis && a.erasure_reason == b.erasure_reason &&
-         a.added_position == b.added_position;
+         a.added_position == b.added_position && a.linked == b.linked;
 }
 
 bool operator==(const RiskAssessmentState& a, const RiskAssessmentState& b) {

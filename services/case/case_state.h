@@ -13,14 +13,27 @@
 // is never re-derived on replay and followers see every change of stage.
 //
 // Personal data is opaque here: each mend.common.v1.Sealed is kept exactly as
-// stored. A Sealed with empty ciphertext means "not given". Which key seals
-// what (checked by the decide functions, relied upon by erasure, I6):
-//   Participant.details, Participant.needs          the participant's own key
+// stored. A Sealed with empty ciphertext means "not given".
+//
+// Which key seals what (checked by the decide functions, relied upon by
+// erasure, I6). People are per case: a participant id names a person within
+// one case, and the same id in another case is another person (DESIGN,
+// "People across cases"). So every key is a case's key for one of its
+// participants:
+//   key id          PersonKeyId(case_id, participant_id), the case being the
+//                   one whose stream holds the event. Nothing in an event
+//                   can name another case's key.
+//   Sealed.person_id  the participant (of that case) whose key sealed it:
+//   Participant.details, Participant.needs          the participant itself
 //   CaseReferred.offence_summary,
 //   AcknowledgementRecorded.notes,
-//   RiskAssessmentRecorded.notes                    the service user's key
-// and the field name bound into each ciphertext is one of the kSealed*
-// constants below (the handler seals with them, case_view unseals with them).
+//   RiskAssessmentRecorded.notes                    the service user
+// A manager may link a participant to a participant of another case as the
+// same person (ParticipantLinked, in both streams). Linking shares no key:
+// it makes an erasure of either cover both (case_people.h), each case's
+// ParticipantErased deleting that case's key.
+// The field name bound into each ciphertext is one of the kSealed* constants
+// below (the handler seals with them, case_view unseals with them).
 //
 // Plain C++: no gRPC, no RocksDB, no clock. Not thread-safe (a CaseState is a
 // value; the handler guards its map of them).
@@ -59,6 +72,27 @@ inline constexpr std::string_view kSealedRiskAssessmentNotes =
 // "case-<case_id>": the stream a case's events are appended to.
 std::string CaseStreamId(std::string_view case_id);
 
+// "<case_id>/<participant_id>": the KeyStore person id of a participant's
+// data key in a case. Distinct for every (case, participant) pair, because
+// case ids never contain '/' (they are server-made UUIDs, and ids follow
+// mend::ValidateId's pattern, which has no '/'). 165 bytes at most for a
+// UUID case id and a 128-byte participant id, within KeyStore's 249.
+std::string PersonKeyId(std::string_view case_id, std::string_view participant_id);
+
+// A participant of a case: how a link names the same person elsewhere.
+struct CasePerson {
+  std::string case_id;
+  std::string participant_id;
+
+  friend bool operator==(const CasePerson& a, const CasePerson& b) {
+    return a.case_id == b.case_id && a.participant_id == b.participant_id;
+  }
+  friend bool operator<(const CasePerson& a, const CasePerson& b) {
+    return a.case_id != b.case_id ? a.case_id < b.case_id
+                                  : a.participant_id < b.participant_id;
+  }
+};
+
 // True for DOMESTIC_ABUSE, SEXUAL_OFFENCE and HATE_CRIME.
 bool IsSensitive(case_v1::OffenceCategory category);
 
@@ -95,7 +129,8 @@ using CaseEvent =
                  case_v1::AcknowledgementRecorded, case_v1::RiskAssessmentRecorded,
                  case_v1::RiskAssessmentApproved, case_v1::SuitabilityRecorded,
                  case_v1::StageChanged, case_v1::CasePaused, case_v1::CaseResumed,
-                 case_v1::CaseClosed, case_v1::ParticipantErased>;
+                 case_v1::CaseClosed, case_v1::ParticipantErased,
+                 case_v1::ParticipantLinked>;
 
 // An event with where and when the log recorded it. Events returned by the
 // decide functions have position 0 (not yet appended) and the command's time;
@@ -139,6 +174,8 @@ struct ParticipantState {
   case_v1::ErasureBasis erasure_basis = case_v1::ERASURE_BASIS_UNSPECIFIED;
   std::string erasure_reason;  // the basis's free-text detail
   uint64_t added_position = 0;
+  // The same person in other cases (ParticipantLinked), in link order.
+  std::vector<CasePerson> linked;
 
   friend bool operator==(const ParticipantState& a, const ParticipantState& b);
 };
@@ -225,7 +262,8 @@ struct CaseState {
 //              CaseReferred, an event for another case_id, a participant /
 //              assessment / facilitator the event names that does not exist
 //              (or, for additions, already exists), a StageChanged whose
-//              `from` is not the current stage.
+//              `from` is not the current stage, a ParticipantLinked naming
+//              no other case, this case, or a person already linked.
 // The message names the event type and position. On replay that means the
 // log is not one the decide functions wrote.
 //

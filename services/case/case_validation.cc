@@ -246,6 +246,21 @@ absl::Status Validate(const case_::v1::EraseParticipantRequest& request) {
   return ShortText("reason", request.reason(), true);
 }
 
+absl::Status Validate(const case_::v1::LinkParticipantRequest& request) {
+  MEND_RETURN_IF_ERROR(ValidateCommand(request));
+  MEND_RETURN_IF_ERROR(ValidateId("participant_id", request.participant_id()));
+  MEND_RETURN_IF_ERROR(ValidateId("other_case_id", request.other_case_id()));
+  MEND_RETURN_IF_ERROR(ValidateExpectedVersion(request.has_other_expected_version(),
+                                               request.other_expected_version()));
+  MEND_RETURN_IF_ERROR(
+      ValidateId("other_participant_id", request.other_participant_id()));
+  if (request.other_case_id() == request.case_id()) {
+    return Invalid("other_case_id",
+                   "must be another case (within a case each participant is one person)");
+  }
+  return ShortText("reason", request.reason(), true);
+}
+
 absl::Status Validate(const case_::v1::GetCaseRequest& request) {
   return ValidateId("case_id", request.case_id());
 }

@@ -58,6 +58,7 @@ absl::Status Validate(const case_::v1::PauseCaseRequest& request);
 absl::Status Validate(const case_::v1::ResumeCaseRequest& request);
 absl::Status Validate(const case_::v1::CloseCaseRequest& request);
 absl::Status Validate(const case_::v1::EraseParticipantRequest& request);
+absl::Status Validate(const case_::v1::LinkParticipantRequest& request);
 absl::Status Validate(const case_::v1::GetCaseRequest& request);
 absl::Status Validate(const case_::v1::ListCasesRequest& request);
 

@@ -25,7 +25,8 @@ absl::StatusOr<std::optional<std::string>> Open(const CaseState& state,
     *erased = true;
     return std::optional<std::string>();
   }
-  absl::StatusOr<std::string> plain = unseal(sealed, field);
+  absl::StatusOr<std::string> plain =
+      unseal(PersonKeyId(state.case_id, sealed.person_id()), sealed, field);
   if (absl::IsNotFound(plain.status())) {
     *erased = true;
     return std::optional<std::string>();

@@ -5,8 +5,9 @@
 //   MEND_RETURN_IF_ERROR(CanRead(state, caller));      // before anything else
 //   MEND_ASSIGN_OR_RETURN(case_v1::CaseView view,
 //       BuildCaseView(state, caller,
-//                     [&](const common_v1::Sealed& s, std::string_view field) {
-//                       return keys->Unseal(s.person_id(), s.ciphertext(), field);
+//                     [&](std::string_view key_id, const common_v1::Sealed& s,
+//                         std::string_view field) {
+//                       return keys->Unseal(key_id, s.ciphertext(), field);
 //                     }));
 //
 // Who reads what:
@@ -43,12 +44,14 @@
 
 namespace mend::casesvc {
 
-// Opens one sealed field: the plaintext, NOT_FOUND if the person's key is
-// erased, any other error if it cannot be opened now (the view fails with
-// it). `field` is one of the kSealed* names in case_state.h. Details and
-// needs plaintexts are serialized PersonalDetails / Needs messages.
+// Opens one sealed field with the key `key_id` — PersonKeyId(the case's id,
+// sealed.person_id), the case's own key for that participant (case_state.h,
+// "Which key seals what") —: the plaintext, NOT_FOUND if the key is erased,
+// any other error if it cannot be opened now (the view fails with it).
+// `field` is one of the kSealed* names in case_state.h. Details and needs
+// plaintexts are serialized PersonalDetails / Needs messages.
 using UnsealFn = std::function<absl::StatusOr<std::string>(
-    const common_v1::Sealed& sealed, std::string_view field)>;
+    std::string_view key_id, const common_v1::Sealed& sealed, std::string_view field)>;
 
 // OK if `caller` may read the case: managers, auditors and services always,
 // facilitators when allocated to it. NOT_FOUND if the case does not exist;

@@ -7,44 +7,6 @@ namespace {
 // ---------------------------------------------------------------------------
 // CaseView and redaction.
 
-// Opens the fake ciphertexts; NOT_FOUND for persons whose key is erased.
-class FakeKeys {
- public:
-  UnsealFn fn() {
-    return [this](const common_v1::Sealed& sealed,
-                  std::string_view field) -> absl::StatusOr<std::string> {
-      ++calls_;
-      if (fail_ != absl::StatusCode::kOk) return absl::Status(fail_, "key store down");
-      if (erased_.count(sealed.person_id()) > 0) {
-        return absl::NotFoundError("key erased");
-      }
-      const std::string prefix = absl::StrCat("ct|", std::string(field), "|");
-      const std::string& ct = sealed.ciphertext();
-      if (ct.rfind(prefix, 0) != 0) {
-        return absl::DataLossError(
-            absl::StrCat("sealed for another field than ", std::string(field)));
-      }
-      return ct.substr(prefix.size());
-    };
-  }
-  void Erase(const std::string& person) { erased_.insert(person); }
-  void FailWith(absl::StatusCode code) { fail_ = code; }
-  int calls() const { return calls_; }
-
- private:
-  std::set<std::string> erased_;
-  absl::StatusCode fail_ = absl::StatusCode::kOk;
-  int calls_ = 0;
-};
-
-const case_v1::ParticipantView* ViewOf(const case_v1::CaseView& view,
-                                       const std::string& id) {
-  for (const case_v1::ParticipantView& p : view.participants()) {
-    if (p.participant_id() == id) return &p;
-  }
-  return nullptr;
-}
-
 TEST(CaseViewTest, ManagersAndAllocatedFacilitatorsSeePersonalData) {
   AT_STAGE(s, case_v1::PREPARING);
   for (const Caller& caller :
