@@ -43,6 +43,15 @@ TEST(ReferCaseTest, HappyPathCreatesTheCaseInReferred) {
   EXPECT_FALSE(s.state().suitable.has_value());
 }
 
+TEST(ReferCaseTest, DatedTodayOrTomorrowIsAccepted) {
+  for (const char* date : {"2026-02-01", "2026-02-02", "1999-07-01"}) {
+    SCOPED_TRACE(date);
+    ReferCaseCommand command = Referral();
+    command.referral_date = date;
+    EXPECT_THAT(DecideReferCase(CaseState{}, command, Manager()), IsOk());
+  }
+}
+
 TEST(ReferCaseTest, ExistingCaseIsAlreadyExists) {
   AT_STAGE(s, case_v1::CLOSED);
   EXPECT_THAT(DecideReferCase(s.state(), Referral(), Manager()),
@@ -72,6 +81,14 @@ TEST(ReferCaseTest, MalformedReferralsAreInvalidArgument) {
        },
        "offence_category"},
       {"no date", [](ReferCaseCommand& c) { c.referral_date.clear(); }, "referral_date"},
+      {"not a real date", [](ReferCaseCommand& c) { c.referral_date = "2026-02-30"; },
+       "referral_date: must be a real date"},
+      // The command is on 2026-02-01 (UTC); a day's grace for time zones.
+      {"dated 9999-12-31", [](ReferCaseCommand& c) { c.referral_date = "9999-12-31"; },
+       "referral_date: is 9999-12-31, after 2026-02-02 (a referral is not dated in "
+       "the future)"},
+      {"dated the day after tomorrow",
+       [](ReferCaseCommand& c) { c.referral_date = "2026-02-03"; }, "after 2026-02-02"},
       {"no service user",
        [](ReferCaseCommand& c) { c.participants.erase(c.participants.begin()); },
        "exactly one SERVICE_USER"},
@@ -95,6 +112,9 @@ TEST(ReferCaseTest, MalformedReferralsAreInvalidArgument) {
          c.participants.push_back(Person("v1", case_v1::VICTIM));
        },
        "repeats"},
+      {"participant id with a '/' (it would make key ids ambiguous)",
+       [](ReferCaseCommand& c) { c.participants[1].set_participant_id("v/1"); },
+       "participants[1].participant_id: must be an id"},
       {"participant without id",
        [](ReferCaseCommand& c) { c.participants[1].clear_participant_id(); },
        "participant_id is required"},
@@ -180,6 +200,8 @@ TEST(AddParticipantTest, RulesAreEnforced) {
        absl::StatusCode::kInvalidArgument, "supports_participant_id"},
       {"no id", Person("", case_v1::CO_VICTIM), absl::StatusCode::kInvalidArgument,
        "participant_id"},
+      {"an id with a space", Person("c v", case_v1::CO_VICTIM),
+       absl::StatusCode::kInvalidArgument, "participant_id: must be an id"},
       {"sealed with another's key", wrong_key, absl::StatusCode::kInvalidArgument,
        "participant.needs is sealed"},
       {"supporting a missing participant", Person("s2", case_v1::SUPPORTER, "ghost"),
@@ -469,6 +491,14 @@ TEST(RecordRiskAssessmentTest, RulesAreEnforced) {
       {"no id", [](auto& c) { c.assessment_id.clear(); }, "assessment_id"},
       {"no level", [](auto& c) { c.level = case_v1::RISK_LEVEL_UNSPECIFIED; }, "level"},
       {"no review date", [](auto& c) { c.review_date.clear(); }, "review_date"},
+      {"no real review date", [](auto& c) { c.review_date = "2026-13-01"; },
+       "review_date: must be a real date"},
+      // Two years (731 days) from the command's day, 2026-02-01.
+      {"review absurdly far ahead", [](auto& c) { c.review_date = "9999-12-31"; },
+       "review_date: is 9999-12-31, after 2028-02-02 (a risk assessment is reviewed "
+       "within two years)"},
+      {"review a day too far", [](auto& c) { c.review_date = "2028-02-03"; },
+       "after 2028-02-02"},
       {"unspecified kind",
        [](auto& c) { c.allowed_kinds.push_back(common_v1::CONTACT_KIND_UNSPECIFIED); },
        "allowed_kinds[2]"},
@@ -486,6 +516,10 @@ TEST(RecordRiskAssessmentTest, RulesAreEnforced) {
     EXPECT_THAT(DecideRecordRiskAssessment(s.state(), command, Manager()),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(row.message)));
   }
+  // Two years ahead, to the day, is fine.
+  RecordRiskAssessmentCommand far = Assessment("r3");
+  far.review_date = "2028-02-02";
+  EXPECT_THAT(DecideRecordRiskAssessment(s.state(), far, Manager()), IsOk());
   // An empty list of kinds is an assessment that allows no contact.
   RecordRiskAssessmentCommand none = Assessment("r2");
   none.allowed_kinds.clear();

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/status_macros.h"
+#include "common/base/validation.h"
 #include "services/case/case_decide_internal.h"
 
 namespace mend::casesvc {
@@ -27,6 +28,12 @@ namespace {
 constexpr std::string_view kManagerAllocates =
     "only a manager may allocate or release facilitators";
 
+// The command's day, in UTC (the service's zone may be up to a day ahead:
+// kReferralDateGraceDays allows for it).
+absl::CivilDay Today(const CommandContext& ctx) {
+  return absl::ToCivilDay(ctx.now, absl::UTCTimeZone());
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<DomainEvent>> DecideReferCase(const CaseState& state,
@@ -45,6 +52,12 @@ absl::StatusOr<std::vector<DomainEvent>> DecideReferCase(const CaseState& state,
     return Invalid(kCmd, "offence_category must be a known category");
   }
   if (command.referral_date.empty()) return Invalid(kCmd, "referral_date is required");
+  if (absl::Status s = DateNotAfter("referral_date", command.referral_date,
+                                    Today(ctx) + kReferralDateGraceDays,
+                                    "a referral is not dated in the future");
+      !s.ok()) {
+    return Invalid(kCmd, std::string(s.message()));
+  }
   const case_v1::Participant* service_user = nullptr;
   int victims = 0;
   for (size_t i = 0; i < command.participants.size(); ++i) {
@@ -52,6 +65,12 @@ absl::StatusOr<std::vector<DomainEvent>> DecideReferCase(const CaseState& state,
     const std::string prefix = absl::StrCat("participants[", i, "]");
     if (p.participant_id().empty()) {
       return Invalid(kCmd, absl::StrCat(prefix, ".participant_id is required"));
+    }
+    // Ids have no '/', so PersonKeyId is one key per case and participant.
+    if (absl::Status s =
+            ValidateId(absl::StrCat(prefix, ".participant_id"), p.participant_id());
+        !s.ok()) {
+      return Invalid(kCmd, std::string(s.message()));
     }
     for (size_t j = 0; j < i; ++j) {
       if (command.participants[j].participant_id() == p.participant_id()) {
@@ -114,6 +133,9 @@ absl::StatusOr<std::vector<DomainEvent>> DecideAddParticipant(
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kCaseworker, ctx));
   const case_v1::Participant& p = command.participant;
   if (p.participant_id().empty()) return Invalid(kCmd, "participant_id is required");
+  if (absl::Status s = ValidateId("participant_id", p.participant_id()); !s.ok()) {
+    return Invalid(kCmd, std::string(s.message()));
+  }
   const bool supports =
       p.role() == case_v1::SUPPORTER || p.role() == case_v1::INTERPRETER;
   if (!supports && p.role() != case_v1::CO_VICTIM) {
@@ -242,6 +264,12 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordRiskAssessment(
     return Invalid(kCmd, "level must be a known risk level");
   }
   if (command.review_date.empty()) return Invalid(kCmd, "review_date is required");
+  if (absl::Status s = DateNotAfter("review_date", command.review_date,
+                                    Today(ctx) + kMaxReviewAheadDays,
+                                    "a risk assessment is reviewed within two years");
+      !s.ok()) {
+    return Invalid(kCmd, std::string(s.message()));
+  }
   for (size_t i = 0; i < command.allowed_kinds.size(); ++i) {
     const common_v1::ContactKind kind = command.allowed_kinds[i];
     if (kind == common_v1::CONTACT_KIND_UNSPECIFIED ||

@@ -112,14 +112,22 @@ namespace mend::casesvc {
 // recorded_unix_micros).
 using ::mend::CommandContext;
 
+// How far after the command's day (UTC) a referral may be dated: a day, for
+// a caller whose local date is ahead of UTC. Later is INVALID_ARGUMENT.
+inline constexpr int kReferralDateGraceDays = 1;
+// How far ahead of the command's day a risk assessment's review may be due:
+// two years (731 days). Later is INVALID_ARGUMENT.
+inline constexpr int kMaxReviewAheadDays = 731;
+
 // Creates the case. The handler makes case_id and reference (unique) and
 // seals: each participant's details and needs with that participant's key,
-// the offence summary with the service user's key.
+// the offence summary with the service user's key. referral_date: a real
+// date, not after the command's day + kReferralDateGraceDays.
 struct ReferCaseCommand {
   std::string case_id;
   std::string reference;
   case_v1::ReferralSource source = case_v1::REFERRAL_SOURCE_UNSPECIFIED;
-  std::string referral_date;  // YYYY-MM-DD (validated by the handler)
+  std::string referral_date;  // YYYY-MM-DD
   case_v1::OffenceCategory offence_category = case_v1::OFFENCE_CATEGORY_UNSPECIFIED;
   common_v1::Sealed offence_summary;
   // Exactly one SERVICE_USER and one or more VICTIMs, nobody else; ids unique.
@@ -179,8 +187,9 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordAcknowledgement(
 // later open stage. It supersedes the current one (supersedes_assessment_id;
 // approvals of the old one lapse with it) and requires approval iff the case
 // is sensitive. `allowed_kinds`: specified kinds, each at most once (may be
-// empty: no contact allowed). `notes`, if given, sealed with the service
-// user's key.
+// empty: no contact allowed). review_date: a real date, not after the
+// command's day + kMaxReviewAheadDays. `notes`, if given, sealed with the
+// service user's key.
 struct RecordRiskAssessmentCommand {
   std::string case_id;
   std::string assessment_id;  // made by the handler if the caller gave none

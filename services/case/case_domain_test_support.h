@@ -35,7 +35,9 @@ using ::testing::Not;
 using Decision = absl::StatusOr<std::vector<DomainEvent>>;
 
 inline constexpr char kCaseId[] = "c1";
-inline constexpr int64_t kCommandEpochMicros = 1'700'000'000'000'000;
+// 2026-02-01T00:00:00Z: after the fixtures' referral date, and before their
+// review dates are two years ahead.
+inline constexpr int64_t kCommandEpochMicros = 1'769'904'000'000'000;
 inline constexpr int64_t kStoreEpochMicros = 1'800'000'000'000'000;
 
 inline CommandContext Ctx(Role role, std::string actor) {

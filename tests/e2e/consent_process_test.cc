@@ -201,7 +201,7 @@ class ConsentProcessTest : public ::testing::Test {
     r.set_case_id(case_id);
     r.set_kind(common_v1::LETTER_DELIVERY);
     r.set_facilitator_id(kAnn);
-    r.set_purpose("deliver the apology letter");
+    r.set_purpose("deliver-apology-letter");
     *r.mutable_causal_token() = token_;
     return Call<consent_v1::ContactDecision>(
         Token(Role::kService, "conference"),
@@ -275,7 +275,7 @@ TEST_F(ConsentProcessTest, DecidesOnTheCaseServicesFactsAcrossRestartsOfEither) 
   case_v1::PauseCaseRequest pause;
   pause.set_request_id("e2e-pause");
   pause.set_case_id(case_id);
-  pause.set_reason("victim unwell");
+  pause.set_reason("victim-unwell");
   CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause,
               Token(Role::kFacilitator, kAnn));
   absl::StatusOr<consent_v1::ContactDecision> paused = Decide(case_id, "e2e-decide-4");
