@@ -282,7 +282,7 @@ TEST(ReleaseFacilitatorTest, HappyPathAndRules) {
   EXPECT_THAT(DecideRecordAcknowledgement(s.state(), {kCaseId, true, {}}, Facilitator()),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("facilitator \"f1\" is not allocated to case \"c1\"")));
-  EXPECT_THAT(CanRead(s.state(), Caller{"f1", Role::kFacilitator}),
+  EXPECT_THAT(CanRead(kCaseId, s.state(), Caller{"f1", Role::kFacilitator}),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(
       DecideReleaseFacilitator(s.state(), {kCaseId, "f1"}, Manager()),

@@ -21,16 +21,19 @@
 //                       position 0 and recorded_unix_micros = ctx.now.
 //   PERMISSION_DENIED   the role may not run the command (auditor, service;
 //                       a facilitator for a manager-only command), or a
-//                       facilitator is not allocated to the case. Checked
-//                       first, so a refused caller learns nothing about the
-//                       case beyond its existence.
+//                       facilitator is not allocated to the case — also when
+//                       no such case exists: `<Command>: facilitator "<id>"
+//                       is not allocated to case "<case_id>"` either way.
+//                       Checked first, so a refused caller learns nothing
+//                       about the case, not even whether it exists.
 //   INVALID_ARGUMENT    the command is malformed whatever the state (a
 //                       required id or reason missing, a role this command
 //                       does not take, data sealed with the wrong person's
 //                       key). The handler's validation (case_validation.h)
 //                       should have caught the shape errors already.
-//   NOT_FOUND           the case does not exist, or a participant or
-//                       assessment the command names is not in it.
+//   NOT_FOUND           the case does not exist (a manager's answer; a
+//                       facilitator's is PERMISSION_DENIED), or a participant
+//                       or assessment the command names is not in it.
 //   ALREADY_EXISTS      ReferCase for an existing case id; a participant or
 //                       assessment id already used in the case.
 //   FAILED_PRECONDITION the case's stage or state forbids the command now.

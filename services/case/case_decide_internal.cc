@@ -60,6 +60,9 @@ absl::Status CheckCase(std::string_view command, const CaseState& state,
                        const std::string& case_id, const CommandContext& ctx) {
   if (case_id.empty()) return Invalid(command, "case_id is required");
   if (!state.exists()) {
+    // A facilitator gets the answer an existing case not allocated to them
+    // gets, so refusals do not tell them which case ids exist.
+    if (ctx.role == Role::kFacilitator) return NotAllocated(command, ctx, case_id);
     return absl::NotFoundError(
         absl::StrCat(std::string(command), ": no case ", Quote(case_id)));
   }

@@ -57,8 +57,9 @@ absl::Status CheckRole(std::string_view command, Access access, const CommandCon
 absl::Status NotAllocated(std::string_view command, const CommandContext& ctx,
                           std::string_view case_id);
 
-// The case exists (NOT_FOUND), is the one the command names (INTERNAL
-// otherwise), and a facilitator caller is allocated to it (NotAllocated).
+// The case exists, is the one the command names (INTERNAL otherwise), and a
+// facilitator caller is allocated to it. A facilitator gets NotAllocated
+// whether or not the case exists; others get NOT_FOUND for a missing case.
 absl::Status CheckCase(std::string_view command, const CaseState& state,
                        const std::string& case_id, const CommandContext& ctx);
 

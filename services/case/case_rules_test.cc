@@ -202,6 +202,42 @@ TEST(RuleTableTest, RefusalMessagesSayWhy) {
               StatusIs(absl::StatusCode::kInternal));
 }
 
+// A facilitator not allocated to a case and a facilitator naming a case
+// that does not exist get the same answer, code and message, from every
+// command (before, the second was NOT_FOUND).
+TEST(RuleTableTest, UnallocatedAndUnknownCasesGetTheSameAnswer) {
+  AT_STAGE(existing, case_v1::ASSESSING, /*sensitive=*/true);
+  std::vector<TableCommand> commands = StageTableCommands();
+  commands.push_back(
+      {"ApproveRiskAssessment", [](const CaseState& s, const CommandContext& c) {
+         return DecideApproveRiskAssessment(s, {kCaseId, "r1"}, c);
+       }});
+  commands.push_back(
+      {"EraseParticipant (retention)", [](const CaseState& s, const CommandContext& c) {
+         return DecideEraseParticipant(s, RetentionErasure("v1"), c);
+       }});
+  const CaseState none;
+  for (const TableCommand& command : commands) {
+    SCOPED_TRACE(command.name);
+    const Decision on_existing = command.run(existing.state(), OtherFacilitator());
+    const Decision on_unknown = command.run(none, OtherFacilitator());
+    EXPECT_THAT(on_unknown, StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_EQ(on_unknown.status(), on_existing.status());
+    // The allocated facilitator of some other case learns nothing either.
+    const Decision f1_unknown = command.run(none, Facilitator());
+    EXPECT_THAT(f1_unknown, StatusIs(absl::StatusCode::kPermissionDenied));
+  }
+  EXPECT_THAT(DecideRecordSuitability(none, {kCaseId, true, {}}, OtherFacilitator()),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("RecordSuitability: facilitator \"f9\" is not "
+                                 "allocated to case \"c1\"")));
+  // A manager is told the case does not exist.
+  EXPECT_THAT(DecideRecordSuitability(none, {kCaseId, true, {}}, Manager()),
+              StatusIs(absl::StatusCode::kNotFound));
+  // A facilitator may still refer a case.
+  EXPECT_THAT(DecideReferCase(none, Referral(), OtherFacilitator()), IsOk());
+}
+
 TEST(StageMachineTest, OpenStages) {
   for (int s = case_v1::Stage_MIN; s <= case_v1::Stage_MAX; ++s) {
     const auto stage = static_cast<case_v1::Stage>(s);

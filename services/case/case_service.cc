@@ -677,13 +677,13 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* 
   CaseState state;
   {
     absl::MutexLock lock(&mu_);
+    // CanRead answers a facilitator the same for an unknown case as for one
+    // not allocated to them.
     auto it = cases_.find(request->case_id());
-    if (it == cases_.end()) {
-      return Reply(context, absl::NotFoundError(
-                                absl::StrCat("no case ", Quote(request->case_id()))));
+    if (it != cases_.end()) state = it->second;
+    if (absl::Status s = CanRead(request->case_id(), state, *caller); !s.ok()) {
+      return Reply(context, s);
     }
-    if (absl::Status s = CanRead(it->second, *caller); !s.ok()) return Reply(context, s);
-    state = it->second;
   }
   absl::StatusOr<case_v1::CaseView> view =
       BuildCaseView(state, *caller,

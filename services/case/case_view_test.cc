@@ -13,7 +13,7 @@ TEST(CaseViewTest, ManagersAndAllocatedFacilitatorsSeePersonalData) {
        {Caller{"m1", Role::kManager}, Caller{"f1", Role::kFacilitator}}) {
     SCOPED_TRACE(caller.subject);
     FakeKeys keys;
-    EXPECT_THAT(CanRead(s.state(), caller), IsOk());
+    EXPECT_THAT(CanRead(kCaseId, s.state(), caller), IsOk());
     EXPECT_TRUE(MaySeePersonalData(s.state(), caller));
     absl::StatusOr<case_v1::CaseView> view = BuildCaseView(s.state(), caller, keys.fn());
     ASSERT_THAT(view, IsOk());
@@ -68,7 +68,7 @@ TEST(CaseViewTest, AuditorsAndServicesGetRedactedViewsWithoutUnsealing) {
        {Caller{"a1", Role::kAuditor}, Caller{"consent", Role::kService}}) {
     SCOPED_TRACE(caller.subject);
     FakeKeys keys;
-    EXPECT_THAT(CanRead(s.state(), caller), IsOk());
+    EXPECT_THAT(CanRead(kCaseId, s.state(), caller), IsOk());
     EXPECT_FALSE(MaySeePersonalData(s.state(), caller));
     absl::StatusOr<case_v1::CaseView> view = BuildCaseView(s.state(), caller, keys.fn());
     ASSERT_THAT(view, IsOk());
@@ -93,14 +93,26 @@ TEST(CaseViewTest, OtherFacilitatorsMayNotRead) {
   AT_STAGE(s, case_v1::PREPARING);
   FakeKeys keys;
   const Caller other{"f9", Role::kFacilitator};
-  EXPECT_THAT(CanRead(s.state(), other),
+  EXPECT_THAT(CanRead(kCaseId, s.state(), other),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("\"f9\"")));
   EXPECT_FALSE(MaySeePersonalData(s.state(), other));
   EXPECT_THAT(BuildCaseView(s.state(), other, keys.fn()),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(keys.calls(), 0);
-  EXPECT_THAT(CanRead(CaseState{}, Caller{"m1", Role::kManager}),
+  EXPECT_THAT(CanRead(kCaseId, CaseState{}, Caller{"m1", Role::kManager}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no case \"c1\"")));
+  EXPECT_THAT(CanRead(kCaseId, CaseState{}, Caller{"a1", Role::kAuditor}),
               StatusIs(absl::StatusCode::kNotFound));
+  // A facilitator gets the same answer for a case that does not exist as for
+  // one not allocated to them (NOT_FOUND told them which ids are in use).
+  const absl::Status unknown = CanRead("c-unknown", CaseState{}, other);
+  EXPECT_THAT(
+      unknown,
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               HasSubstr("facilitator \"f9\" is not allocated to case \"c-unknown\"")));
+  EXPECT_EQ(CanRead(kCaseId, CaseState{}, other), CanRead(kCaseId, s.state(), other));
+  EXPECT_THAT(CanRead("c2", s.state(), Caller{"m1", Role::kManager}),
+              StatusIs(absl::StatusCode::kInternal));
   EXPECT_THAT(BuildCaseView(CaseState{}, Caller{"m1", Role::kManager}, keys.fn()),
               StatusIs(absl::StatusCode::kNotFound));
 }
