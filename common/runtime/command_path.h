@@ -64,11 +64,13 @@
 #ifndef MEND_COMMON_RUNTIME_COMMAND_PATH_H_
 #define MEND_COMMON_RUNTIME_COMMAND_PATH_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -174,36 +176,50 @@ class CommandPath {
   }
 
   absl::StatusOr<CommandOutcome<Answer>> Execute(const Command& command, Decide decide) {
-    {
-      absl::MutexLock lock(&mu_);
-      struct Waiting {
-        const absl::flat_hash_set<std::string>* in_flight;
-        const std::string* request_id;
-      } waiting{&in_flight_, &command.request_id};
-      if (!mu_.AwaitWithDeadline(
-              absl::Condition(
-                  +[](Waiting* w) { return !w->in_flight->contains(*w->request_id); },
-                  &waiting),
-              command.deadline)) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "request ", Quoted(command.request_id), " is still being carried out"));
-      }
-      absl::StatusOr<std::optional<CommandOutcome<Answer>>> done = Retried(command);
-      if (!done.ok()) return done.status();
-      if (done->has_value()) return **std::move(done);
-      in_flight_.insert(command.request_id);
-    }
-    const std::string aggregate_id =
-        command.aggregate_id.empty() ? new_id_() : command.aggregate_id;
-    absl::StatusOr<CommandOutcome<Answer>> outcome;
-    {
+    return Once(command, [&]() -> absl::StatusOr<CommandOutcome<Answer>> {
+      const std::string aggregate_id =
+          command.aggregate_id.empty() ? new_id_() : command.aggregate_id;
       std::shared_ptr<absl::Mutex> m = locks_.For(aggregate_id);
       absl::MutexLock lock(m.get());
-      outcome = ExecuteLocked(command, aggregate_id, decide);
+      return ExecuteLocked(command, aggregate_id, decide);
+    });
+  }
+
+  // A command that appends to several aggregates in one atomic write (a link
+  // between two cases, an erasure across linked cases). As Execute, except:
+  // the command names its primary aggregate (INVALID_ARGUMENT otherwise),
+  // whose events answer it; the aggregates are locked in id order, caught
+  // up, and `reach(states)` names any further aggregate the decision needs
+  // (they are added, and everything is locked and read again, until nothing
+  // is missing); `decide(states, ctx)` returns the events for each
+  // aggregate, each appended expecting the version decided on; the
+  // primary's events come first and number from 0 on across all of them.
+  struct AggregateAppend {
+    std::string aggregate_id;
+    std::vector<DecidedEvent> events;
+  };
+  using States = std::map<std::string, const State*, std::less<>>;
+  using Reach = absl::FunctionRef<std::vector<std::string>(const States& states)>;
+  using DecideAcross = absl::FunctionRef<absl::StatusOr<std::vector<AggregateAppend>>(
+      const States& states, const CommandContext& ctx)>;
+  absl::StatusOr<CommandOutcome<Answer>> ExecuteAcross(const Command& command,
+                                                       Reach reach, DecideAcross decide) {
+    if (command.aggregate_id.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(command.method), " names no aggregate"));
     }
-    absl::MutexLock lock(&mu_);
-    in_flight_.erase(command.request_id);
-    return outcome;
+    return Once(command, [&]() -> absl::StatusOr<CommandOutcome<Answer>> {
+      std::set<std::string> ids = {command.aggregate_id};
+      for (;;) {
+        LockSet held(locks_, ids);
+        absl::StatusOr<std::optional<CommandOutcome<Answer>>> done =
+            ExecuteAcrossLocked(command, ids, reach, decide);
+        if (!done.ok()) return done.status();
+        if (done->has_value()) return **std::move(done);
+        // `ids` grew, or another writer appended meanwhile: again, with the
+        // locks of every aggregate it needs.
+      }
+    });
   }
 
   // Runs `read(state)` on the folded state of `aggregate_id` under the path's
@@ -240,6 +256,162 @@ class CommandPath {
   }
 
  private:
+  // Holds the locks of a set of aggregates, taken in id order.
+  class LockSet {
+   public:
+    LockSet(KeyedMutexes& locks,
+            const std::set<std::string>& ids) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      for (const std::string& id : ids) {
+        held_.push_back(locks.For(id));
+        held_.back()->Lock();
+      }
+    }
+    ~LockSet() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      for (auto it = held_.rbegin(); it != held_.rend(); ++it) (*it)->Unlock();
+    }
+    LockSet(const LockSet&) = delete;
+    LockSet& operator=(const LockSet&) = delete;
+
+   private:
+    std::vector<std::shared_ptr<absl::Mutex>> held_;
+  };
+
+  // Step 1 of every command: waits out a call with the same request id,
+  // answers a retry, or marks the id in flight and runs `body`.
+  absl::StatusOr<CommandOutcome<Answer>> Once(
+      const Command& command,
+      absl::FunctionRef<absl::StatusOr<CommandOutcome<Answer>>()> body) {
+    {
+      absl::MutexLock lock(&mu_);
+      struct Waiting {
+        const absl::flat_hash_set<std::string>* in_flight;
+        const std::string* request_id;
+      } waiting{&in_flight_, &command.request_id};
+      if (!mu_.AwaitWithDeadline(
+              absl::Condition(
+                  +[](Waiting* w) { return !w->in_flight->contains(*w->request_id); },
+                  &waiting),
+              command.deadline)) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "request ", Quoted(command.request_id), " is still being carried out"));
+      }
+      absl::StatusOr<std::optional<CommandOutcome<Answer>>> done = Retried(command);
+      if (!done.ok()) return done.status();
+      if (done->has_value()) return **std::move(done);
+      in_flight_.insert(command.request_id);
+    }
+    absl::StatusOr<CommandOutcome<Answer>> outcome = body();
+    absl::MutexLock lock(&mu_);
+    in_flight_.erase(command.request_id);
+    return outcome;
+  }
+
+  // One round of ExecuteAcross with the locks of `ids` held: the outcome, or
+  // nullopt to go again (with `ids` grown, or after another writer's append).
+  absl::StatusOr<std::optional<CommandOutcome<Answer>>> ExecuteAcrossLocked(
+      const Command& command, std::set<std::string>& ids, Reach reach,
+      DecideAcross decide) {
+    for (const std::string& id : ids) MEND_RETURN_IF_ERROR(CatchUp(id));
+    {
+      absl::MutexLock lock(&mu_);
+      absl::StatusOr<std::optional<CommandOutcome<Answer>>> done = Retried(command);
+      if (!done.ok() || done->has_value()) return done;
+    }
+    static const State* const kNone = new State();
+    States states;
+    for (const std::string& id : ids) {
+      const State* found = LockedState(id);
+      states.emplace(id, found == nullptr ? kNone : found);
+    }
+    bool grew = false;
+    for (std::string& more : reach(states)) grew |= ids.insert(std::move(more)).second;
+    if (grew) return std::nullopt;
+    const uint64_t version = hooks_.version(*states.at(command.aggregate_id));
+    if (command.expected_version.has_value() && *command.expected_version != version) {
+      return absl::AbortedError(absl::StrCat(
+          std::string(command.method), ": ", Quoted(command.aggregate_id),
+          " is at version ", version, ", not the expected ", *command.expected_version));
+    }
+    const CommandContext ctx{
+        .actor_id = command.caller.subject, .role = command.caller.role, .now = clock_()};
+    MEND_ASSIGN_OR_RETURN(std::vector<AggregateAppend> appends, decide(states, ctx));
+    std::stable_partition(appends.begin(), appends.end(), [&](const AggregateAppend& a) {
+      return a.aggregate_id == command.aggregate_id;
+    });
+    if (appends.empty() || appends[0].aggregate_id != command.aggregate_id ||
+        appends[0].events.empty()) {
+      return absl::InternalError(
+          absl::StrCat(std::string(command.method),
+                       " decided no event for its own aggregate (a bug)"));
+    }
+    eventlog::WriteRequest write;
+    uint32_t index = 0;
+    for (AggregateAppend& a : appends) {
+      auto it = states.find(a.aggregate_id);
+      if (it == states.end()) {
+        return absl::InternalError(absl::StrCat(std::string(command.method),
+                                                " decided events for an aggregate it did "
+                                                "not read (a bug)"));
+      }
+      const uint64_t v = hooks_.version(*it->second);
+      write.appends.push_back({hooks_.stream_prefix + a.aggregate_id,
+                               v == 0 ? eventlog::ExpectedVersion::NoStream()
+                                      : eventlog::ExpectedVersion::Exact(v),
+                               Events(command, index, std::move(a.events))});
+      index += write.appends.back().events.size();
+    }
+    absl::StatusOr<eventlog::WriteResult> written = store_->Write(std::move(write));
+    if (absl::IsAborted(written.status()) && !command.expected_version.has_value() &&
+        clock_() < command.deadline) {
+      return std::nullopt;  // another writer appended meanwhile: decide again
+    }
+    if (!written.ok()) return written.status();
+    for (const std::string& id : ids) MEND_RETURN_IF_ERROR(CatchUp(id));
+    bool deduplicated = true;
+    for (const eventlog::AppendResult& r : written->appends) {
+      deduplicated = deduplicated && r.deduplicated;
+    }
+    return Folded(command, command.aggregate_id, !deduplicated);
+  }
+
+  // The command's events, with ids numbered from `first_index`.
+  static std::vector<eventlog::NewEvent> Events(const Command& command,
+                                                uint32_t first_index,
+                                                std::vector<DecidedEvent> decided) {
+    std::vector<eventlog::NewEvent> events;
+    events.reserve(decided.size());
+    const std::string role(RoleName(command.caller.role));
+    for (size_t i = 0; i < decided.size(); ++i) {
+      events.push_back(eventlog::NewEvent{
+          .event_id =
+              FormatCommandEventId({.method = std::string(command.method),
+                                    .index = first_index + static_cast<uint32_t>(i),
+                                    .digest = command.digest,
+                                    .request_id = command.request_id}),
+          .event_type = std::move(decided[i].type),
+          .payload = std::move(decided[i].payload),
+          .actor_id = command.caller.subject,
+          .actor_role = role,
+          .correlation_id = command.request_id,
+          .causation_id = command.causation_id});
+    }
+    return events;
+  }
+
+  // The request's outcome once its events are folded; INTERNAL if they are
+  // not (a bug).
+  absl::StatusOr<CommandOutcome<Answer>> Folded(const Command& command,
+                                                const std::string& aggregate_id,
+                                                bool appended) {
+    absl::MutexLock lock(&mu_);
+    auto it = requests_.find(command.request_id);
+    if (it == requests_.end() || it->second.first.aggregate_id != aggregate_id) {
+      return absl::InternalError(absl::StrCat("request ", Quoted(command.request_id),
+                                              " was appended but not folded"));
+    }
+    return CommandOutcome<Answer>{it->second.second, it->second.first, appended};
+  }
+
   // Step 1 under mu_: the answer to a retry, ALREADY_EXISTS, or nullopt for a
   // request id not used before.
   absl::StatusOr<std::optional<CommandOutcome<Answer>>> Retried(const Command& command)
@@ -292,22 +464,7 @@ class CommandPath {
         return absl::InternalError(absl::StrCat(std::string(command.method),
                                                 " decided no event (a domain bug)"));
       }
-      std::vector<eventlog::NewEvent> events;
-      events.reserve(decided.size());
-      const std::string role(RoleName(command.caller.role));
-      for (size_t i = 0; i < decided.size(); ++i) {
-        events.push_back(eventlog::NewEvent{
-            .event_id = FormatCommandEventId({.method = std::string(command.method),
-                                              .index = static_cast<uint32_t>(i),
-                                              .digest = command.digest,
-                                              .request_id = command.request_id}),
-            .event_type = std::move(decided[i].type),
-            .payload = std::move(decided[i].payload),
-            .actor_id = command.caller.subject,
-            .actor_role = role,
-            .correlation_id = command.request_id,
-            .causation_id = command.causation_id});
-      }
+      std::vector<eventlog::NewEvent> events = Events(command, 0, std::move(decided));
       const eventlog::ExpectedVersion expected =
           version == 0 ? eventlog::ExpectedVersion::NoStream()
                        : eventlog::ExpectedVersion::Exact(version);
@@ -319,14 +476,7 @@ class CommandPath {
       }
       if (!appended.ok()) return appended.status();
       MEND_RETURN_IF_ERROR(CatchUp(aggregate_id));
-      absl::MutexLock lock(&mu_);
-      auto it = requests_.find(command.request_id);
-      if (it == requests_.end() || it->second.first.aggregate_id != aggregate_id) {
-        return absl::InternalError(absl::StrCat("request ", Quoted(command.request_id),
-                                                " was appended but not folded"));
-      }
-      return CommandOutcome<Answer>{it->second.second, it->second.first,
-                                    /*appended=*/!appended->deduplicated};
+      return Folded(command, aggregate_id, /*appended=*/!appended->deduplicated);
     }
   }
 

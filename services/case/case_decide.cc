@@ -6,224 +6,35 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/status_macros.h"
+#include "common/base/validation.h"
+#include "services/case/case_decide_internal.h"
 
 namespace mend::casesvc {
+
+using internal::Access;
+using internal::CheckCase;
+using internal::CheckParticipantSealed;
+using internal::CheckRole;
+using internal::CheckSealedBy;
+using internal::CheckServiceUserSealed;
+using internal::CheckStageGate;
+using internal::Invalid;
+using internal::Outcome;
+using internal::Quote;
+using internal::Refuse;
+
 namespace {
-
-// Who may run a command (see the table in the header).
-enum class Access {
-  kCaseworker,   // managers; facilitators (allocated ones, on existing cases)
-  kManagerOnly,  // managers
-};
-
-// Whether a command is accepted while the case is PAUSED (CLOSED refuses all
-// but erasure, which skips the gate).
-enum class WhilePaused { kRefused, kAccepted };
-
-std::string Quote(std::string_view s) { return absl::StrCat("\"", std::string(s), "\""); }
-
-std::string InStage(const CaseState& state) {
-  return absl::StrCat(" (case ", Quote(state.case_id), " is in stage ",
-                      StageName(state.stage), ")");
-}
-
-// A rule of the case's state forbids the command now.
-absl::Status Refuse(std::string_view command, const CaseState& state,
-                    std::string_view rule) {
-  return absl::FailedPreconditionError(
-      absl::StrCat(std::string(command), ": ", std::string(rule), InStage(state)));
-}
-
-absl::Status Invalid(std::string_view command, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(command), ": ", std::string(problem)));
-}
-
-// The role checks that need no state.
-absl::Status CheckRole(std::string_view command, Access access, const CommandContext& ctx,
-                       std::string_view manager_rule = "") {
-  switch (ctx.role) {
-    case Role::kManager:
-      return absl::OkStatus();
-    case Role::kFacilitator:
-      if (access == Access::kManagerOnly) {
-        return absl::PermissionDeniedError(
-            absl::StrCat(std::string(command), ": ", std::string(manager_rule)));
-      }
-      return absl::OkStatus();
-    case Role::kAuditor:
-      return absl::PermissionDeniedError(
-          absl::StrCat(std::string(command),
-                       ": the auditor role reads only and runs no case command"));
-    case Role::kService:
-      return absl::PermissionDeniedError(absl::StrCat(
-          std::string(command), ": the service role may not run case commands"));
-  }
-  return absl::PermissionDeniedError(
-      absl::StrCat(std::string(command), ": unknown role ", static_cast<int>(ctx.role)));
-}
-
-// The case exists, is the one the command names, and a facilitator caller is
-// allocated to it.
-absl::Status CheckCase(std::string_view command, const CaseState& state,
-                       const std::string& case_id, const CommandContext& ctx) {
-  if (case_id.empty()) return Invalid(command, "case_id is required");
-  if (!state.exists()) {
-    return absl::NotFoundError(
-        absl::StrCat(std::string(command), ": no case ", Quote(case_id)));
-  }
-  if (state.case_id != case_id) {
-    return absl::InternalError(absl::StrCat(std::string(command), ": command for case ",
-                                            Quote(case_id), " given the state of case ",
-                                            Quote(state.case_id)));
-  }
-  if (ctx.role == Role::kFacilitator && !state.IsAllocated(ctx.actor_id)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(std::string(command), ": facilitator ", Quote(ctx.actor_id),
-                     " is not allocated to case ", Quote(case_id)));
-  }
-  return absl::OkStatus();
-}
-
-// CLOSED refuses; PAUSED refuses unless the command is accepted while paused.
-absl::Status CheckStageGate(std::string_view command, const CaseState& state,
-                            WhilePaused while_paused) {
-  if (state.stage == case_v1::CLOSED) {
-    return Refuse(command, state, "a closed case accepts only EraseParticipant (I4)");
-  }
-  if (state.stage == case_v1::PAUSED && while_paused == WhilePaused::kRefused) {
-    return Refuse(command, state,
-                  "a paused case accepts only ResumeCase, CloseCase and AddParticipant");
-  }
-  return absl::OkStatus();
-}
-
-// Sealed data must be sealed with the key of the person it is about, or
-// erasing that person would leave it readable (I6). Empty means not given.
-absl::Status CheckSealedBy(std::string_view command, std::string_view field,
-                           const common_v1::Sealed& sealed, std::string_view person_id) {
-  if (sealed.ciphertext().empty()) return absl::OkStatus();
-  if (sealed.person_id() != person_id) {
-    return Invalid(
-        command, absl::StrCat(std::string(field), " is sealed with the key of ",
-                              Quote(sealed.person_id()), ", not of ", Quote(person_id)));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckServiceUserSealed(std::string_view command, std::string_view field,
-                                    const CaseState& state,
-                                    const common_v1::Sealed& sealed) {
-  const ParticipantState* su = state.service_user();
-  return CheckSealedBy(command, field, sealed, su == nullptr ? "" : su->participant_id);
-}
-
-absl::Status CheckParticipantSealed(std::string_view command, std::string_view prefix,
-                                    const case_v1::Participant& p) {
-  MEND_RETURN_IF_ERROR(CheckSealedBy(command,
-                                     absl::StrCat(std::string(prefix), ".details"),
-                                     p.details(), p.participant_id()));
-  return CheckSealedBy(command, absl::StrCat(std::string(prefix), ".needs"), p.needs(),
-                       p.participant_id());
-}
-
-// Collects a command's events: applies each to a scratch copy of the state
-// as it is added, and on Finish adds the StageChanged events of the moves
-// the resulting state calls for.
-class Outcome {
- public:
-  Outcome(const CaseState& state, const CommandContext& ctx)
-      : scratch_(state), micros_(absl::ToUnixMicros(ctx.now)) {}
-
-  template <typename Event>
-  absl::Status Add(Event event) {
-    DomainEvent e{CaseEvent(std::move(event)), 0, micros_};
-    if (absl::Status s = Evolve(scratch_, e); !s.ok()) {
-      return absl::InternalError(
-          absl::StrCat("decided event does not apply: ", s.message()));
-    }
-    events_.push_back(std::move(e));
-    return absl::OkStatus();
-  }
-
-  absl::Status ChangeStage(case_v1::Stage to) {
-    case_v1::StageChanged changed;
-    changed.set_case_id(scratch_.case_id);
-    changed.set_from(scratch_.stage);
-    changed.set_to(to);
-    return Add(std::move(changed));
-  }
-
-  // The automatic moves of the stage machine, as far as the state allows.
-  absl::StatusOr<std::vector<DomainEvent>> Finish() && {
-    for (;;) {
-      const case_v1::Stage next = NextStage(scratch_);
-      if (next == scratch_.stage) break;
-      MEND_RETURN_IF_ERROR(ChangeStage(next));
-    }
-    return std::move(events_);
-  }
-
- private:
-  static case_v1::Stage NextStage(const CaseState& s) {
-    switch (s.stage) {
-      case case_v1::REFERRED:
-        return s.acknowledged.has_value() || s.suitable.has_value() ? case_v1::SCREENING
-                                                                    : s.stage;
-      case case_v1::SCREENING:
-        return s.suitable.value_or(false) && !s.facilitator_ids.empty()
-                   ? case_v1::ALLOCATED
-                   : s.stage;
-      case case_v1::ALLOCATED:
-        return s.risk_assessments.empty() ? s.stage : case_v1::ASSESSING;
-      case case_v1::ASSESSING:
-        return s.ReadyForPreparation() ? case_v1::PREPARING : s.stage;
-      default:
-        return s.stage;  // later stages follow other services' events
-    }
-  }
-
-  CaseState scratch_;
-  const int64_t micros_;
-  std::vector<DomainEvent> events_;
-};
 
 constexpr std::string_view kManagerAllocates =
     "only a manager may allocate or release facilitators";
 
-// "2032-01-13T08:00:00.5Z": a time in error messages (UTC, RFC 3339, as
-// precise as it is).
-std::string FormatUtc(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
-}
-
-// "2190 days", or the exact duration when it is not whole days.
-std::string DescribePeriod(absl::Duration period) {
-  const absl::Duration day = absl::Hours(24);
-  if (period % day == absl::ZeroDuration()) {
-    return absl::StrCat(absl::IDivDuration(period, day, &period), " days");
-  }
-  return absl::FormatDuration(period);
+// The command's day, in UTC (the service's zone may be up to a day ahead:
+// kReferralDateGraceDays allows for it).
+absl::CivilDay Today(const CommandContext& ctx) {
+  return absl::ToCivilDay(ctx.now, absl::UTCTimeZone());
 }
 
 }  // namespace
-
-absl::Status ValidateRetentionPeriod(absl::Duration period) {
-  if (period == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
-        "retention_period must be finite (personal data is not kept for ever)");
-  }
-  if (period <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "retention_period must be positive, not ", absl::FormatDuration(period)));
-  }
-  if (period % absl::Seconds(1) != absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("retention_period must be a whole number of seconds, not ",
-                     absl::FormatDuration(period)));
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<std::vector<DomainEvent>> DecideReferCase(const CaseState& state,
                                                          const ReferCaseCommand& command,
@@ -241,6 +52,12 @@ absl::StatusOr<std::vector<DomainEvent>> DecideReferCase(const CaseState& state,
     return Invalid(kCmd, "offence_category must be a known category");
   }
   if (command.referral_date.empty()) return Invalid(kCmd, "referral_date is required");
+  if (absl::Status s = DateNotAfter("referral_date", command.referral_date,
+                                    Today(ctx) + kReferralDateGraceDays,
+                                    "a referral is not dated in the future");
+      !s.ok()) {
+    return Invalid(kCmd, std::string(s.message()));
+  }
   const case_v1::Participant* service_user = nullptr;
   int victims = 0;
   for (size_t i = 0; i < command.participants.size(); ++i) {
@@ -248,6 +65,12 @@ absl::StatusOr<std::vector<DomainEvent>> DecideReferCase(const CaseState& state,
     const std::string prefix = absl::StrCat("participants[", i, "]");
     if (p.participant_id().empty()) {
       return Invalid(kCmd, absl::StrCat(prefix, ".participant_id is required"));
+    }
+    // Ids have no '/', so PersonKeyId is one key per case and participant.
+    if (absl::Status s =
+            ValidateId(absl::StrCat(prefix, ".participant_id"), p.participant_id());
+        !s.ok()) {
+      return Invalid(kCmd, std::string(s.message()));
     }
     for (size_t j = 0; j < i; ++j) {
       if (command.participants[j].participant_id() == p.participant_id()) {
@@ -310,6 +133,9 @@ absl::StatusOr<std::vector<DomainEvent>> DecideAddParticipant(
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kCaseworker, ctx));
   const case_v1::Participant& p = command.participant;
   if (p.participant_id().empty()) return Invalid(kCmd, "participant_id is required");
+  if (absl::Status s = ValidateId("participant_id", p.participant_id()); !s.ok()) {
+    return Invalid(kCmd, std::string(s.message()));
+  }
   const bool supports =
       p.role() == case_v1::SUPPORTER || p.role() == case_v1::INTERPRETER;
   if (!supports && p.role() != case_v1::CO_VICTIM) {
@@ -326,7 +152,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideAddParticipant(
   }
   MEND_RETURN_IF_ERROR(CheckParticipantSealed(kCmd, "participant", p));
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kAccepted));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhilePaused));
   if (state.FindParticipant(p.participant_id()) != nullptr) {
     return absl::AlreadyExistsError(
         absl::StrCat(std::string(kCmd), ": participant ", Quote(p.participant_id()),
@@ -361,7 +187,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideAllocateFacilitator(
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kManagerOnly, ctx, kManagerAllocates));
   if (command.facilitator_id.empty()) return Invalid(kCmd, "facilitator_id is required");
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kRefused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
   if (state.IsAllocated(command.facilitator_id)) {
     return Refuse(kCmd, state,
                   absl::StrCat("facilitator ", Quote(command.facilitator_id),
@@ -394,7 +220,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideReleaseFacilitator(
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kManagerOnly, ctx, kManagerAllocates));
   if (command.facilitator_id.empty()) return Invalid(kCmd, "facilitator_id is required");
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kRefused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhileFoundUnsuitable));
   if (!state.IsAllocated(command.facilitator_id)) {
     return Refuse(
         kCmd, state,
@@ -416,7 +242,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordAcknowledgement(
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kCaseworker, ctx));
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
   MEND_RETURN_IF_ERROR(CheckServiceUserSealed(kCmd, "notes", state, command.notes));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kRefused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhileFoundUnsuitable));
   case_v1::AcknowledgementRecorded recorded;
   recorded.set_case_id(state.case_id);
   recorded.set_acknowledged(command.acknowledged);
@@ -438,6 +264,12 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordRiskAssessment(
     return Invalid(kCmd, "level must be a known risk level");
   }
   if (command.review_date.empty()) return Invalid(kCmd, "review_date is required");
+  if (absl::Status s = DateNotAfter("review_date", command.review_date,
+                                    Today(ctx) + kMaxReviewAheadDays,
+                                    "a risk assessment is reviewed within two years");
+      !s.ok()) {
+    return Invalid(kCmd, std::string(s.message()));
+  }
   for (size_t i = 0; i < command.allowed_kinds.size(); ++i) {
     const common_v1::ContactKind kind = command.allowed_kinds[i];
     if (kind == common_v1::CONTACT_KIND_UNSPECIFIED ||
@@ -454,7 +286,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordRiskAssessment(
   }
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
   MEND_RETURN_IF_ERROR(CheckServiceUserSealed(kCmd, "notes", state, command.notes));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kRefused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
   if (state.stage == case_v1::REFERRED || state.stage == case_v1::SCREENING) {
     return Refuse(kCmd, state,
                   "a risk assessment is recorded once a facilitator is allocated");
@@ -490,7 +322,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideApproveRiskAssessment(
                                  "only a manager may approve risk assessments"));
   if (command.assessment_id.empty()) return Invalid(kCmd, "assessment_id is required");
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kRefused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
   const RiskAssessmentState* ra = state.FindRiskAssessment(command.assessment_id);
   if (ra == nullptr) {
     return absl::NotFoundError(absl::StrCat(std::string(kCmd), ": no risk assessment ",
@@ -536,7 +368,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordSuitability(
     return Invalid(kCmd, "an unsuitable finding needs a known reason");
   }
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kRefused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhileFoundUnsuitable));
   case_v1::SuitabilityRecorded recorded;
   recorded.set_case_id(state.case_id);
   recorded.set_suitable(command.suitable);
@@ -544,6 +376,18 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordSuitability(
   recorded.set_recorded_by(ctx.actor_id);
   Outcome out(state, ctx);
   MEND_RETURN_IF_ERROR(out.Add(std::move(recorded)));
+  if (!command.suitable) {
+    // The finding shows in the stage (the consent gate refuses every contact
+    // there): a first finding moves REFERRED → SCREENING on the way.
+    MEND_RETURN_IF_ERROR(out.Advance());
+    if (IsOpenStage(out.state().stage)) {
+      MEND_RETURN_IF_ERROR(out.ChangeStage(case_v1::FOUND_UNSUITABLE));
+    }
+  } else if (state.stage == case_v1::FOUND_UNSUITABLE) {
+    // Re-screening: back to SCREENING, and on as far as the facts allow;
+    // PREPARING waits for a new risk assessment (reassessment_required).
+    MEND_RETURN_IF_ERROR(out.ChangeStage(case_v1::SCREENING));
+  }
   return std::move(out).Finish();
 }
 
@@ -553,7 +397,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecidePauseCase(const CaseState& state,
   constexpr std::string_view kCmd = "PauseCase";
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kCaseworker, ctx));
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kRefused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
   if (!IsOpenStage(state.stage)) {
     return Refuse(kCmd, state, "only an open case can be paused");
   }
@@ -572,7 +416,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideResumeCase(
   constexpr std::string_view kCmd = "ResumeCase";
   MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kCaseworker, ctx));
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kAccepted));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kWhilePaused));
   if (state.stage != case_v1::PAUSED) {
     return Refuse(kCmd, state, "only a paused case can be resumed");
   }
@@ -600,7 +444,8 @@ absl::StatusOr<std::vector<DomainEvent>> DecideCloseCase(const CaseState& state,
     return Invalid(kCmd, "reason must be a known closure reason");
   }
   MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kAccepted));
+  MEND_RETURN_IF_ERROR(CheckStageGate(
+      kCmd, state, internal::kWhilePaused | internal::kWhileFoundUnsuitable));
   case_v1::CaseClosed closed;
   closed.set_case_id(state.case_id);
   closed.set_reason(command.reason);
@@ -608,83 +453,6 @@ absl::StatusOr<std::vector<DomainEvent>> DecideCloseCase(const CaseState& state,
   Outcome out(state, ctx);
   MEND_RETURN_IF_ERROR(out.Add(std::move(closed)));
   MEND_RETURN_IF_ERROR(out.ChangeStage(case_v1::CLOSED));
-  return std::move(out).Finish();
-}
-
-absl::StatusOr<std::vector<DomainEvent>> DecideEraseParticipant(
-    const CaseState& state, const EraseParticipantCommand& command,
-    const CommandContext& ctx) {
-  constexpr std::string_view kCmd = "EraseParticipant";
-  MEND_RETURN_IF_ERROR(CheckRole(kCmd, Access::kCaseworker, ctx));
-  if (command.participant_id.empty()) return Invalid(kCmd, "participant_id is required");
-  if (command.basis == case_v1::ERASURE_BASIS_UNSPECIFIED ||
-      !case_v1::ErasureBasis_IsValid(command.basis)) {
-    return Invalid(kCmd, "basis must be RETENTION_PERIOD_ELAPSED or ERASURE_REQUEST");
-  }
-  if (command.reason.empty()) {
-    return Invalid(kCmd, "reason is required (the detail of the erasure's basis)");
-  }
-  if (absl::Status s = ValidateRetentionPeriod(command.retention_period); !s.ok()) {
-    return Invalid(kCmd, std::string(s.message()));
-  }
-  // The person's own request bypasses the retention period, so granting it
-  // is a manager's decision.
-  if (command.basis == case_v1::ERASURE_REQUEST) {
-    MEND_RETURN_IF_ERROR(
-        CheckRole(kCmd, Access::kManagerOnly, ctx,
-                  "only a manager may grant a person's own erasure request "
-                  "(basis ERASURE_REQUEST)"));
-  }
-  MEND_RETURN_IF_ERROR(CheckCase(kCmd, state, command.case_id, ctx));
-  // No stage gate: a closed case accepts erasure (I4), and only a closed one.
-  if (state.stage != case_v1::CLOSED) {
-    return Refuse(kCmd, state,
-                  "personal data is erased only once the case is closed; close the "
-                  "case first");
-  }
-  const ParticipantState* p = state.FindParticipant(command.participant_id);
-  if (p == nullptr) {
-    return absl::NotFoundError(absl::StrCat(std::string(kCmd), ": no participant ",
-                                            Quote(command.participant_id), " in case ",
-                                            Quote(state.case_id)));
-  }
-  if (p->erased) {
-    return Refuse(kCmd, state,
-                  absl::StrCat("participant ", Quote(command.participant_id),
-                               " is already erased (by ", Quote(p->erased_by), ")"));
-  }
-  int64_t retention_seconds = 0;  // the period the rule applied (none: 0)
-  if (command.basis == case_v1::RETENTION_PERIOD_ELAPSED) {
-    if (state.closed_unix_micros <= 0) {
-      return Refuse(kCmd, state,
-                    "the case's closure time is not known, so its retention period "
-                    "cannot be counted");
-    }
-    const absl::Time closed_at = absl::FromUnixMicros(state.closed_unix_micros);
-    const absl::Time allowed_from = closed_at + command.retention_period;
-    if (ctx.now < allowed_from) {
-      return Refuse(
-          kCmd, state,
-          absl::StrCat("the retention period of ",
-                       DescribePeriod(command.retention_period),
-                       " since the case was closed at ", FormatUtc(closed_at),
-                       " has not elapsed; erasure on basis RETENTION_PERIOD_ELAPSED is "
-                       "allowed from ",
-                       FormatUtc(allowed_from),
-                       " (a person's own request is basis ERASURE_REQUEST)"));
-    }
-    retention_seconds = absl::ToInt64Seconds(command.retention_period);
-  }
-  case_v1::ParticipantErased erased;
-  erased.set_case_id(state.case_id);
-  erased.set_participant_id(command.participant_id);
-  erased.set_requested_by(ctx.actor_id);
-  erased.set_reason(command.reason);
-  erased.set_basis(command.basis);
-  erased.set_retention_period_seconds(retention_seconds);
-  erased.set_case_closed_unix_micros(state.closed_unix_micros);
-  Outcome out(state, ctx);
-  MEND_RETURN_IF_ERROR(out.Add(std::move(erased)));
   return std::move(out).Finish();
 }
 
@@ -698,7 +466,7 @@ absl::StatusOr<std::vector<DomainEvent>> DecideStageAdvance(const CaseState& sta
                                       " is not entered in reaction to another service"));
   }
   if (!state.exists()) return absl::NotFoundError("StageAdvance: no such case");
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, WhilePaused::kRefused));
+  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
   if (!IsAllowedStageTransition(state.stage, to)) {
     return Refuse(kCmd, state,
                   absl::StrCat("the stage machine has no move to ", StageName(to)));

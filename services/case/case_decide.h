@@ -21,16 +21,19 @@
 //                       position 0 and recorded_unix_micros = ctx.now.
 //   PERMISSION_DENIED   the role may not run the command (auditor, service;
 //                       a facilitator for a manager-only command), or a
-//                       facilitator is not allocated to the case. Checked
-//                       first, so a refused caller learns nothing about the
-//                       case beyond its existence.
+//                       facilitator is not allocated to the case — also when
+//                       no such case exists: `<Command>: facilitator "<id>"
+//                       is not allocated to case "<case_id>"` either way.
+//                       Checked first, so a refused caller learns nothing
+//                       about the case, not even whether it exists.
 //   INVALID_ARGUMENT    the command is malformed whatever the state (a
 //                       required id or reason missing, a role this command
 //                       does not take, data sealed with the wrong person's
 //                       key). The handler's validation (case_validation.h)
 //                       should have caught the shape errors already.
-//   NOT_FOUND           the case does not exist, or a participant or
-//                       assessment the command names is not in it.
+//   NOT_FOUND           the case does not exist (a manager's answer; a
+//                       facilitator's is PERMISSION_DENIED), or a participant
+//                       or assessment the command names is not in it.
 //   ALREADY_EXISTS      ReferCase for an existing case id; a participant or
 //                       assessment id already used in the case.
 //   FAILED_PRECONDITION the case's stage or state forbids the command now.
@@ -48,7 +51,9 @@
 //                       command except AllocateFacilitator,
 //                       ReleaseFacilitator, ApproveRiskAssessment and
 //                       EraseParticipant on a person's own request
-//                       (ERASURE_REQUEST) (manager only). Screening
+//                       (ERASURE_REQUEST) and LinkParticipant (manager
+//                       only); an erasure of a person linked across cases
+//                       needs allocation to every case it touches. Screening
 //                       therefore falls to a manager: a case has no
 //                       facilitator until it is found suitable.
 //   auditor, service    none (auditors read only; services do not run
@@ -62,17 +67,34 @@
 //                                       ALLOCATED → ASSESSING
 //   the command after which acknowledged, suitable, a facilitator allocated
 //   and a counting current risk assessment all hold: ASSESSING → PREPARING.
-// Stages never move back on their own: an unsuitable finding, an
-// acknowledgement withdrawn, a facilitator released or a new assessment
-// awaiting approval is recorded in the state (and the consent service's gate
-// sees it) but the stage stays; a manager decides whether to close.
+//   RecordSuitability(unsuitable)       any open stage → FOUND_UNSUITABLE
+//                                       (from REFERRED through SCREENING)
+//   RecordSuitability(suitable) on a FOUND_UNSUITABLE case (re-screening)
+//                                       → SCREENING, then on as far as the
+//                                       facts allow, but PREPARING only once
+//                                       a risk assessment is recorded after
+//                                       the unsuitable finding.
+// Otherwise stages never move back on their own: an acknowledgement
+// withdrawn, a facilitator released or a new assessment awaiting approval is
+// recorded in the state (and the consent service's gate sees it) but the
+// stage stays; a manager decides whether to close.
 //   CLOSED   refuses every command but EraseParticipant (I4), which in
 //            turn is accepted only on a CLOSED case.
-//   PAUSED   accepts ResumeCase, CloseCase and AddParticipant — adding a
+//   PAUSED   accepts ResumeCase, CloseCase, AddParticipant and
+//            LinkParticipant (case_people.h) — adding a
 //            supporter or interpreter while a case is on hold prepares its
 //            resumption and decides nothing about contact; everything else
 //            waits for ResumeCase, which returns the case to the stage it
 //            was paused in.
+//   FOUND_UNSUITABLE  accepts RecordSuitability (a new finding: suitable
+//            re-screens, unsuitable records the new reason and stays),
+//            RecordAcknowledgement (responsibility may be accepted later,
+//            which re-screening weighs), ReleaseFacilitator, CloseCase and
+//            LinkParticipant.
+//            It refuses everything that leads towards contact —
+//            AllocateFacilitator, RecordRiskAssessment,
+//            ApproveRiskAssessment, AddParticipant, PauseCase and the
+//            extension point's moves (DecideStageAdvance).
 #ifndef MEND_SERVICES_CASE_CASE_DECIDE_H_
 #define MEND_SERVICES_CASE_CASE_DECIDE_H_
 
@@ -84,6 +106,7 @@
 #include "absl/time/time.h"
 #include "common/base/command_context.h"
 #include "common/base/role.h"
+#include "services/case/case_people.h"  // linking and erasure: people across cases
 #include "services/case/case_state.h"
 
 namespace mend::casesvc {
@@ -92,14 +115,22 @@ namespace mend::casesvc {
 // recorded_unix_micros).
 using ::mend::CommandContext;
 
+// How far after the command's day (UTC) a referral may be dated: a day, for
+// a caller whose local date is ahead of UTC. Later is INVALID_ARGUMENT.
+inline constexpr int kReferralDateGraceDays = 1;
+// How far ahead of the command's day a risk assessment's review may be due:
+// two years (731 days). Later is INVALID_ARGUMENT.
+inline constexpr int kMaxReviewAheadDays = 731;
+
 // Creates the case. The handler makes case_id and reference (unique) and
 // seals: each participant's details and needs with that participant's key,
-// the offence summary with the service user's key.
+// the offence summary with the service user's key. referral_date: a real
+// date, not after the command's day + kReferralDateGraceDays.
 struct ReferCaseCommand {
   std::string case_id;
   std::string reference;
   case_v1::ReferralSource source = case_v1::REFERRAL_SOURCE_UNSPECIFIED;
-  std::string referral_date;  // YYYY-MM-DD (validated by the handler)
+  std::string referral_date;  // YYYY-MM-DD
   case_v1::OffenceCategory offence_category = case_v1::OFFENCE_CATEGORY_UNSPECIFIED;
   common_v1::Sealed offence_summary;
   // Exactly one SERVICE_USER and one or more VICTIMs, nobody else; ids unique.
@@ -159,8 +190,9 @@ absl::StatusOr<std::vector<DomainEvent>> DecideRecordAcknowledgement(
 // later open stage. It supersedes the current one (supersedes_assessment_id;
 // approvals of the old one lapse with it) and requires approval iff the case
 // is sensitive. `allowed_kinds`: specified kinds, each at most once (may be
-// empty: no contact allowed). `notes`, if given, sealed with the service
-// user's key.
+// empty: no contact allowed). review_date: a real date, not after the
+// command's day + kMaxReviewAheadDays. `notes`, if given, sealed with the
+// service user's key.
 struct RecordRiskAssessmentCommand {
   std::string case_id;
   std::string assessment_id;  // made by the handler if the caller gave none
@@ -184,7 +216,9 @@ absl::StatusOr<std::vector<DomainEvent>> DecideApproveRiskAssessment(
     const CommandContext& ctx);
 
 // Suitable (reason UNSPECIFIED), or unsuitable with a reason. May be recorded
-// again (the latest counts).
+// again (the latest counts). Unsuitable moves an open case to
+// FOUND_UNSUITABLE; suitable on a FOUND_UNSUITABLE case re-screens it (see
+// Stages above). Refused while PAUSED (resume first) and on CLOSED.
 struct RecordSuitabilityCommand {
   std::string case_id;
   bool suitable = false;
@@ -218,47 +252,6 @@ struct CloseCaseCommand {
 absl::StatusOr<std::vector<DomainEvent>> DecideCloseCase(const CaseState& state,
                                                          const CloseCaseCommand& command,
                                                          const CommandContext& ctx);
-
-// The retention period of a closed case's personal data when the service is
-// given none (--retention_period): six years.
-inline constexpr absl::Duration kDefaultRetentionPeriod = absl::Hours(24 * 2190);
-
-// OK if `period` can be a retention period: positive, finite and a whole
-// number of seconds (ParticipantErased records it in seconds, so an auditor
-// re-runs exactly the rule that was applied). INVALID_ARGUMENT saying which
-// otherwise.
-absl::Status ValidateRetentionPeriod(absl::Duration period);
-
-// Records that a participant's personal data is erased (I6); the event names
-// who asked (ctx.actor_id), the basis and its detail, the retention period
-// applied and when the case was closed. The retention rule:
-//   any basis               the case must be CLOSED (FAILED_PRECONDITION
-//                           naming the stage otherwise: close the case first).
-//   RETENTION_PERIOD_ELAPSED  manager or allocated facilitator; allowed when
-//                           ctx.now >= closed_unix_micros + retention_period,
-//                           FAILED_PRECONDITION naming the time from which it
-//                           is allowed otherwise.
-//   ERASURE_REQUEST         the person's own request: allowed at once after
-//                           closure, for a manager only (PERMISSION_DENIED
-//                           for a facilitator, checked before the case).
-//   UNSPECIFIED / unknown   INVALID_ARGUMENT (case_validation.h catches it
-//                           first).
-// A bad retention_period (ValidateRetentionPeriod) is INVALID_ARGUMENT.
-// Erasing twice is FAILED_PRECONDITION. The handler appends the event and
-// then deletes the person's key (KeyStore::Erase); on replay it may erase
-// again the key of every erased participant, which makes a crash between the
-// two harmless.
-struct EraseParticipantCommand {
-  std::string case_id;
-  std::string participant_id;
-  case_v1::ErasureBasis basis = case_v1::ERASURE_BASIS_UNSPECIFIED;
-  std::string reason;  // the basis's free-text detail (required)
-  // The service's retention period (its --retention_period).
-  absl::Duration retention_period = kDefaultRetentionPeriod;
-};
-absl::StatusOr<std::vector<DomainEvent>> DecideEraseParticipant(
-    const CaseState& state, const EraseParticipantCommand& command,
-    const CommandContext& ctx);
 
 // EXTENSION POINT for the later stages — not a command, no RPC calls it.
 // INDIRECT_CONTACT, CONFERENCE_SCHEDULED, CONFERENCE_HELD and FOLLOW_UP are

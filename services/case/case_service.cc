@@ -70,8 +70,8 @@ const MethodPolicy::Table& CasePolicy() {
     for (const char* method :
          {"ReferCase", "AddParticipant", "AllocateFacilitator", "ReleaseFacilitator",
           "RecordAcknowledgement", "RecordRiskAssessment", "ApproveRiskAssessment",
-          "RecordSuitability", "PauseCase", "ResumeCase", "CloseCase",
-          "EraseParticipant"}) {
+          "RecordSuitability", "PauseCase", "ResumeCase", "CloseCase", "EraseParticipant",
+          "LinkParticipant"}) {
       t->push_back({absl::StrCat(kCaseServicePrefix, method), commands});
     }
     for (const char* method : {"GetCase", "ListCases"}) {
@@ -114,10 +114,12 @@ CaseServiceImpl::CaseServiceImpl(ServiceRuntime* runtime, Options options)
 absl::Status CaseServiceImpl::Apply(const ReplayedEvent& event) {
   MEND_RETURN_IF_ERROR(path_.Apply(event));
   if (event.view.event_type == kParticipantErasedType) {
-    case_v1::ParticipantErased erased;
-    if (erased.ParseFromArray(event.view.payload.data(),
-                              static_cast<int>(event.view.payload.size()))) {
-      MEND_RETURN_IF_ERROR(EnsureErased(erased.participant_id()));
+    // Keys are per case (case_state.h): the erased participant's key here.
+    MEND_ASSIGN_OR_RETURN(
+        DomainEvent e, ParseDomainEvent(event.view.event_type, event.view.payload,
+                                        event.position, event.view.recorded_unix_micros));
+    if (std::optional<std::string> key_id = ErasedKeyId(e)) {
+      MEND_RETURN_IF_ERROR(EnsureErased(*key_id));
     }
   }
   return absl::OkStatus();
@@ -146,12 +148,12 @@ absl::Status CaseServiceImpl::Evolve(CaseState& state, const ReplayedEvent& even
   return absl::OkStatus();
 }
 
-absl::Status CaseServiceImpl::EnsureErased(const std::string& person_id) {
+absl::Status CaseServiceImpl::EnsureErased(const std::string& key_id) {
   crypto::KeyStore* keys = runtime_->keys();
   if (keys == nullptr) return absl::OkStatus();  // nothing was ever sealed here
-  MEND_ASSIGN_OR_RETURN(bool has_key, keys->HasKey(person_id));
+  MEND_ASSIGN_OR_RETURN(bool has_key, keys->HasKey(key_id));
   if (!has_key) return absl::OkStatus();
-  return keys->Erase(person_id);
+  return keys->Erase(key_id);
 }
 
 std::string CaseServiceImpl::NextReference(absl::Time now) {
@@ -164,7 +166,8 @@ std::string CaseServiceImpl::NextReference(absl::Time now) {
   return absl::StrFormat("RJ-%04d-%06d", year, number);
 }
 
-absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& person_id,
+absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& case_id,
+                                                        const std::string& person_id,
                                                         const std::string& plaintext,
                                                         std::string_view field) {
   common_v1::Sealed sealed;
@@ -175,7 +178,8 @@ absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& perso
         "the case service has no key store (--master_key): personal data cannot be "
         "stored");
   }
-  absl::StatusOr<std::string> ciphertext = keys->Seal(person_id, plaintext, field);
+  absl::StatusOr<std::string> ciphertext =
+      keys->Seal(PersonKeyId(case_id, person_id), plaintext, field);
   if (!ciphertext.ok()) {
     return absl::Status(
         ciphertext.status().code(),
@@ -187,14 +191,15 @@ absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& perso
   return sealed;
 }
 
-absl::StatusOr<std::string> CaseServiceImpl::Unseal(const common_v1::Sealed& sealed,
+absl::StatusOr<std::string> CaseServiceImpl::Unseal(std::string_view key_id,
+                                                    const common_v1::Sealed& sealed,
                                                     std::string_view field) {
   crypto::KeyStore* keys = runtime_->keys();
   if (keys == nullptr) {
     return absl::FailedPreconditionError(
         "the case service has no key store (--master_key): personal data cannot be read");
   }
-  return keys->Unseal(sealed.person_id(), sealed.ciphertext(), field);
+  return keys->Unseal(key_id, sealed.ciphertext(), field);
 }
 
 // ---------------------------------------------------------------------------
@@ -258,16 +263,16 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ReferCase(
                       const case_v1::NewParticipant& p = request->participants(i);
                       case_v1::Participant& participant = c.participants[i];
                       const std::string& id = participant.participant_id();
-                      MEND_ASSIGN_OR_RETURN(
-                          *participant.mutable_details(),
-                          Seal(id, Serialized(p.details()), kSealedParticipantDetails));
-                      MEND_ASSIGN_OR_RETURN(
-                          *participant.mutable_needs(),
-                          Seal(id, Serialized(p.needs()), kSealedParticipantNeeds));
+                      MEND_ASSIGN_OR_RETURN(*participant.mutable_details(),
+                                            Seal(case_id, id, Serialized(p.details()),
+                                                 kSealedParticipantDetails));
+                      MEND_ASSIGN_OR_RETURN(*participant.mutable_needs(),
+                                            Seal(case_id, id, Serialized(p.needs()),
+                                                 kSealedParticipantNeeds));
                     }
                     MEND_ASSIGN_OR_RETURN(
                         c.offence_summary,
-                        Seal(service_user_id, request->offence_summary(),
+                        Seal(case_id, service_user_id, request->offence_summary(),
                              kSealedOffenceSummary));
                     return absl::OkStatus();
                   });
@@ -298,12 +303,14 @@ grpc::ServerUnaryReactor* CaseServiceImpl::AddParticipant(
               return DecideSealed(
                   state, std::move(command), ctx, DecideAddParticipant,
                   [&](AddParticipantCommand& c) -> absl::Status {
-                    MEND_ASSIGN_OR_RETURN(*c.participant.mutable_details(),
-                                          Seal(participant_id, Serialized(p.details()),
-                                               kSealedParticipantDetails));
-                    MEND_ASSIGN_OR_RETURN(*c.participant.mutable_needs(),
-                                          Seal(participant_id, Serialized(p.needs()),
-                                               kSealedParticipantNeeds));
+                    MEND_ASSIGN_OR_RETURN(
+                        *c.participant.mutable_details(),
+                        Seal(request->case_id(), participant_id, Serialized(p.details()),
+                             kSealedParticipantDetails));
+                    MEND_ASSIGN_OR_RETURN(
+                        *c.participant.mutable_needs(),
+                        Seal(request->case_id(), participant_id, Serialized(p.needs()),
+                             kSealedParticipantNeeds));
                     return absl::OkStatus();
                   });
             });
@@ -363,9 +370,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordAcknowledgement(
                     const ParticipantState* su = state.service_user();
                     if (su == nullptr || request->notes().empty())
                       return absl::OkStatus();
-                    MEND_ASSIGN_OR_RETURN(c.notes,
-                                          Seal(su->participant_id, request->notes(),
-                                               kSealedAcknowledgementNotes));
+                    MEND_ASSIGN_OR_RETURN(
+                        c.notes, Seal(state.case_id, su->participant_id, request->notes(),
+                                      kSealedAcknowledgementNotes));
                     return absl::OkStatus();
                   });
             });
@@ -400,9 +407,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordRiskAssessment(
                     const ParticipantState* su = state.service_user();
                     if (su == nullptr || request->notes().empty())
                       return absl::OkStatus();
-                    MEND_ASSIGN_OR_RETURN(c.notes,
-                                          Seal(su->participant_id, request->notes(),
-                                               kSealedRiskAssessmentNotes));
+                    MEND_ASSIGN_OR_RETURN(
+                        c.notes, Seal(state.case_id, su->participant_id, request->notes(),
+                                      kSealedRiskAssessmentNotes));
                     return absl::OkStatus();
                   });
             });
@@ -485,111 +492,6 @@ grpc::ServerUnaryReactor* CaseServiceImpl::CloseCase(
             [&](const CaseState& state, const CommandContext& ctx, const std::string&) {
               return DecideCloseCase(state, {request->case_id(), request->reason()}, ctx);
             });
-      });
-}
-
-grpc::ServerUnaryReactor* CaseServiceImpl::EraseParticipant(
-    grpc::CallbackServerContext* context, const case_v1::EraseParticipantRequest* request,
-    case_v1::CommandResult* response) {
-  return handler_.Unary<case_v1::CommandResult>(
-      context, "EraseParticipant", response,
-      [&](const Call& call) -> absl::StatusOr<case_v1::CommandResult> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
-        MEND_ASSIGN_OR_RETURN(
-            case_v1::CommandResult result,
-            Run(call, *request, request->case_id(),
-                [&](const CaseState& state, const CommandContext& ctx,
-                    const std::string&) {
-                  return DecideEraseParticipant(
-                      state,
-                      {request->case_id(), request->participant_id(), request->basis(),
-                       request->reason(), options_.retention_period},
-                      ctx);
-                }));
-        // The event is durable: now the key goes (a retry of a command whose key
-        // deletion failed deletes it now; replay deletes it again too).
-        MEND_RETURN_IF_ERROR(EnsureErased(request->participant_id()));
-        return result;
-      });
-}
-
-// ---------------------------------------------------------------------------
-// Reads.
-
-absl::StatusOr<case_v1::CaseView> CaseServiceImpl::View(const CaseState& state,
-                                                        const Caller& caller) {
-  return BuildCaseView(state, caller,
-                       [this](const common_v1::Sealed& s, std::string_view field) {
-                         return Unseal(s, field);
-                       });
-}
-
-grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* context,
-                                                   const case_v1::GetCaseRequest* request,
-                                                   case_v1::CaseView* response) {
-  return handler_.Unary<case_v1::CaseView>(
-      context, "GetCase", response,
-      [&](const Call& call) -> absl::StatusOr<case_v1::CaseView> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
-        CaseState state;
-        MEND_RETURN_IF_ERROR(path_.Read(
-            request->case_id(),
-            [&](const CaseState& found) {
-              MEND_RETURN_IF_ERROR(CanRead(found, call.caller));
-              state = found;
-              return absl::OkStatus();
-            },
-            [&] { return CanRead(CaseState(), call.caller); }));
-        return View(state, call.caller);
-      });
-}
-
-grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(
-    grpc::CallbackServerContext* context, const case_v1::ListCasesRequest* request,
-    case_v1::ListCasesResponse* response) {
-  return handler_.Unary<case_v1::ListCasesResponse>(
-      context, "ListCases", response,
-      [&](const Call& call) -> absl::StatusOr<case_v1::ListCasesResponse> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
-        // The key is the last case id of the previous page.
-        MEND_ASSIGN_OR_RETURN(std::string after,
-                              DecodePageToken("ListCases", request->page_token()));
-        const int page_size =
-            request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-        const Caller& caller = call.caller;
-        std::vector<CaseState> page;
-        bool more = false;
-        path_.ForEachAfter(after, [&](const std::string&, const CaseState& state) {
-          if (!state.exists()) return true;
-          // Facilitators see only the cases allocated to them.
-          if (caller.role == Role::kFacilitator && !state.IsAllocated(caller.subject)) {
-            return true;
-          }
-          if (request->stage() != case_v1::STAGE_UNSPECIFIED &&
-              state.stage != request->stage()) {
-            return true;
-          }
-          if (!request->facilitator_id().empty() &&
-              !state.IsAllocated(request->facilitator_id())) {
-            return true;
-          }
-          if (state.updated_unix_micros < request->updated_since_unix_micros())
-            return true;
-          if (static_cast<int>(page.size()) == page_size) {
-            more = true;
-            return false;
-          }
-          page.push_back(state);
-          return true;
-        });
-        case_v1::ListCasesResponse out;
-        for (const CaseState& state : page) {
-          MEND_ASSIGN_OR_RETURN(*out.add_cases(), View(state, caller));
-        }
-        if (more && !page.empty()) {
-          out.set_next_page_token(EncodePageToken("ListCases", page.back().case_id));
-        }
-        return out;
       });
 }
 

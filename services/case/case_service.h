@@ -170,6 +170,10 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
       grpc::CallbackServerContext* context,
       const case_v1::EraseParticipantRequest* request,
       case_v1::CommandResult* response) override;
+  grpc::ServerUnaryReactor* LinkParticipant(
+      grpc::CallbackServerContext* context,
+      const case_v1::LinkParticipantRequest* request,
+      case_v1::CommandResult* response) override;
   grpc::ServerUnaryReactor* GetCase(grpc::CallbackServerContext* context,
                                     const case_v1::GetCaseRequest* request,
                                     case_v1::CaseView* response) override;
@@ -177,8 +181,9 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
                                       const case_v1::ListCasesRequest* request,
                                       case_v1::ListCasesResponse* response) override;
 
- private:
   using Path = CommandPath<CaseState, case_v1::CommandResult>;
+
+ private:
   // A command's pure part on the case's state (ids and now in `ctx`).
   using Decider = absl::FunctionRef<absl::StatusOr<std::vector<DomainEvent>>(
       const CaseState& state, const CommandContext& ctx, const std::string& case_id)>;
@@ -191,18 +196,24 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
 
   // The command path's fold: one case record into its state.
   absl::Status Evolve(CaseState& state, const ReplayedEvent& event);
-  // Deletes the person's key if it still exists.
-  absl::Status EnsureErased(const std::string& person_id);
+  // Deletes the key (a PersonKeyId) if it still exists.
+  absl::Status EnsureErased(const std::string& key_id);
+  // Deletes the key of every erased participant linked with `person`
+  // (FindLinkedGroup), `person` included.
+  absl::Status EnsureGroupErased(const CasePerson& person);
 
   // The next RJ-YYYY-NNNNNN for a referral at `now`.
   std::string NextReference(absl::Time now);
-  // `plaintext` sealed under `person_id`'s key for `field`; an empty Sealed
-  // for empty plaintext ("not given").
-  absl::StatusOr<common_v1::Sealed> Seal(const std::string& person_id,
+  // `plaintext` sealed for `field` under the key of participant `person_id`
+  // of case `case_id` (PersonKeyId: keys are per case); an empty Sealed for
+  // empty plaintext ("not given").
+  absl::StatusOr<common_v1::Sealed> Seal(const std::string& case_id,
+                                         const std::string& person_id,
                                          const std::string& plaintext,
                                          std::string_view field);
-  // Unseals for case views (NOT_FOUND: erased).
-  absl::StatusOr<std::string> Unseal(const common_v1::Sealed& sealed,
+  // Unseals with the key `key_id` for case views (NOT_FOUND: erased).
+  absl::StatusOr<std::string> Unseal(std::string_view key_id,
+                                     const common_v1::Sealed& sealed,
                                      std::string_view field);
   // The view of one case for `caller`, unsealed as they may read it.
   absl::StatusOr<case_v1::CaseView> View(const CaseState& state, const Caller& caller);

@@ -27,8 +27,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/eventlog/event_store.h"
-#include "common/security/key_store.h"
 #include "common/eventlog/record_codec.h"
+#include "common/security/key_store.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -223,8 +223,7 @@ class CaseServiceTest : public ::testing::Test {
     r.set_case_id(case_id);
     r.set_participant_id(participant_id);
     r.set_basis(basis);
-    r.set_reason(basis == case_v1::ERASURE_REQUEST ? "subject access ref SAR-0042"
-                                                   : "retention schedule R7");
+    r.set_reason(basis == case_v1::ERASURE_REQUEST ? "SAR-0042" : "retention-R7");
     return EraseParticipant(r, token);
   }
 
@@ -438,7 +437,7 @@ TEST_F(CaseServiceTest, InvalidCommandsAreRefusedAndAppendNothing) {
     r.set_request_id("x5");
     r.set_case_id(case_id);
     r.set_participant_id("v-c1");
-    r.set_reason("subject access ref SAR-0042");
+    r.set_reason("SAR-0042");
     expect_invalid(EraseParticipant(r, manager).status(), "basis");
     r.set_basis(static_cast<case_v1::ErasureBasis>(12));
     expect_invalid(EraseParticipant(r, manager).status(), "basis");
@@ -588,7 +587,7 @@ TEST_F(CaseServiceTest, PauseAndResume) {
   case_v1::PauseCaseRequest pause;
   pause.set_request_id("pz-pause");
   pause.set_case_id(case_id);
-  pause.set_reason("service user in hospital");
+  pause.set_reason("su-in-hospital");
   absl::StatusOr<case_v1::CommandResult> paused = PauseCase(pause, ann);
   ASSERT_THAT(paused, IsOk());
   EXPECT_EQ(paused->stage(), case_v1::PAUSED);
@@ -786,8 +785,10 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
   ASSERT_THAT(stored.participants(), SizeIs(2));
   const common_v1::Sealed victim_details = stored.participants(1).details();
   ASSERT_EQ(victim_details.person_id(), "v-er");
-  absl::StatusOr<std::string> opened = runtime_->keys()->Unseal(
-      "v-er", victim_details.ciphertext(), kSealedParticipantDetails);
+  // Keys are per case: the case's key for its participant "v-er".
+  absl::StatusOr<std::string> opened =
+      runtime_->keys()->Unseal(PersonKeyId(case_id, "v-er"), victim_details.ciphertext(),
+                               kSealedParticipantDetails);
   ASSERT_THAT(opened, IsOk());
   EXPECT_THAT(*opened, HasSubstr(kVictimName));
 
@@ -797,7 +798,7 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
   erase.set_case_id(case_id);
   erase.set_participant_id("v-er");
   erase.set_basis(case_v1::ERASURE_REQUEST);
-  erase.set_reason("subject access ref SAR-0042");
+  erase.set_reason("SAR-0042");
   ASSERT_THAT(EraseParticipant(erase, manager), IsOk());
 
   absl::StatusOr<case_v1::CaseView> view = Get(case_id, manager);
@@ -813,9 +814,10 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
     }
   }
   EXPECT_FALSE(absl::StrContains(view->SerializeAsString(), kVictimName));
-  EXPECT_THAT(runtime_->keys()->Unseal("v-er", victim_details.ciphertext(),
-                                       kSealedParticipantDetails),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(
+      runtime_->keys()->Unseal(PersonKeyId(case_id, "v-er"), victim_details.ciphertext(),
+                               kSealedParticipantDetails),
+      StatusIs(absl::StatusCode::kNotFound));
   const eventlog::VerifyReport report = runtime_->store()->Verify();
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_FALSE(LogContains(kVictimName));
@@ -833,15 +835,23 @@ TEST_F(CaseServiceTest, ErasureShredsTheParticipantAndKeepsTheChain) {
   view = Get(case_id, manager);
   ASSERT_THAT(view, IsOk());
   EXPECT_EQ(view->offence_summary(), "");
-  // Nothing new can be sealed for them, not even in a new case (participant
-  // ids are person ids), and nothing is appended.
-  const uint64_t head = Head();
+  // Participant ids are per case (so are keys): "su-er" in a new case is
+  // another person, sealed with the new case's key, and this case's su-er
+  // stays erased. (This asserted the old model — ids were person ids and the
+  // new referral was refused — under which an erasure in one case erased a
+  // namesake in another: the bug D3.)
   case_v1::ReferCaseRequest again_referred = Referral("er-again");
   again_referred.mutable_participants(0)->set_participant_id("su-er");
-  absl::StatusOr<case_v1::CommandResult> refused = ReferCase(again_referred, manager);
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(refused.status().message(), HasSubstr("su-er"));
-  EXPECT_EQ(Head(), head);
+  absl::StatusOr<case_v1::CommandResult> referred_again =
+      ReferCase(again_referred, manager);
+  ASSERT_THAT(referred_again, IsOk());
+  absl::StatusOr<case_v1::CaseView> again_view = Get(referred_again->case_id(), manager);
+  ASSERT_THAT(again_view, IsOk());
+  EXPECT_FALSE(again_view->participants(0).erased());
+  EXPECT_EQ(again_view->participants(0).details().full_name(), kServiceUserName);
+  view = Get(case_id, manager);
+  ASSERT_THAT(view, IsOk());
+  EXPECT_EQ(view->offence_summary(), "");
 
   // And after a restart the erased stay erased.
   Restart();
@@ -902,7 +912,7 @@ TEST_F(CaseServiceTest, ErasureFollowsTheRetentionRule) {
   ASSERT_TRUE(event.ParseFromArray(record.payload.data(),
                                    static_cast<int>(record.payload.size())));
   EXPECT_EQ(event.basis(), case_v1::ERASURE_REQUEST);
-  EXPECT_EQ(event.reason(), "subject access ref SAR-0042");
+  EXPECT_EQ(event.reason(), "SAR-0042");
   EXPECT_EQ(event.requested_by(), kManager);
   EXPECT_EQ(event.retention_period_seconds(), 0);
   EXPECT_EQ(event.case_closed_unix_micros(), closed->closed_unix_micros());
@@ -1026,7 +1036,7 @@ TEST_F(CaseServiceTest, RestartedServiceAnswersExactlyAsBefore) {
   case_v1::PauseCaseRequest pause;
   pause.set_request_id("rp3-pause");
   pause.set_case_id(ids[2]);
-  pause.set_reason("awaiting trial");
+  pause.set_reason("awaiting-trial");
   ASSERT_THAT(PauseCase(pause, manager), IsOk());
   ASSERT_THAT(Close(ids[1], "rp2-close", manager), IsOk());
   ASSERT_THAT(Erase(ids[1], "v-rp2", "rp2-erase", manager), IsOk());

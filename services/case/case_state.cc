@@ -165,6 +165,7 @@ struct Applier {
       state.risk_assessments.back().superseded_by = e.assessment_id();
     }
     state.risk_assessments.push_back(std::move(ra));
+    state.reassessment_required = false;
     return absl::OkStatus();
   }
 
@@ -200,6 +201,7 @@ struct Applier {
     }
     state.stage = e.to();
     state.last_stage_change_position = event.position;
+    if (e.to() == case_v1::FOUND_UNSUITABLE) state.reassessment_required = true;
     return absl::OkStatus();
   }
 
@@ -232,12 +234,39 @@ struct Applier {
     p->erasure_reason = e.reason();
     return absl::OkStatus();
   }
+
+  absl::Status operator()(const case_v1::ParticipantLinked& e) {
+    ParticipantState* p = MutableParticipant(state, e.participant_id());
+    if (p == nullptr) {
+      return Misfit(
+          event, absl::StrCat("participant \"", e.participant_id(), "\" does not exist"));
+    }
+    const CasePerson other{e.other().case_id(), e.other().participant_id()};
+    if (other.case_id.empty() || other.participant_id.empty()) {
+      return Misfit(event, "it names no other person");
+    }
+    if (other.case_id == state.case_id) {
+      return Misfit(event, "it links the case to itself");
+    }
+    if (std::find(p->linked.begin(), p->linked.end(), other) != p->linked.end()) {
+      return Misfit(
+          event,
+          absl::StrCat("participant \"", e.participant_id(), "\" is already linked to \"",
+                       other.participant_id, "\" of case \"", other.case_id, "\""));
+    }
+    p->linked.push_back(other);
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace
 
 std::string CaseStreamId(std::string_view case_id) {
   return absl::StrCat("case-", std::string(case_id));
+}
+
+std::string PersonKeyId(std::string_view case_id, std::string_view participant_id) {
+  return absl::StrCat(std::string(case_id), "/", std::string(participant_id));
 }
 
 bool IsSensitive(case_v1::OffenceCategory category) {
@@ -270,9 +299,14 @@ bool IsOpenStage(case_v1::Stage stage) {
 
 bool IsAllowedStageTransition(case_v1::Stage from, case_v1::Stage to) {
   using namespace case_v1;  // NOLINT: stage names read better bare here
-  if (IsOpenStage(from) && (to == PAUSED || to == CLOSED)) return true;
+  if (IsOpenStage(from) && (to == PAUSED || to == CLOSED || to == FOUND_UNSUITABLE)) {
+    return true;
+  }
   if (from == PAUSED) return to == CLOSED || IsOpenStage(to);
   switch (from) {
+    case FOUND_UNSUITABLE:
+      // Closure, or re-screening; never straight to a stage nearer contact.
+      return to == CLOSED || to == SCREENING;
     case STAGE_UNSPECIFIED:
       return to == REFERRED;
     case REFERRED:
@@ -344,7 +378,7 @@ bool operator==(const ParticipantState& a, const ParticipantState& b) {
          SameSealed(a.details, b.details) && SameSealed(a.needs, b.needs) &&
          a.erased == b.erased && a.erased_by == b.erased_by &&
          a.erasure_basis == b.erasure_basis && a.erasure_reason == b.erasure_reason &&
-         a.added_position == b.added_position;
+         a.added_position == b.added_position && a.linked == b.linked;
 }
 
 bool operator==(const RiskAssessmentState& a, const RiskAssessmentState& b) {
@@ -370,8 +404,9 @@ bool operator==(const CaseState& a, const CaseState& b) {
          a.acknowledged == b.acknowledged &&
          SameSealed(a.acknowledgement_notes, b.acknowledgement_notes) &&
          a.suitable == b.suitable && a.unsuitable_reason == b.unsuitable_reason &&
-         a.risk_assessments == b.risk_assessments && a.pause_reason == b.pause_reason &&
-         a.closure_reason == b.closure_reason &&
+         a.risk_assessments == b.risk_assessments &&
+         a.reassessment_required == b.reassessment_required &&
+         a.pause_reason == b.pause_reason && a.closure_reason == b.closure_reason &&
          a.closed_unix_micros == b.closed_unix_micros &&
          a.last_position == b.last_position &&
          a.updated_unix_micros == b.updated_unix_micros;
@@ -416,7 +451,8 @@ bool CaseState::HasCountingRiskAssessment() const {
 
 bool CaseState::ReadyForPreparation() const {
   return acknowledged.value_or(false) && suitable.value_or(false) &&
-         !facilitator_ids.empty() && HasCountingRiskAssessment();
+         !facilitator_ids.empty() && HasCountingRiskAssessment() &&
+         !reassessment_required;
 }
 
 absl::Status Evolve(CaseState& state, const DomainEvent& event) {

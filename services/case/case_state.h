@@ -13,14 +13,27 @@
 // is never re-derived on replay and followers see every change of stage.
 //
 // Personal data is opaque here: each mend.common.v1.Sealed is kept exactly as
-// stored. A Sealed with empty ciphertext means "not given". Which key seals
-// what (checked by the decide functions, relied upon by erasure, I6):
-//   Participant.details, Participant.needs          the participant's own key
+// stored. A Sealed with empty ciphertext means "not given".
+//
+// Which key seals what (checked by the decide functions, relied upon by
+// erasure, I6). People are per case: a participant id names a person within
+// one case, and the same id in another case is another person (DESIGN,
+// "People across cases"). So every key is a case's key for one of its
+// participants:
+//   key id          PersonKeyId(case_id, participant_id), the case being the
+//                   one whose stream holds the event. Nothing in an event
+//                   can name another case's key.
+//   Sealed.person_id  the participant (of that case) whose key sealed it:
+//   Participant.details, Participant.needs          the participant itself
 //   CaseReferred.offence_summary,
 //   AcknowledgementRecorded.notes,
-//   RiskAssessmentRecorded.notes                    the service user's key
-// and the field name bound into each ciphertext is one of the kSealed*
-// constants below (the handler seals with them, case_view unseals with them).
+//   RiskAssessmentRecorded.notes                    the service user
+// A manager may link a participant to a participant of another case as the
+// same person (ParticipantLinked, in both streams). Linking shares no key:
+// it makes an erasure of either cover both (case_people.h), each case's
+// ParticipantErased deleting that case's key.
+// The field name bound into each ciphertext is one of the kSealed* constants
+// below (the handler seals with them, case_view unseals with them).
 //
 // Plain C++: no gRPC, no RocksDB, no clock. Not thread-safe (a CaseState is a
 // value; the handler guards its map of them).
@@ -59,6 +72,27 @@ inline constexpr std::string_view kSealedRiskAssessmentNotes =
 // "case-<case_id>": the stream a case's events are appended to.
 std::string CaseStreamId(std::string_view case_id);
 
+// "<case_id>/<participant_id>": the KeyStore person id of a participant's
+// data key in a case. Distinct for every (case, participant) pair, because
+// case ids never contain '/' (they are server-made UUIDs, and ids follow
+// mend::ValidateId's pattern, which has no '/'). 165 bytes at most for a
+// UUID case id and a 128-byte participant id, within KeyStore's 249.
+std::string PersonKeyId(std::string_view case_id, std::string_view participant_id);
+
+// A participant of a case: how a link names the same person elsewhere.
+struct CasePerson {
+  std::string case_id;
+  std::string participant_id;
+
+  friend bool operator==(const CasePerson& a, const CasePerson& b) {
+    return a.case_id == b.case_id && a.participant_id == b.participant_id;
+  }
+  friend bool operator<(const CasePerson& a, const CasePerson& b) {
+    return a.case_id != b.case_id ? a.case_id < b.case_id
+                                  : a.participant_id < b.participant_id;
+  }
+};
+
 // True for DOMESTIC_ABUSE, SEXUAL_OFFENCE and HATE_CRIME.
 bool IsSensitive(case_v1::OffenceCategory category);
 
@@ -72,7 +106,9 @@ std::string StageName(case_v1::Stage stage);
 //   INDIRECT_CONTACT ⇄ CONFERENCE_SCHEDULED
 //   INDIRECT_CONTACT → FOLLOW_UP, CONFERENCE_SCHEDULED → CONFERENCE_HELD
 //   CONFERENCE_HELD → FOLLOW_UP
-//   any open stage → PAUSED | CLOSED;  PAUSED → CLOSED | the stage before it
+//   any open stage → PAUSED | CLOSED | FOUND_UNSUITABLE
+//   PAUSED → CLOSED | the stage before it
+//   FOUND_UNSUITABLE → CLOSED | SCREENING (re-screening)
 // (for PAUSED → X this says whether X is an open stage; ResumeCase checks it
 // is the stage before the pause). Evolve does not enforce this table — a
 // later change of the rules must not make old logs unreadable — only that
@@ -80,7 +116,8 @@ std::string StageName(case_v1::Stage stage);
 bool IsAllowedStageTransition(case_v1::Stage from, case_v1::Stage to);
 
 // REFERRED .. FOLLOW_UP: the stages in which a case is worked (not PAUSED,
-// not CLOSED, not UNSPECIFIED).
+// not FOUND_UNSUITABLE — no work towards contact goes on there —, not CLOSED,
+// not UNSPECIFIED).
 bool IsOpenStage(case_v1::Stage stage);
 
 // One event of a case stream. The alternatives are every event type of
@@ -92,7 +129,8 @@ using CaseEvent =
                  case_v1::AcknowledgementRecorded, case_v1::RiskAssessmentRecorded,
                  case_v1::RiskAssessmentApproved, case_v1::SuitabilityRecorded,
                  case_v1::StageChanged, case_v1::CasePaused, case_v1::CaseResumed,
-                 case_v1::CaseClosed, case_v1::ParticipantErased>;
+                 case_v1::CaseClosed, case_v1::ParticipantErased,
+                 case_v1::ParticipantLinked>;
 
 // An event with where and when the log recorded it. Events returned by the
 // decide functions have position 0 (not yet appended) and the command's time;
@@ -136,6 +174,8 @@ struct ParticipantState {
   case_v1::ErasureBasis erasure_basis = case_v1::ERASURE_BASIS_UNSPECIFIED;
   std::string erasure_reason;  // the basis's free-text detail
   uint64_t added_position = 0;
+  // The same person in other cases (ParticipantLinked), in link order.
+  std::vector<CasePerson> linked;
 
   friend bool operator==(const ParticipantState& a, const ParticipantState& b);
 };
@@ -182,7 +222,11 @@ struct CaseState {
   std::optional<bool> suitable;                // unset: not recorded yet
   case_v1::UnsuitableReason unsuitable_reason = case_v1::UNSUITABLE_REASON_UNSPECIFIED;
   std::vector<RiskAssessmentState> risk_assessments;  // oldest first; back() current
-  std::string pause_reason;                           // when PAUSED
+  // Set when the case is found unsuitable (StageChanged to FOUND_UNSUITABLE),
+  // cleared by the next RiskAssessmentRecorded: a case re-screened as
+  // suitable reaches PREPARING only on risk assessed after the finding.
+  bool reassessment_required = false;
+  std::string pause_reason;  // when PAUSED
   case_v1::ClosureReason closure_reason = case_v1::CLOSURE_REASON_UNSPECIFIED;
   // When the case was closed: the recorded time of its CaseClosed event (0
   // while it is open). The retention rule for erasure counts from it.
@@ -203,8 +247,9 @@ struct CaseState {
   // if the case is sensitive).
   bool HasCountingRiskAssessment() const;
   // Everything preparation needs: responsibility acknowledged, found
-  // suitable, a facilitator allocated and a counting risk assessment. The
-  // case moves ASSESSING → PREPARING when this becomes true.
+  // suitable, a facilitator allocated and a counting risk assessment (made
+  // after the case was last found unsuitable, if it ever was). The case
+  // moves ASSESSING → PREPARING when this becomes true.
   bool ReadyForPreparation() const;
 
   friend bool operator==(const CaseState& a, const CaseState& b);
@@ -217,7 +262,8 @@ struct CaseState {
 //              CaseReferred, an event for another case_id, a participant /
 //              assessment / facilitator the event names that does not exist
 //              (or, for additions, already exists), a StageChanged whose
-//              `from` is not the current stage.
+//              `from` is not the current stage, a ParticipantLinked naming
+//              no other case, this case, or a person already linked.
 // The message names the event type and position. On replay that means the
 // log is not one the decide functions wrote.
 //

@@ -103,33 +103,6 @@ absl::Status ValidateCommand(const Request& request) {
 
 }  // namespace
 
-absl::Status ValidateId(std::string_view field, std::string_view value) {
-  if (value.empty()) return Invalid(field, "is required");
-  if (value.size() > kMaxIdLength) {
-    return Invalid(
-        field, absl::StrCat("is ", value.size(), " bytes; the limit is ", kMaxIdLength));
-  }
-  if (!std::all_of(value.begin(), value.end(),
-                   [](char c) { return c > 0x20 && c < 0x7f; })) {
-    return Invalid(field, "must be printable ASCII without spaces");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateOptionalId(std::string_view field, std::string_view value) {
-  return value.empty() ? absl::OkStatus() : ValidateId(field, value);
-}
-
-absl::Status ValidateDate(std::string_view field, std::string_view value) {
-  absl::CivilDay day;
-  if (value.size() != 10 || value[4] != '-' || value[7] != '-' ||
-      !absl::ParseCivilTime(std::string(value), &day) ||
-      absl::FormatCivilTime(day) != value) {
-    return Invalid(field, "must be a real date written YYYY-MM-DD");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Validate(const case_::v1::ReferCaseRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateId("request_id", request.request_id()));
   MEND_RETURN_IF_ERROR(
@@ -226,7 +199,7 @@ absl::Status Validate(const case_::v1::RecordSuitabilityRequest& request) {
 
 absl::Status Validate(const case_::v1::PauseCaseRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateCommand(request));
-  return ShortText("reason", request.reason(), true);
+  return ValidateCode("reason", request.reason());
 }
 
 absl::Status Validate(const case_::v1::ResumeCaseRequest& request) {
@@ -243,7 +216,22 @@ absl::Status Validate(const case_::v1::EraseParticipantRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateId("participant_id", request.participant_id()));
   MEND_RETURN_IF_ERROR(
       ValidateEnum("basis", request.basis(), case_::v1::ErasureBasis_IsValid));
-  return ShortText("reason", request.reason(), true);
+  return ValidateCode("reason", request.reason());
+}
+
+absl::Status Validate(const case_::v1::LinkParticipantRequest& request) {
+  MEND_RETURN_IF_ERROR(ValidateCommand(request));
+  MEND_RETURN_IF_ERROR(ValidateId("participant_id", request.participant_id()));
+  MEND_RETURN_IF_ERROR(ValidateId("other_case_id", request.other_case_id()));
+  MEND_RETURN_IF_ERROR(ValidateExpectedVersion(request.has_other_expected_version(),
+                                               request.other_expected_version()));
+  MEND_RETURN_IF_ERROR(
+      ValidateId("other_participant_id", request.other_participant_id()));
+  if (request.other_case_id() == request.case_id()) {
+    return Invalid("other_case_id",
+                   "must be another case (within a case each participant is one person)");
+  }
+  return ValidateCode("reason", request.reason());
 }
 
 absl::Status Validate(const case_::v1::GetCaseRequest& request) {

@@ -5,46 +5,30 @@
 // case (its stage, its participants, the caller's allocation) are the
 // domain's (case_decide.h) and come after these.
 //
-// Limits: ids 1-128 printable ASCII characters without spaces; names and
-// short text up to 200 characters; free text (summaries, notes, needs) up to
-// 4000; dates YYYY-MM-DD and real calendar dates; enums must be set and known.
+// Every plain-text string a command stores is an id or a code
+// (common/base/validation.h: ids [A-Za-z0-9._:-]{1,128}, codes
+// [A-Za-z0-9._-]{1,32}) or is sealed with a person's key before it is
+// stored; the table of stored fields is in README.md (Case service, "What is
+// stored in plain text"). Limits of the sealed text: names and short text up
+// to 200 bytes, free text (summaries, notes, needs) up to 4000, no control
+// characters (free text may have line breaks and tabs). Dates are real
+// calendar dates written YYYY-MM-DD; how far ahead they may be depends on
+// the time, so the decide functions check that against ctx.now. Enums must
+// be set and known.
 #ifndef MEND_SERVICES_CASE_CASE_VALIDATION_H_
 #define MEND_SERVICES_CASE_CASE_VALIDATION_H_
 
-#include <string>
-#include <string_view>
+#include <cstddef>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
+#include "common/base/validation.h"
 #include "mend/case/v1/case_service.pb.h"
 
 namespace mend::casesvc {
 
-inline constexpr size_t kMaxIdLength = 128;
-inline constexpr size_t kMaxShortText = 200;
-inline constexpr size_t kMaxLongText = 4000;
+inline constexpr size_t kMaxShortText = 200;  // sealed: names, phone, email
+inline constexpr size_t kMaxLongText = 4000;  // sealed: summaries, notes, needs
 inline constexpr int kMaxParticipantsPerReferral = 20;
-
-// A caller-supplied id (request ids, case ids, participant ids, ...).
-absl::Status ValidateId(std::string_view field, std::string_view value);
-// The same, but empty is allowed (the server makes one).
-absl::Status ValidateOptionalId(std::string_view field, std::string_view value);
-// YYYY-MM-DD naming a real date.
-absl::Status ValidateDate(std::string_view field, std::string_view value);
-
-// An enum field's value: set (not *_UNSPECIFIED = 0) and known to this build
-// (`is_valid` is the generated <Enum>_IsValid).
-template <typename IsValid>
-absl::Status ValidateEnum(std::string_view field, int value, IsValid is_valid) {
-  if (value == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": is required"));
-  }
-  if (!is_valid(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(field), ": has unknown value ", value));
-  }
-  return absl::OkStatus();
-}
 
 absl::Status Validate(const case_::v1::ReferCaseRequest& request);
 absl::Status Validate(const case_::v1::AddParticipantRequest& request);
@@ -58,6 +42,7 @@ absl::Status Validate(const case_::v1::PauseCaseRequest& request);
 absl::Status Validate(const case_::v1::ResumeCaseRequest& request);
 absl::Status Validate(const case_::v1::CloseCaseRequest& request);
 absl::Status Validate(const case_::v1::EraseParticipantRequest& request);
+absl::Status Validate(const case_::v1::LinkParticipantRequest& request);
 absl::Status Validate(const case_::v1::GetCaseRequest& request);
 absl::Status Validate(const case_::v1::ListCasesRequest& request);
 

@@ -182,11 +182,16 @@ TEST(CaseValidationTest, CloseEraseAndPauseNeedTheirReasons) {
   erase.set_participant_id("p");
   erase.set_basis(v1::RETENTION_PERIOD_ELAPSED);
   EXPECT_THAT(Validate(erase).message(), HasSubstr("reason"));
-  erase.set_reason("retention period ended");
+  erase.set_reason("retention-R7");
   EXPECT_THAT(Validate(erase), IsOk());
-  erase.set_reason(std::string(kMaxShortText + 1, 'r'));
+  erase.set_reason(std::string(kMaxCodeLength + 1, 'r'));
   EXPECT_THAT(Validate(erase), StatusIs(absl::StatusCode::kInvalidArgument));
-  erase.set_reason("request ref ER-17");
+  // The reason is stored in plain text: a code, never a phrase. (This
+  // accepted "retention period ended" and "request ref ER-17" before.)
+  erase.set_reason("retention period ended");
+  EXPECT_THAT(Validate(erase), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("reason: must be a short code")));
+  erase.set_reason("ER-17");
   erase.set_basis(v1::ERASURE_REQUEST);
   EXPECT_THAT(Validate(erase), IsOk());
 
@@ -201,7 +206,7 @@ TEST(CaseValidationTest, ErasureNeedsAKnownBasis) {
   erase.set_request_id("r");
   erase.set_case_id("c");
   erase.set_participant_id("p");
-  erase.set_reason("request ref ER-17");
+  erase.set_reason("ER-17");
   // Unspecified: the rule to apply is unknown.
   EXPECT_THAT(Validate(erase), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Validate(erase).message(), HasSubstr("basis: is required"));
@@ -210,6 +215,119 @@ TEST(CaseValidationTest, ErasureNeedsAKnownBasis) {
   EXPECT_THAT(Validate(erase).message(), HasSubstr("basis: has unknown value 7"));
   erase.set_basis(v1::ERASURE_REQUEST);
   EXPECT_THAT(Validate(erase), IsOk());
+}
+
+// Every plain-text string a command stores is an id or a code; each row
+// puts free text (a sentence, a phone number) or a malformed value in one
+// such field of an otherwise valid request.
+TEST(CaseValidationTest, StoredPlainTextIsAnIdOrACode) {
+  struct Row {
+    std::string field;
+    std::function<absl::Status(const std::string&)> validate;
+  };
+  const std::vector<Row> rows = {
+      {"request_id",
+       [](const std::string& v) {
+         v1::ResumeCaseRequest r;
+         r.set_request_id(v);
+         r.set_case_id("c1");
+         return Validate(r);
+       }},
+      {"case_id",
+       [](const std::string& v) {
+         v1::ResumeCaseRequest r;
+         r.set_request_id("r1");
+         r.set_case_id(v);
+         return Validate(r);
+       }},
+      {"facilitator_id",
+       [](const std::string& v) {
+         v1::AllocateFacilitatorRequest r;
+         r.set_request_id("r1");
+         r.set_case_id("c1");
+         r.set_facilitator_id(v);
+         return Validate(r);
+       }},
+      {"assessment_id",
+       [](const std::string& v) {
+         v1::ApproveRiskAssessmentRequest r;
+         r.set_request_id("r1");
+         r.set_case_id("c1");
+         r.set_assessment_id(v);
+         return Validate(r);
+       }},
+      {"participant_id",
+       [](const std::string& v) {
+         v1::EraseParticipantRequest r;
+         r.set_request_id("r1");
+         r.set_case_id("c1");
+         r.set_participant_id(v);
+         r.set_basis(v1::ERASURE_REQUEST);
+         r.set_reason("ER-17");
+         return Validate(r);
+       }},
+      {"reason",
+       [](const std::string& v) {
+         v1::PauseCaseRequest r;
+         r.set_request_id("r1");
+         r.set_case_id("c1");
+         r.set_reason(v);
+         return Validate(r);
+       }},
+      {"reason",
+       [](const std::string& v) {
+         v1::LinkParticipantRequest r;
+         r.set_request_id("r1");
+         r.set_case_id("c1");
+         r.set_participant_id("v1");
+         r.set_other_case_id("c2");
+         r.set_other_participant_id("v9");
+         r.set_reason(v);
+         return Validate(r);
+       }},
+      {"participant.supports_participant_id",
+       [](const std::string& v) {
+         v1::AddParticipantRequest r;
+         r.set_request_id("r1");
+         r.set_case_id("c1");
+         r.mutable_participant()->set_role(v1::SUPPORTER);
+         r.mutable_participant()->set_supports_participant_id(v);
+         r.mutable_participant()->mutable_details()->set_full_name("Sam Supporter");
+         return Validate(r);
+       }},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.field);
+    EXPECT_THAT(row.validate("ok-1"), IsOk());
+    for (const std::string& bad : std::vector<std::string>{
+             "+44 7700 900000", "victim in hospital", "a/b", "", std::string(129, 'x')}) {
+      SCOPED_TRACE(bad);
+      EXPECT_THAT(row.validate(bad), StatusIs(absl::StatusCode::kInvalidArgument,
+                                              HasSubstr(row.field + ": ")));
+    }
+  }
+}
+
+TEST(CaseValidationTest, LinkParticipantRequest) {
+  v1::LinkParticipantRequest r;
+  r.set_request_id("r1");
+  r.set_case_id("c1");
+  r.set_participant_id("v1");
+  r.set_other_case_id("c2");
+  r.set_other_participant_id("su9");
+  r.set_reason("same-dob-and-name");
+  EXPECT_THAT(Validate(r), IsOk());
+  r.set_other_expected_version(0);
+  EXPECT_THAT(Validate(r), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("expected_version")));
+  r.set_other_expected_version(3);
+  r.set_other_case_id("c1");
+  EXPECT_THAT(Validate(r), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("other_case_id: must be another case")));
+  r.set_other_case_id("c2");
+  r.clear_other_participant_id();
+  EXPECT_THAT(Validate(r), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("other_participant_id: is required")));
 }
 
 TEST(CaseValidationTest, ListCasesBounds) {

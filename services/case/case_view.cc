@@ -25,7 +25,8 @@ absl::StatusOr<std::optional<std::string>> Open(const CaseState& state,
     *erased = true;
     return std::optional<std::string>();
   }
-  absl::StatusOr<std::string> plain = unseal(sealed, field);
+  absl::StatusOr<std::string> plain =
+      unseal(PersonKeyId(state.case_id, sealed.person_id()), sealed, field);
   if (absl::IsNotFound(plain.status())) {
     *erased = true;
     return std::optional<std::string>();
@@ -95,12 +96,20 @@ void FillRiskAssessment(const RiskAssessmentState& ra,
 
 }  // namespace
 
-absl::Status CanRead(const CaseState& state, const Caller& caller) {
-  if (!state.exists()) return absl::NotFoundError("no such case");
+absl::Status CanRead(std::string_view case_id, const CaseState& state,
+                     const Caller& caller) {
+  if (state.exists() && state.case_id != case_id) {
+    return absl::InternalError(absl::StrCat("the state of case \"", state.case_id,
+                                            "\" given for case \"", std::string(case_id),
+                                            "\""));
+  }
   if (caller.role == Role::kFacilitator && !state.IsAllocated(caller.subject)) {
     return absl::PermissionDeniedError(absl::StrCat("facilitator \"", caller.subject,
                                                     "\" is not allocated to case \"",
-                                                    state.case_id, "\""));
+                                                    std::string(case_id), "\""));
+  }
+  if (!state.exists()) {
+    return absl::NotFoundError(absl::StrCat("no case \"", std::string(case_id), "\""));
   }
   return absl::OkStatus();
 }
@@ -113,7 +122,7 @@ bool MaySeePersonalData(const CaseState& state, const Caller& caller) {
 absl::StatusOr<case_v1::CaseView> BuildCaseView(const CaseState& state,
                                                 const Caller& caller,
                                                 const UnsealFn& unseal) {
-  MEND_RETURN_IF_ERROR(CanRead(state, caller));
+  MEND_RETURN_IF_ERROR(CanRead(state.case_id, state, caller));
   const bool may_see = MaySeePersonalData(state, caller);
 
   case_v1::CaseView view;

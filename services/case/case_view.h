@@ -2,11 +2,12 @@
 // CaseState, with personal data unsealed only for those who need to know
 // (invariant I5).
 //
-//   MEND_RETURN_IF_ERROR(CanRead(state, caller));      // before anything else
+//   MEND_RETURN_IF_ERROR(CanRead(case_id, state, caller));  // before anything
 //   MEND_ASSIGN_OR_RETURN(case_v1::CaseView view,
 //       BuildCaseView(state, caller,
-//                     [&](const common_v1::Sealed& s, std::string_view field) {
-//                       return keys->Unseal(s.person_id(), s.ciphertext(), field);
+//                     [&](std::string_view key_id, const common_v1::Sealed& s,
+//                         std::string_view field) {
+//                       return keys->Unseal(key_id, s.ciphertext(), field);
 //                     }));
 //
 // Who reads what:
@@ -18,7 +19,8 @@
 //       left empty with redacted = true, the offence summary empty. The
 //       unseal callback is never called for them.
 //   facilitator not allocated to the case
-//       nothing: CanRead is PERMISSION_DENIED (and so is BuildCaseView).
+//       nothing: CanRead is PERMISSION_DENIED (and so is BuildCaseView),
+//       with the same message whether or not the case exists.
 // There is no service-user-facing view; a victim's details reach only
 // managers and the facilitators allocated to the case.
 //
@@ -43,17 +45,24 @@
 
 namespace mend::casesvc {
 
-// Opens one sealed field: the plaintext, NOT_FOUND if the person's key is
-// erased, any other error if it cannot be opened now (the view fails with
-// it). `field` is one of the kSealed* names in case_state.h. Details and
-// needs plaintexts are serialized PersonalDetails / Needs messages.
+// Opens one sealed field with the key `key_id` — PersonKeyId(the case's id,
+// sealed.person_id), the case's own key for that participant (case_state.h,
+// "Which key seals what") —: the plaintext, NOT_FOUND if the key is erased,
+// any other error if it cannot be opened now (the view fails with it).
+// `field` is one of the kSealed* names in case_state.h. Details and needs
+// plaintexts are serialized PersonalDetails / Needs messages.
 using UnsealFn = std::function<absl::StatusOr<std::string>(
-    const common_v1::Sealed& sealed, std::string_view field)>;
+    std::string_view key_id, const common_v1::Sealed& sealed, std::string_view field)>;
 
-// OK if `caller` may read the case: managers, auditors and services always,
-// facilitators when allocated to it. NOT_FOUND if the case does not exist;
-// PERMISSION_DENIED naming the facilitator and the case otherwise.
-absl::Status CanRead(const CaseState& state, const Caller& caller);
+// OK if `caller` may read case `case_id`, whose state is `state` (CaseState{}
+// when there is no such case): managers, auditors and services always,
+// facilitators when allocated to it. A facilitator not allocated to it gets
+// PERMISSION_DENIED `facilitator "<id>" is not allocated to case
+// "<case_id>"` — also when the case does not exist, so a facilitator cannot
+// tell unknown ids from others' cases; anyone else gets NOT_FOUND for a case
+// that does not exist. INTERNAL if `state` is of another case.
+absl::Status CanRead(std::string_view case_id, const CaseState& state,
+                     const Caller& caller);
 
 // True if `caller` may see the case's personal data: a manager, or a
 // facilitator allocated to the case.

@@ -1,20 +1,17 @@
 #include "services/consent/consent_validation.h"
 
-#include <algorithm>
 #include <string>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/base/validation.h"
 #include "mend/common/v1/contact.pb.h"
 
 namespace mend::consentsvc {
 namespace {
 
 namespace v1 = ::mend::consent::v1;
-using casesvc::ValidateEnum;
-using casesvc::ValidateId;
-using casesvc::ValidateOptionalId;
 
 absl::Status Invalid(std::string_view field, std::string_view problem) {
   return absl::InvalidArgumentError(
@@ -31,43 +28,11 @@ absl::Status ValidateExpectedVersion(bool has, uint64_t value) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateLeafletVersion(std::string_view value, bool required) {
-  constexpr std::string_view kField = "informed.leaflet_version";
-  if (value.empty()) {
-    return required ? Invalid(kField, "is required") : absl::OkStatus();
-  }
-  if (value.size() > kMaxLeafletVersionLength) {
-    return Invalid(kField, absl::StrCat("is ", value.size(), " bytes; the limit is ",
-                                        kMaxLeafletVersionLength));
-  }
-  if (!std::all_of(value.begin(), value.end(),
-                   [](char c) { return c >= 0x20 && c < 0x7f; })) {
-    return Invalid(kField, "must be printable ASCII");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateInformed(const v1::HowInformed& informed, bool leaflet_required) {
-  MEND_RETURN_IF_ERROR(
-      ValidateLeafletVersion(informed.leaflet_version(), leaflet_required));
+  MEND_RETURN_IF_ERROR(ValidateCode("informed.leaflet_version",
+                                    informed.leaflet_version(), leaflet_required));
   return ValidateEnum("informed.channel", informed.channel(),
                       v1::InformedChannel_IsValid);
-}
-
-absl::Status ValidatePurpose(std::string_view value) {
-  constexpr std::string_view kField = "purpose";
-  if (value.empty()) return Invalid(kField, "is required");
-  if (value.size() > kMaxPurposeLength) {
-    return Invalid(kField, absl::StrCat("is ", value.size(), " bytes; the limit is ",
-                                        kMaxPurposeLength));
-  }
-  if (std::any_of(value.begin(), value.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
-      })) {
-    return Invalid(kField, "contains control characters");
-  }
-  return absl::OkStatus();
 }
 
 // The fields every command on a participant's consent has.
@@ -123,7 +88,7 @@ absl::Status Validate(const v1::DecideContactRequest& request) {
       ValidateEnum("kind", request.kind(), ::mend::common::v1::ContactKind_IsValid));
   MEND_RETURN_IF_ERROR(ValidateOptionalId("victim_id", request.victim_id()));
   MEND_RETURN_IF_ERROR(ValidateOptionalId("facilitator_id", request.facilitator_id()));
-  return ValidatePurpose(request.purpose());
+  return ValidateCode("purpose", request.purpose());
 }
 
 absl::Status Validate(const v1::GetDecisionRequest& request) {

@@ -69,7 +69,7 @@ v1::DecideContactRequest GoodDecide() {
   r.set_request_id("req-3");
   r.set_case_id("c1");
   r.set_kind(common_v1::APPROACH_VICTIM);
-  r.set_purpose("first approach by phone");
+  r.set_purpose("first-approach-by-phone");
   return r;
 }
 
@@ -93,10 +93,9 @@ TEST(ConsentValidationTest, RecordConsentAcceptsEveryScopeAnswerAndChannel) {
 
 TEST(ConsentValidationTest, RecordConsentBoundariesThatAreValid) {
   v1::RecordConsentRequest r = GoodRecord();
-  r.mutable_informed()->set_leaflet_version(std::string(64, 'L'));
+  r.mutable_informed()->set_leaflet_version(std::string(32, 'L'));
   EXPECT_THAT(Validate(r), IsOk());
-  r.mutable_informed()->set_leaflet_version(
-      "RJ leaflet v2 (2026)");  // spaces are printable
+  r.mutable_informed()->set_leaflet_version("RJ_leaflet.v2-2026");
   EXPECT_THAT(Validate(r), IsOk());
   r.set_participant_id(std::string(128, 'p'));
   EXPECT_THAT(Validate(r), IsOk());
@@ -140,6 +139,9 @@ TEST(ConsentValidationTest, EachBrokenRecordConsentFieldIsNamed) {
            [](R& r) {
              r.mutable_informed()->set_leaflet_version("RJ-leaflet-\xc3\xa9");
            }},
+          // The bug: a phone number as leaflet version, now unerasable.
+          {"informed.leaflet_version",
+           [](R& r) { r.mutable_informed()->set_leaflet_version("+44 7700 900000"); }},
           {"informed.channel", [](R& r) { r.mutable_informed()->clear_channel(); }},
           {"informed.channel",
            [](R& r) {
@@ -201,9 +203,22 @@ TEST(ConsentValidationTest, EachBrokenWithdrawConsentFieldIsNamed) {
              r.mutable_informed()->set_channel(static_cast<v1::InformedChannel>(-4));
            }},
           {"informed.leaflet_version",
-           [](R& r) { r.mutable_informed()->set_leaflet_version(std::string(65, 'L')); }},
+           [](R& r) { r.mutable_informed()->set_leaflet_version(std::string(33, 'L')); }},
           {"informed.leaflet_version",
            [](R& r) { r.mutable_informed()->set_leaflet_version("tab\there"); }},
+          // A leaflet version is a code, stored in plain text for ever: the
+          // phone number that once went in there, and any other free text,
+          // is refused.
+          {"informed.leaflet_version",
+           [](R& r) { r.mutable_informed()->set_leaflet_version("+44 7700 900000"); }},
+          {"informed.leaflet_version",
+           [](R& r) { r.mutable_informed()->set_leaflet_version("07700900000 Vera"); }},
+          {"informed.leaflet_version",
+           [](R& r) {
+             r.mutable_informed()->set_leaflet_version("RJ leaflet v2 (2026)");
+           }},
+          {"informed.leaflet_version",
+           [](R& r) { r.mutable_informed()->set_leaflet_version("vera@example.org"); }},
       });
 }
 
@@ -250,7 +265,7 @@ TEST(ConsentValidationTest, GoodDecideContactIsValid) {
   v1::DecideContactRequest r = GoodDecide();
   r.set_victim_id("v1");
   r.set_facilitator_id("f1");
-  r.set_purpose(std::string(200, 'p'));
+  r.set_purpose(std::string(32, 'p'));
   r.mutable_causal_token()->set_case_position(7);
   r.mutable_causal_token()->set_consent_position(9);
   EXPECT_THAT(Validate(r), IsOk());
@@ -272,7 +287,10 @@ TEST(ConsentValidationTest, EachBrokenDecideContactFieldIsNamed) {
           {"facilitator_id", [](R& r) { r.set_facilitator_id("f\t1"); }},
           {"facilitator_id", [](R& r) { r.set_facilitator_id(std::string(129, 'f')); }},
           {"purpose", [](R& r) { r.clear_purpose(); }},
-          {"purpose", [](R& r) { r.set_purpose(std::string(201, 'p')); }},
+          {"purpose", [](R& r) { r.set_purpose(std::string(33, 'p')); }},
+          // A purpose is a code too: no sentence about a person.
+          {"purpose", [](R& r) { r.set_purpose("call Vera on 07700 900000"); }},
+          {"purpose", [](R& r) { r.set_purpose("first approach by phone"); }},
           {"purpose", [](R& r) { r.set_purpose("line one\nline two"); }},
           {"purpose", [](R& r) { r.set_purpose("tab\tseparated"); }},
           {"purpose", [](R& r) { r.set_purpose("delete\x7f"); }},

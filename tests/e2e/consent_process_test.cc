@@ -103,7 +103,7 @@ TEST_F(ConsentProcessTest, DecidesOnTheCaseServicesFactsAcrossRestartsOfEither) 
   case_v1::PauseCaseRequest pause;
   pause.set_request_id("e2e-pause");
   pause.set_case_id(case_id);
-  pause.set_reason("victim unwell");
+  pause.set_reason("victim-unwell");
   ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause,
                             p_.Token(Role::kFacilitator, kAnn)),
               IsOk());

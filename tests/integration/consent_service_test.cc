@@ -259,7 +259,9 @@ class ConsentServiceTest : public ::testing::Test {
     risk.set_assessment_id(id);
     risk.set_level(case_v1::MEDIUM);
     for (auto k : kinds) risk.add_allowed_kinds(k);
-    risk.set_review_date("2036-09-01");  // not due: contact-gate/2 reads it
+    // Not due (contact-gate/2 reads it) and within two years (validation).
+    risk.set_review_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90),
+                                          absl::UTCTimeZone()));
     CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, Ann());
   }
 
@@ -343,7 +345,7 @@ class ConsentServiceTest : public ::testing::Test {
     r.set_request_id(absl::StrCat("decide-", ++counter_));
     r.set_case_id(case_id_);
     r.set_kind(kind);
-    r.set_purpose("deliver the apology letter");
+    r.set_purpose("deliver-apology-letter");
     *r.mutable_causal_token() = Seen();
     return r;
   }
@@ -659,7 +661,7 @@ TEST_F(ConsentServiceTest, PausedClosedAndUnallocatedAreRefusedAndRecorded) {
   case_v1::PauseCaseRequest pause;
   pause.set_request_id("pause-gates");
   pause.set_case_id(case_id_);
-  pause.set_reason("victim in hospital");
+  pause.set_reason("victim-in-hospital");
   CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, Ann());
   EXPECT_THAT(Codes(Decide(common_v1::LETTER_DELIVERY)),
               Contains(consent_v1::CASE_PAUSED));

@@ -178,7 +178,7 @@ absl::StatusOr<consent_v1::ContactDecision> ServiceProcesses::Decide(
   r.set_case_id(case_id);
   r.set_kind(kind);
   r.set_facilitator_id(kAnn);
-  r.set_purpose("deliver the apology letter");
+  r.set_purpose("deliver-apology-letter");
   *r.mutable_causal_token() = token_;
   return Call<consent_v1::ContactDecision>(
       Token(Role::kService, "conference"),
