@@ -226,6 +226,105 @@ TEST_F(ContactGateDefectsTest, AConsentLogChangedOnDiskIsNotServed) {
   EXPECT_THAT(output, HasSubstr(absl::StrCat("position ", consent->position())));
 }
 
+// D2: a case found unsuitable shows it in its stage, and no contact of any
+// kind is approved: CASE_UNSUITABLE.
+TEST_F(ContactGateDefectsTest, ACaseFoundUnsuitableRefusesEveryContact) {
+  const std::string case_id = p_.ReadyCase("d2");
+  p_.ConsentToLetters(case_id);
+  ASSERT_EQ(p_.Decide(case_id, "d2-before", common_v1::LETTER_DELIVERY)->decision().outcome(),
+            consent_v1::APPROVED);
+  case_v1::RecordSuitabilityRequest unsuitable;
+  unsuitable.set_request_id("d2-unsuitable");
+  unsuitable.set_case_id(case_id);
+  unsuitable.set_suitable(false);
+  unsuitable.set_reason(case_v1::RISK_TOO_HIGH);
+  ASSERT_THAT(
+      p_.CaseCommand(&case_v1::CaseService::Stub::RecordSuitability, unsuitable, manager_),
+      IsOk());
+  auto view = p_.GetCase(case_id, manager_);
+  ASSERT_THAT(view, IsOk());
+  EXPECT_EQ(view->stage(), case_v1::FOUND_UNSUITABLE);
+  for (common_v1::ContactKind kind :
+       {common_v1::APPROACH_VICTIM, common_v1::LETTER_DELIVERY, common_v1::SHUTTLE_MESSAGE,
+        common_v1::VIDEO_MEETING, common_v1::FACE_TO_FACE_CONFERENCE}) {
+    auto d = p_.Decide(case_id, absl::StrCat("d2-", kind), kind);
+    ASSERT_THAT(d, IsOk());
+    EXPECT_EQ(d->decision().outcome(), consent_v1::REFUSED) << kind;
+    bool unsuitable_reason = false;
+    for (const consent_v1::Reason& r : d->decision().reasons()) {
+      unsuitable_reason |= r.code() == consent_v1::CASE_UNSUITABLE;
+    }
+    EXPECT_TRUE(unsuitable_reason) << kind;
+    EXPECT_EQ(d->decision().policy_version(), "contact-gate/2");
+  }
+}
+
+// D3: a participant id reused in another case is another person: erasing
+// them there leaves the first case's victim whole, and the gate still
+// decides on them as they are.
+TEST_F(ContactGateDefectsTest, AnErasureInOneCaseNeverReachesANamesakeInAnother) {
+  const std::string case_a = p_.ReadyCase("d3a");
+  p_.ConsentToLetters(case_a);
+  // A facilitator not allocated to A refers case B naming the same ids.
+  const std::string bo = p_.Token(Role::kFacilitator, "facilitator-bo");
+  auto referred =
+      p_.CaseCommand(&case_v1::CaseService::Stub::ReferCase, p_.Referral("d3b"), bo);
+  ASSERT_THAT(referred, IsOk());
+  const std::string case_b = referred->case_id();
+  case_v1::CloseCaseRequest close;
+  close.set_request_id("d3b-close");
+  close.set_case_id(case_b);
+  close.set_reason(case_v1::NO_CONTACT_POSSIBLE);
+  ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::CloseCase, close, manager_),
+              IsOk());
+  case_v1::EraseParticipantRequest erase;
+  erase.set_request_id("d3b-erase");
+  erase.set_case_id(case_b);
+  erase.set_participant_id("v-1");
+  erase.set_basis(case_v1::ERASURE_REQUEST);
+  erase.set_reason("SAR-0042");
+  ASSERT_THAT(
+      p_.CaseCommand(&case_v1::CaseService::Stub::EraseParticipant, erase, manager_),
+      IsOk());
+
+  auto b = p_.GetCase(case_b, manager_);
+  ASSERT_THAT(b, IsOk());
+  auto a = p_.GetCase(case_a, manager_);
+  ASSERT_THAT(a, IsOk());
+  for (const case_v1::ParticipantView& v : b->participants()) {
+    if (v.participant_id() == "v-1") EXPECT_TRUE(v.erased());
+  }
+  bool seen = false;
+  for (const case_v1::ParticipantView& v : a->participants()) {
+    if (v.participant_id() != "v-1") continue;
+    seen = true;
+    EXPECT_FALSE(v.erased());
+    EXPECT_EQ(v.details().full_name(), "Verity Quill");
+  }
+  EXPECT_TRUE(seen);
+  auto d = p_.Decide(case_a, "d3a-letter", common_v1::LETTER_DELIVERY);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_EQ(d->decision().outcome(), consent_v1::APPROVED);
+}
+
+// D4: a request that does not parse is INVALID_ARGUMENT with a message the
+// caller can act on (not UNIMPLEMENTED), even without a token, and protobuf
+// writes nothing of its own to stderr.
+TEST_F(ContactGateDefectsTest, ARequestThatDoesNotParseIsInvalidArgument) {
+  const uint64_t before = p_.CaseHead();
+  // ReferCaseRequest.request_id (field 1) holding bytes that are not UTF-8.
+  const std::string bad_utf8 = std::string("\x0a\x02\xc3\x28", 4);
+  for (const std::string& bytes :
+       {bad_utf8, std::string("\xff\xff\xff\xff\xff", 5), std::string("\x0a\x7f", 2)}) {
+    const grpc::Status s =
+        testing::CallRaw(p_.case_channel(), "/mend.case.v1.CaseService/ReferCase", bytes);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("request does not parse"));
+  }
+  EXPECT_EQ(p_.CaseHead(), before);
+  EXPECT_THAT(p_.CaseOutput(), ::testing::Not(HasSubstr("[libprotobuf")));
+}
+
 // D5: a page token that ListCases did not make is INVALID_ARGUMENT.
 TEST_F(ContactGateDefectsTest, ListCasesRefusesPageTokensItDidNotMake) {
   p_.ReadyCase("d5a");

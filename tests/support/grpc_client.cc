@@ -1,8 +1,11 @@
 #include "tests/support/grpc_client.h"
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace mend::testing {
@@ -46,6 +49,25 @@ bool WaitServing(const std::shared_ptr<grpc::Channel>& channel, absl::Duration t
   std::cerr << "Health.Watch ended before SERVING: " << status.error_code() << " "
             << status.error_message() << "\n";
   return false;
+}
+
+grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& method, const std::string& bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  return status;
 }
 
 }  // namespace mend::testing

@@ -43,6 +43,12 @@ absl::StatusOr<Response> Call(const std::string& token, Fn fn,
   return response;
 }
 
+// Sends `bytes` as the raw request of `method` ("/pkg.Service/Method") on
+// `channel`, with no token, and returns the status (a server-streaming
+// method's status reads the same way).
+grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& method, const std::string& bytes);
+
 }  // namespace mend::testing
 
 #endif  // MEND_TESTS_SUPPORT_GRPC_CLIENT_H_

@@ -110,6 +110,7 @@ class ServiceProcesses {
   uint64_t ConsentHead();
 
   case_v1::CaseService::Stub& case_stub() { return *case_stub_; }
+  const std::shared_ptr<grpc::Channel>& case_channel() const { return case_channel_; }
   consent_v1::ConsentService::Stub& consent_stub() { return *consent_stub_; }
   common_v1::CausalToken& causal_token() { return token_; }
   const TempDir& dir() const { return dir_; }
