@@ -10,6 +10,9 @@ if [[ "${MEND_SKIP_DEPS:-0}" != 1 ]]; then
   bash "$ROOT/scripts/install-deps.sh"
 fi
 
+echo "== formatting (clang-format)"
+bash "$ROOT/scripts/check-format.sh"
+
 echo "== build (RelWithDebInfo)"
 bash "$ROOT/scripts/build.sh" "$ROOT/build"
 echo "== tests"

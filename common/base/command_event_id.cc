@@ -44,8 +44,8 @@ std::optional<CommandEventId> ParseCommandEventId(std::string_view event_id) {
     return std::nullopt;
   }
   CommandEventId id;
-  if (!absl::SimpleAtoi(std::string(*index), &id.index) || index->empty() || (*index)[0] == '+' ||
-      (*index)[0] == '-') {
+  if (!absl::SimpleAtoi(std::string(*index), &id.index) || index->empty() ||
+      (*index)[0] == '+' || (*index)[0] == '-') {
     return std::nullopt;
   }
   if (digest->size() != kDigestLength || !IsLowerHex(*digest)) return std::nullopt;

@@ -10,7 +10,9 @@ namespace {
 
 constexpr std::string_view kFormat = "mend-page/1/";
 
-std::string Prefix(std::string_view method) { return absl::StrCat(std::string(kFormat), std::string(method), "/"); }
+std::string Prefix(std::string_view method) {
+  return absl::StrCat(std::string(kFormat), std::string(method), "/");
+}
 
 absl::Status NotOurs(std::string_view method) {
   return absl::InvalidArgumentError(absl::StrCat(

@@ -17,7 +17,12 @@
 namespace mend::eventlog {
 namespace {
 
-enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
+enum WireType : uint32_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+  kFixed32 = 5
+};
 
 // A cursor over protobuf wire format. Every read checks bounds; a failed read
 // leaves ok() false and every later read failing.

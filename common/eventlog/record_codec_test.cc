@@ -108,10 +108,19 @@ TEST(RecordCodecTest, DecodesBinaryPayloadAndResetsTheView) {
 
 TEST(RecordCodecTest, SkipsUnknownFields) {
   std::string bytes = Serialized(Sample());
-  bytes.append("\x20\x05", 2);            // field 4, varint: from a newer writer
-  bytes.append("\x29" "12345678", 9);     // field 5, fixed64
-  bytes.append("\x32\x03" "abc", 5);      // field 6, length-delimited
-  bytes.append("\x3d" "1234", 5);         // field 7, fixed32
+  bytes.append("\x20\x05", 2);  // field 4, varint: from a newer writer
+  bytes.append(
+      "\x29"
+      "12345678",
+      9);  // field 5, fixed64
+  bytes.append(
+      "\x32\x03"
+      "abc",
+      5);  // field 6, length-delimited
+  bytes.append(
+      "\x3d"
+      "1234",
+      5);  // field 7, fixed32
   RecordView view;
   ASSERT_THAT(DecodeRecord(bytes, &view), IsOk());
   EXPECT_EQ(view.stream_id, "case-1");
@@ -126,8 +135,8 @@ TEST(RecordCodecTest, MalformedRecordsAreDataLoss) {
   EXPECT_THAT(DecodeRecord(std::string("\x08\x01", 2), &view),
               StatusIs(kDataLoss));  // field 1 as a varint
   EXPECT_THAT(DecodeRecord(std::string("\x0b", 1), &view), StatusIs(kDataLoss));  // group
-  EXPECT_THAT(DecodeRecord(std::string("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 11),
-                           &view),
+  EXPECT_THAT(DecodeRecord(
+                  std::string("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 11), &view),
               StatusIs(kDataLoss));  // overlong varint
   v1::StoredRecord no_envelope;
   no_envelope.set_prev_hash(std::string(32, 'h'));

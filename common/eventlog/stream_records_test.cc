@@ -36,17 +36,20 @@ class StreamRecordsTest : public ::testing::Test {
     store_ = *std::move(store);
     // 600 events of stream "s" (more than one batch), interleaved with "t".
     for (int i = 1; i <= 600; ++i) {
-      ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event(absl::StrCat("s", i))}),
-                  IsOk());
+      ASSERT_THAT(
+          store_->Append("s", ExpectedVersion::Any(), {Event(absl::StrCat("s", i))}),
+          IsOk());
       if (i % 100 == 0) {
-        ASSERT_THAT(store_->Append("t", ExpectedVersion::Any(), {Event(absl::StrCat("t", i))}),
-                    IsOk());
+        ASSERT_THAT(
+            store_->Append("t", ExpectedVersion::Any(), {Event(absl::StrCat("t", i))}),
+            IsOk());
       }
     }
   }
 
   // The payloads ForEachStreamRecord gives for [from, to].
-  std::vector<std::string> Payloads(const std::string& stream, uint64_t from, uint64_t to) {
+  std::vector<std::string> Payloads(const std::string& stream, uint64_t from,
+                                    uint64_t to) {
     std::vector<std::string> out;
     EXPECT_THAT(ForEachStreamRecord(*store_, stream, from, to,
                                     [&](const RawRecord& record, const RecordView& view) {
@@ -66,7 +69,8 @@ TEST_F(StreamRecordsTest, GivesTheWholeStreamInVersionOrderAcrossBatches) {
   std::vector<std::string> all = Payloads("s", 1, 0);
   ASSERT_EQ(all.size(), 600u);
   for (int i = 0; i < 600; ++i) EXPECT_EQ(all[i], absl::StrCat("s", i + 1));
-  EXPECT_THAT(Payloads("t", 0, 0), ElementsAre("t100", "t200", "t300", "t400", "t500", "t600"));
+  EXPECT_THAT(Payloads("t", 0, 0),
+              ElementsAre("t100", "t200", "t300", "t400", "t500", "t600"));
 }
 
 TEST_F(StreamRecordsTest, StopsAtToVersionInclusive) {
@@ -92,10 +96,9 @@ TEST_F(StreamRecordsTest, TheFirstErrorOfTheCallbackStopsTheReading) {
 }
 
 TEST_F(StreamRecordsTest, AMalformedStreamIdIsTheStoresError) {
-  EXPECT_THAT(ForEachStreamRecord(*store_, "", 1, 0,
-                                  [](const RawRecord&, const RecordView&) {
-                                    return absl::OkStatus();
-                                  }),
+  EXPECT_THAT(ForEachStreamRecord(
+                  *store_, "", 1, 0,
+                  [](const RawRecord&, const RecordView&) { return absl::OkStatus(); }),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

@@ -15,18 +15,21 @@ namespace {
 // zero means the default.
 absl::StatusOr<size_t> CheckCount(std::string_view field, int32_t value) {
   if (value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(field), " must not be negative"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(field), " must not be negative"));
   }
   if (value > EventLogService::kMaxCount) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(field), " is ", value, "; the limit is ", EventLogService::kMaxCount));
+    return absl::InvalidArgumentError(absl::StrCat(std::string(field), " is ", value,
+                                                   "; the limit is ",
+                                                   EventLogService::kMaxCount));
   }
   return value == 0 ? EventLogService::kDefaultMaxCount : static_cast<size_t>(value);
 }
 
 absl::Status CheckNotNegative(std::string_view field, int64_t value) {
   if (value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(field), " must not be negative"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(field), " must not be negative"));
   }
   return absl::OkStatus();
 }
@@ -181,9 +184,8 @@ EventLogService::~EventLogService() {
   // every subscription is done) before the service is destroyed.
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](EventLogService* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return s->subscriptions_.empty();
-      },
+      +[](EventLogService* s)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->subscriptions_.empty(); },
       this));
 }
 
@@ -257,9 +259,8 @@ grpc::ServerUnaryReactor* EventLogService::Read(grpc::CallbackServerContext* con
   if (status.ok()) status = count.status();
   if (status.ok()) {
     const uint64_t head = store_->GetHead().position;
-    absl::StatusOr<std::vector<RawRecord>> records =
-        store_->Read(static_cast<uint64_t>(request->from_position()), *count,
-                     kMaxResponseBytes);
+    absl::StatusOr<std::vector<RawRecord>> records = store_->Read(
+        static_cast<uint64_t>(request->from_position()), *count, kMaxResponseBytes);
     status = records.status();
     if (status.ok()) {
       FillResponse(*records, std::max(head, HeadCovering(*store_, *records)), response);
@@ -281,10 +282,9 @@ grpc::ServerUnaryReactor* EventLogService::ReadStream(
   absl::StatusOr<size_t> count = CheckCount("max_count", request->max_count());
   if (status.ok()) status = count.status();
   if (status.ok()) {
-    absl::StatusOr<std::vector<RawRecord>> records =
-        store_->ReadStream(request->stream_id(),
-                           static_cast<uint64_t>(request->from_version()), *count,
-                           kMaxResponseBytes);
+    absl::StatusOr<std::vector<RawRecord>> records = store_->ReadStream(
+        request->stream_id(), static_cast<uint64_t>(request->from_version()), *count,
+        kMaxResponseBytes);
     status = records.status();
     if (status.ok()) FillResponse(*records, HeadCovering(*store_, *records), response);
   }

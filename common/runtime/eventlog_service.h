@@ -33,8 +33,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "common/security/auth.h"
 #include "common/eventlog/event_store.h"
+#include "common/security/auth.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 
 namespace mend::eventlog {

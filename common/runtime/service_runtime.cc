@@ -16,12 +16,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/config.h"
-#include "common/runtime/eventlog_service.h"
+#include "common/base/status_macros.h"
 #include "common/observability/grpc_metrics.h"
 #include "common/observability/logging.h"
 #include "common/observability/metrics.h"
 #include "common/observability/metrics_server.h"
-#include "common/base/status_macros.h"
+#include "common/runtime/eventlog_service.h"
 #include "common/runtime/store_metrics.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000",
@@ -101,7 +101,8 @@ class InFlightInterceptor final : public grpc::experimental::Interceptor {
   std::shared_ptr<InFlightCalls> in_flight_;
 };
 
-class InFlightFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+class InFlightFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit InFlightFactory(std::shared_ptr<InFlightCalls> in_flight)
       : in_flight_(std::move(in_flight)) {}
@@ -192,8 +193,9 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(Options o
   } else {
     auto verifier = TokenVerifier::FromPublicKeyFile(o.token_public_key);
     if (!verifier.ok()) {
-      return absl::Status(verifier.status().code(),
-                          absl::StrCat("--token_public_key: ", verifier.status().message()));
+      return absl::Status(
+          verifier.status().code(),
+          absl::StrCat("--token_public_key: ", verifier.status().message()));
     }
     runtime->verifier_ = *std::move(verifier);
   }
@@ -226,10 +228,11 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(Options o
     runtime->keys_ = *std::move(keys);
   }
   runtime->metrics_ = std::make_unique<metrics::MetricsRegistry>();
-  MEND_RETURN_IF_ERROR(
-      metrics::RegisterStoreMetrics(runtime->metrics_.get(), runtime->store_.get(), o.service));
-  MEND_ASSIGN_OR_RETURN(metrics::RuntimeMetrics runtime_metrics,
-                        metrics::RegisterRuntimeMetrics(runtime->metrics_.get(), o.service));
+  MEND_RETURN_IF_ERROR(metrics::RegisterStoreMetrics(runtime->metrics_.get(),
+                                                     runtime->store_.get(), o.service));
+  MEND_ASSIGN_OR_RETURN(
+      metrics::RuntimeMetrics runtime_metrics,
+      metrics::RegisterRuntimeMetrics(runtime->metrics_.get(), o.service));
   runtime->runtime_metrics_ =
       std::make_unique<metrics::RuntimeMetrics>(std::move(runtime_metrics));
   return runtime;
@@ -245,11 +248,12 @@ void ServiceRuntime::SetReplay(std::function<absl::Status(const ReplayedEvent&)>
   replay_ = std::move(replay);
 }
 
-std::shared_ptr<grpc::Channel> ServiceRuntime::UpstreamChannel(const std::string& address,
-                                                               absl::Status* status) const {
+std::shared_ptr<grpc::Channel> ServiceRuntime::UpstreamChannel(
+    const std::string& address, absl::Status* status) const {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (!options_.tls.ca.empty()) {
-    auto tls = MakeChannelCredentials(options_.tls.ca, options_.tls.cert, options_.tls.key);
+    auto tls =
+        MakeChannelCredentials(options_.tls.ca, options_.tls.cert, options_.tls.key);
     if (!tls.ok()) {
       *status = tls.status();
       return nullptr;
@@ -302,8 +306,8 @@ absl::StatusOr<Follower*> ServiceRuntime::AddFollower(const std::string& upstrea
              {{"upstream", upstream}});
   };
   MEND_ASSIGN_OR_RETURN(std::unique_ptr<Follower> follower,
-                        Follower::Create(store_.get(), std::move(options), std::move(handler),
-                                         std::move(committed)));
+                        Follower::Create(store_.get(), std::move(options),
+                                         std::move(handler), std::move(committed)));
   followers_.push_back(std::move(follower));
   return followers_.back().get();
 }
@@ -446,9 +450,8 @@ void ServiceRuntime::Shutdown() {
       absl::MutexLock lock(&in_flight_->mu);
       in_flight_->mu.AwaitWithDeadline(
           absl::Condition(
-              +[](internal::InFlightCalls* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                return f->calls == 0;
-              },
+              +[](internal::InFlightCalls* f)
+                   ABSL_NO_THREAD_SAFETY_ANALYSIS { return f->calls == 0; },
               in_flight_.get()),
           deadline);
       if (in_flight_->calls > 0) {

@@ -10,7 +10,8 @@
 //     if (!runtime.ok()) return mend::ExitOnError(runtime.status());
 //     ConsentService service(runtime->get());
 //     (*runtime)->RegisterService(&service);
-//     (*runtime)->SetReplay([&](const mend::ReplayedEvent& e) { return service.Apply(e); });
+//     (*runtime)->SetReplay([&](const mend::ReplayedEvent& e) { return service.Apply(e);
+//     });
 //     (*runtime)->AddFollower("case", absl::GetFlag(FLAGS_upstream_case), ...);
 //     if (absl::Status s = (*runtime)->Start(); !s.ok()) return mend::ExitOnError(s);
 //     (*runtime)->RunUntilSignal();             // SIGTERM/SIGINT: drain, exit 0
@@ -50,12 +51,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/security/auth.h"
 #include "common/eventlog/event_store.h"
+#include "common/eventlog/record_codec.h"
 #include "common/runtime/follower.h"
 #include "common/runtime/replayed_event.h"
+#include "common/security/auth.h"
 #include "common/security/key_store.h"
-#include "common/eventlog/record_codec.h"
 #include "common/security/tls.h"
 
 namespace grpc {
@@ -82,15 +83,15 @@ struct InFlightCalls;  // service_runtime.cc
 class ServiceRuntime {
  public:
   struct Options {
-    std::string service;                // "case", "consent", ...: logs, metrics
-    std::string listen = "127.0.0.1:0"; // gRPC listening address
-    std::string data_dir;               // the event log lives in <data_dir>/eventlog
-    std::string metrics_listen;         // host:port for /metrics; empty: none
-    TlsFiles tls;                       // cert empty: no TLS
-    bool allow_insecure = false;        // plaintext on a non-loopback address
-    std::string token_public_key;       // PEM; empty: development mode
-    std::string master_key;             // master key file; empty: no key store
-    std::string service_token_file;     // token this service presents upstream
+    std::string service;                 // "case", "consent", ...: logs, metrics
+    std::string listen = "127.0.0.1:0";  // gRPC listening address
+    std::string data_dir;                // the event log lives in <data_dir>/eventlog
+    std::string metrics_listen;          // host:port for /metrics; empty: none
+    TlsFiles tls;                        // cert empty: no TLS
+    bool allow_insecure = false;         // plaintext on a non-loopback address
+    std::string token_public_key;        // PEM; empty: development mode
+    std::string master_key;              // master key file; empty: no key store
+    std::string service_token_file;      // token this service presents upstream
     std::string log_level = "info";
     absl::Duration shutdown_grace = absl::Seconds(10);
     absl::Duration default_deadline = absl::Seconds(30);

@@ -16,7 +16,8 @@ TEST(UuidTest, IsVersion4VariantRfc4122LowerHex) {
       if (j == 8 || j == 13 || j == 18 || j == 23) {
         ASSERT_EQ(id[j], '-') << id;
       } else {
-        ASSERT_TRUE((id[j] >= '0' && id[j] <= '9') || (id[j] >= 'a' && id[j] <= 'f')) << id;
+        ASSERT_TRUE((id[j] >= '0' && id[j] <= '9') || (id[j] >= 'a' && id[j] <= 'f'))
+            << id;
       }
     }
     EXPECT_EQ(id[14], '4') << id;

@@ -172,7 +172,8 @@ class Authorizer {
   using Admission = std::function<absl::Status(std::string_view full_method)>;
 
   Authorizer(const TokenVerifier* verifier, const MethodPolicy* policy,
-             std::function<absl::Time()> clock = absl::Now, Admission admission = nullptr);
+             std::function<absl::Time()> clock = absl::Now,
+             Admission admission = nullptr);
 
   // The caller of a call to `full_method`, from the call's `authorization`
   // metadata ("Bearer <JWT>"; the scheme is case-insensitive).

@@ -41,9 +41,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "common/security/crypto.h"
 #include "common/base/sha256.h"
 #include "common/base/status_macros.h"
+#include "common/security/crypto.h"
 
 namespace mend::crypto {
 namespace {

@@ -13,8 +13,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/barrier.h"
-#include "common/security/crypto.h"
 #include "common/eventlog/event_store.h"
+#include "common/security/crypto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/record.pb.h"
@@ -291,7 +291,8 @@ TEST_F(KeyStoreTest, EraseLeavesNoFileHoldingTheWrappedKey) {
     for (const auto& entry : std::filesystem::directory_iterator(log_path_)) {
       if (!entry.is_regular_file()) continue;
       std::ifstream in(entry.path(), std::ios::binary);
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string bytes((std::istreambuf_iterator<char>(in)),
+                        std::istreambuf_iterator<char>());
       if (bytes.find(wrapped_bytes) != std::string::npos) {
         holding.push_back(entry.path().filename().string());
       }

@@ -389,7 +389,9 @@ int Main() {
 }  // namespace
 }  // namespace mend::eventlog
 
-namespace mend::bench { int FollowerCatchupMain(); }  // follower_catchup.cc
+namespace mend::bench {
+int FollowerCatchupMain();
+}  // namespace mend::bench
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);

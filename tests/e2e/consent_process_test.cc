@@ -105,7 +105,7 @@ TEST_F(ConsentProcessTest, DecidesOnTheCaseServicesFactsAcrossRestartsOfEither) 
   pause.set_case_id(case_id);
   pause.set_reason("victim-unwell");
   ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause,
-                            p_.Token(Role::kFacilitator, kAnn)),
+                             p_.Token(Role::kFacilitator, kAnn)),
               IsOk());
   absl::StatusOr<consent_v1::ContactDecision> paused = Decide(case_id, "e2e-decide-4");
   ASSERT_THAT(paused, IsOk()) << p_.ConsentOutput();
@@ -117,10 +117,11 @@ TEST_F(ConsentProcessTest, DecidesOnTheCaseServicesFactsAcrossRestartsOfEither) 
 }
 
 TEST_F(ConsentProcessTest, RefusesToStartWithoutTheCaseServicesAddress) {
-  auto child = ChildProcess::Start(kConsentBinary,
-                                   {absl::StrCat("--listen=127.0.0.1:", ::mend::testing::PickFreePort()),
-                                    "--data_dir=" + dir_.Sub("consent")},
-                                   dir_.Sub("no-upstream"));
+  auto child = ChildProcess::Start(
+      kConsentBinary,
+      {absl::StrCat("--listen=127.0.0.1:", ::mend::testing::PickFreePort()),
+       "--data_dir=" + dir_.Sub("consent")},
+      dir_.Sub("no-upstream"));
   ASSERT_THAT(child, IsOk());
   std::optional<int> status = child->Wait(absl::Seconds(30));
   ASSERT_TRUE(status.has_value());

@@ -69,12 +69,14 @@ TEST_F(ContactGateDefectsTest, ReusedRequestIdWithOtherContentIsRefusedOnTheCase
   ack.set_request_id("d1-ack");
   ack.set_case_id(case_id);
   ack.set_acknowledged(true);
-  ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::RecordAcknowledgement, ack, ann_),
-              IsOk());
+  ASSERT_THAT(
+      p_.CaseCommand(&case_v1::CaseService::Stub::RecordAcknowledgement, ack, ann_),
+      IsOk());
   heads = Heads(case_id);
   ack.set_acknowledged(false);
-  EXPECT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::RecordAcknowledgement, ack, ann_),
-              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("other content")));
+  EXPECT_THAT(
+      p_.CaseCommand(&case_v1::CaseService::Stub::RecordAcknowledgement, ack, ann_),
+      StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("other content")));
   EXPECT_EQ(Heads(case_id), heads);
   auto view = p_.GetCase(case_id, manager_);
   ASSERT_THAT(view, IsOk());
@@ -84,7 +86,8 @@ TEST_F(ContactGateDefectsTest, ReusedRequestIdWithOtherContentIsRefusedOnTheCase
 // D1 on the consent service: withdrawing one scope and then "all scopes"
 // under one id, a consent GIVEN then DECLINED, a decision for one kind then
 // another — each second request is ALREADY_EXISTS and appends nothing.
-TEST_F(ContactGateDefectsTest, ReusedRequestIdWithOtherContentIsRefusedOnTheConsentService) {
+TEST_F(ContactGateDefectsTest,
+       ReusedRequestIdWithOtherContentIsRefusedOnTheConsentService) {
   const std::string case_id = p_.ReadyCase("d1c");
   p_.ConsentToLetters(case_id);
 
@@ -174,14 +177,15 @@ TEST_F(ContactGateDefectsTest, ADecisionWithoutACausalTokenSeesTheCaseLogAsItIsN
     release.set_request_id("fresh-release-" + n);
     release.set_case_id(case_id);
     release.set_facilitator_id(ServiceProcesses::kAnn);
-    ASSERT_THAT(
-        p_.CaseCommand(&case_v1::CaseService::Stub::ReleaseFacilitator, release, manager_),
-        IsOk());
+    ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::ReleaseFacilitator, release,
+                               manager_),
+                IsOk());
     p_.causal_token().Clear();
     auto refused = p_.Decide(case_id, "fresh-refused-" + n, common_v1::LETTER_DELIVERY);
     ASSERT_THAT(refused, IsOk());
     ASSERT_EQ(refused->decision().outcome(), consent_v1::REFUSED) << "try " << i;
-    EXPECT_EQ(refused->decision().reasons(0).code(), consent_v1::FACILITATOR_NOT_ALLOCATED);
+    EXPECT_EQ(refused->decision().reasons(0).code(),
+              consent_v1::FACILITATOR_NOT_ALLOCATED);
   }
 }
 
@@ -192,9 +196,10 @@ TEST_F(ContactGateDefectsTest, AnUnallocatedFacilitatorCannotTellWhetherACaseExi
   p_.WaitConsentCaughtUp(case_id);
   const std::string bo = p_.Token(Role::kFacilitator, "facilitator-bo");
   for (const std::string& id : {case_id, std::string("no-such-case")}) {
-    const std::string message =
-        absl::StrCat("facilitator \"facilitator-bo\" is not allocated to case \"", id, "\"");
-    EXPECT_THAT(p_.GetCase(id, bo), StatusIs(absl::StatusCode::kPermissionDenied, message))
+    const std::string message = absl::StrCat(
+        "facilitator \"facilitator-bo\" is not allocated to case \"", id, "\"");
+    EXPECT_THAT(p_.GetCase(id, bo),
+                StatusIs(absl::StatusCode::kPermissionDenied, message))
         << id;
     consent_v1::GetConsentsRequest r;
     r.set_case_id(id);
@@ -231,22 +236,24 @@ TEST_F(ContactGateDefectsTest, AConsentLogChangedOnDiskIsNotServed) {
 TEST_F(ContactGateDefectsTest, ACaseFoundUnsuitableRefusesEveryContact) {
   const std::string case_id = p_.ReadyCase("d2");
   p_.ConsentToLetters(case_id);
-  ASSERT_EQ(p_.Decide(case_id, "d2-before", common_v1::LETTER_DELIVERY)->decision().outcome(),
-            consent_v1::APPROVED);
+  ASSERT_EQ(
+      p_.Decide(case_id, "d2-before", common_v1::LETTER_DELIVERY)->decision().outcome(),
+      consent_v1::APPROVED);
   case_v1::RecordSuitabilityRequest unsuitable;
   unsuitable.set_request_id("d2-unsuitable");
   unsuitable.set_case_id(case_id);
   unsuitable.set_suitable(false);
   unsuitable.set_reason(case_v1::RISK_TOO_HIGH);
-  ASSERT_THAT(
-      p_.CaseCommand(&case_v1::CaseService::Stub::RecordSuitability, unsuitable, manager_),
-      IsOk());
+  ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::RecordSuitability, unsuitable,
+                             manager_),
+              IsOk());
   auto view = p_.GetCase(case_id, manager_);
   ASSERT_THAT(view, IsOk());
   EXPECT_EQ(view->stage(), case_v1::FOUND_UNSUITABLE);
   for (common_v1::ContactKind kind :
-       {common_v1::APPROACH_VICTIM, common_v1::LETTER_DELIVERY, common_v1::SHUTTLE_MESSAGE,
-        common_v1::VIDEO_MEETING, common_v1::FACE_TO_FACE_CONFERENCE}) {
+       {common_v1::APPROACH_VICTIM, common_v1::LETTER_DELIVERY,
+        common_v1::SHUTTLE_MESSAGE, common_v1::VIDEO_MEETING,
+        common_v1::FACE_TO_FACE_CONFERENCE}) {
     auto d = p_.Decide(case_id, absl::StrCat("d2-", kind), kind);
     ASSERT_THAT(d, IsOk());
     EXPECT_EQ(d->decision().outcome(), consent_v1::REFUSED) << kind;
@@ -338,8 +345,8 @@ TEST_F(ContactGateDefectsTest, ListCasesRefusesPageTokensItDidNotMake) {
   ASSERT_THAT(first, IsOk());
   ASSERT_EQ(first->cases_size(), 1);
   ASSERT_FALSE(first->next_page_token().empty());
-  for (const std::string bad : {std::string("garbage"), std::string("YzE"),
-                                first->next_page_token() + "x"}) {
+  for (const std::string bad :
+       {std::string("garbage"), std::string("YzE"), first->next_page_token() + "x"}) {
     list.set_page_token(bad);
     EXPECT_THAT(Call<case_v1::ListCasesResponse>(
                     manager_,

@@ -17,13 +17,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/security/auth.h"
 #include "common/eventlog/event_store.h"
 #include "common/eventlog/record_codec.h"
+#include "common/security/auth.h"
 #include "gmock/gmock.h"
-#include "httplib.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/process.h"
@@ -78,10 +78,9 @@ class HealthWatch {
   std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader_;
 };
 
-absl::StatusOr<eventlog::v1::AppendResponse> Append(eventlog::v1::EventLogWriter::Stub& stub,
-                                                    const std::string& token,
-                                                    const std::string& stream,
-                                                    const std::string& id) {
+absl::StatusOr<eventlog::v1::AppendResponse> Append(
+    eventlog::v1::EventLogWriter::Stub& stub, const std::string& token,
+    const std::string& stream, const std::string& id) {
   grpc::ClientContext context;
   AttachBearerToken(&context, token);
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -123,7 +122,8 @@ class RuntimeProcessTest : public ::testing::Test {
   const std::string service_token_ = TokenFor(Role::kService, "example-client");
 };
 
-TEST_F(RuntimeProcessTest, HealthIsNotServingDuringReplayServingAfterAndNotServingOnDrain) {
+TEST_F(RuntimeProcessTest,
+       HealthIsNotServingDuringReplayServingAfterAndNotServingOnDrain) {
   // A log to replay, written before the process starts.
   {
     std::filesystem::create_directories(dir_.Sub("svc"));
@@ -417,8 +417,8 @@ TEST_F(RuntimeProcessTest, SigkillDuringCatchUpLosesAndRepeatsNoUpstreamEvent) {
 TEST_F(RuntimeProcessTest, MetricsEndpointShowsCallsAppendsAndFsyncs) {
   const int port = testing::PickFreePort();
   const int metrics_port = testing::PickFreePort();
-  ChildProcess child =
-      StartService("svc", port, {absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
+  ChildProcess child = StartService(
+      "svc", port, {absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
   WaitServing(port, child);
   auto writer = eventlog::v1::EventLogWriter::NewStub(Connect(port));
   for (int i = 0; i < 3; ++i) {
@@ -441,14 +441,15 @@ TEST_F(RuntimeProcessTest, MetricsEndpointShowsCallsAppendsAndFsyncs) {
                         "EventLogWriter/Append\",code=\"PERMISSION_DENIED\"} 1"));
   EXPECT_THAT(text, ::testing::HasSubstr(
                         "mend_eventlog_appended_events_total{service=\"example\"} 3"));
-  EXPECT_THAT(text, ::testing::HasSubstr(
-                        "mend_eventlog_head_position{service=\"example\"} 3"));
+  EXPECT_THAT(text,
+              ::testing::HasSubstr("mend_eventlog_head_position{service=\"example\"} 3"));
   EXPECT_THAT(text, ::testing::HasSubstr("mend_eventlog_fsync_seconds_count{service="));
   EXPECT_THAT(text, ::testing::HasSubstr("mend_process_uptime_seconds"));
   // The refused call is in the JSON access log with its method and code.
-  EXPECT_THAT(child.Output(),
-              ::testing::HasSubstr("\"message\":\"rpc\",\"method\":\"mend.eventlog.v1."
-                                   "EventLogWriter/Append\",\"status\":\"PERMISSION_DENIED\""));
+  EXPECT_THAT(
+      child.Output(),
+      ::testing::HasSubstr("\"message\":\"rpc\",\"method\":\"mend.eventlog.v1."
+                           "EventLogWriter/Append\",\"status\":\"PERMISSION_DENIED\""));
 }
 
 // Runs the example service with `args` and `env`, expecting it to refuse to
@@ -495,11 +496,11 @@ TEST_F(RuntimeProcessTest, ServesWhileItsUpstreamIsUnreachableAndCatchesUpLater)
     std::ofstream out(token_file);
     out << TokenFor(Role::kService, "example-down") << "\n";
   }
-  ChildProcess downstream = StartService(
-      "down", down_port,
-      {absl::StrCat("--upstream_example=127.0.0.1:", up_port),
-       "--service_token_file=" + token_file,
-       absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
+  ChildProcess downstream =
+      StartService("down", down_port,
+                   {absl::StrCat("--upstream_example=127.0.0.1:", up_port),
+                    "--service_token_file=" + token_file,
+                    absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port)});
   WaitServing(down_port, downstream);
 
   httplib::Client http("127.0.0.1", metrics_port);

@@ -12,8 +12,8 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/config.h"
-#include "tests/support/eventlog_writer_service.h"
 #include "common/runtime/service_runtime.h"
+#include "tests/support/eventlog_writer_service.h"
 
 ABSL_FLAG(std::string, upstream_example, "",
           "address of another example service to follow and mirror");
@@ -57,12 +57,14 @@ absl::Status WaitForGate(const std::string& fifo) {
 int main(int argc, char** argv) {
   mend::BlockTerminationSignals();
   mend::ParseFlagsWithEnvironment(argc, argv);
-  mend::ServiceRuntime::Options options = mend::ServiceRuntime::OptionsFromFlags("example");
+  mend::ServiceRuntime::Options options =
+      mend::ServiceRuntime::OptionsFromFlags("example");
   options.policies = {&mend::eventlog::EventLogWriterPolicy()};
   auto runtime = mend::ServiceRuntime::Create(options);
   if (!runtime.ok()) return mend::ExitOnError(runtime.status());
 
-  mend::eventlog::EventLogWriterService writer((*runtime)->store(), (*runtime)->authorizer());
+  mend::eventlog::EventLogWriterService writer((*runtime)->store(),
+                                               (*runtime)->authorizer());
   (*runtime)->RegisterService(&writer);
 
   const std::string gate = absl::GetFlag(FLAGS_replay_gate);

@@ -117,7 +117,8 @@ void AppendLoop(EventStore* store, int round, int thread, uint64_t max_events) {
       ids.push_back(absl::StrCat(id_prefix, next++));
       events.push_back(MakeEvent(ids.back()));
     }
-    absl::StatusOr<AppendResult> result = store->Append(stream, expected, std::move(events));
+    absl::StatusOr<AppendResult> result =
+        store->Append(stream, expected, std::move(events));
     if (!result.ok()) {
       Fail(absl::StrCat("append of ", ids.front(), " to ", stream,
                         " failed: ", result.status().ToString()));

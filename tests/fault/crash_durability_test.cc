@@ -146,8 +146,8 @@ void RunAndKill(const std::string& log_dir, int round, size_t kill_after,
   std::string pending;  // bytes after the last newline
   char buf[1 << 16];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     ASSERT_GT(left.count(), 0) << "round " << round << ": no EOF within "
                                << kRoundDeadline.count() << " s; read "
                                << out->acks.size() << " acks, ready=" << ready
@@ -163,7 +163,8 @@ void RunAndKill(const std::string& log_dir, int round, size_t kill_after,
     if (n == 0) break;  // EOF: the child is gone
     pending.append(buf, static_cast<size_t>(n));
     size_t start = 0;
-    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos;
+         start = nl + 1) {
       const std::string line = pending.substr(start, nl - start);
       if (!ready) {
         ASSERT_EQ(line, "ready") << "round " << round << ": first line";
@@ -171,7 +172,8 @@ void RunAndKill(const std::string& log_dir, int round, size_t kill_after,
         continue;
       }
       Ack ack;
-      ASSERT_TRUE(ParseAck(line, &ack)) << "round " << round << ": bad line '" << line << "'";
+      ASSERT_TRUE(ParseAck(line, &ack))
+          << "round " << round << ": bad line '" << line << "'";
       out->acks.push_back(std::move(ack));
     }
     pending.erase(0, start);
@@ -258,11 +260,14 @@ void CheckRecoveredLog(const std::string& log_dir,
   std::shuffle(sample.begin(), sample.end(), rng);
   sample.resize(std::min(sample.size(), kDedupSamples));
   for (const auto& [id, position] : sample) {
-    auto again = store->Append(
-        stream_at[position], ExpectedVersion::Any(),
-        {NewEvent{.event_id = id, .event_type = kCrashEventType, .payload = CrashPayload(id),
-                  .actor_id = "", .actor_role = "", .correlation_id = "",
-                  .causation_id = ""}});
+    auto again = store->Append(stream_at[position], ExpectedVersion::Any(),
+                               {NewEvent{.event_id = id,
+                                         .event_type = kCrashEventType,
+                                         .payload = CrashPayload(id),
+                                         .actor_id = "",
+                                         .actor_role = "",
+                                         .correlation_id = "",
+                                         .causation_id = ""}});
     ASSERT_THAT(again, IsOk()) << "re-append of " << id;
     EXPECT_TRUE(again->deduplicated) << id;
     EXPECT_EQ(again->first_position, position) << id;
@@ -274,7 +279,8 @@ TEST(CrashDurabilityTest, AcknowledgedEventsSurviveSigkillRepeatedly) {
   const uint64_t seed = Seed();
   std::printf("MEND_CRASH_SEED=%llu\n", static_cast<unsigned long long>(seed));
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<size_t> kill_after(kMinAcksBeforeKill, kMaxAcksBeforeKill);
+  std::uniform_int_distribution<size_t> kill_after(kMinAcksBeforeKill,
+                                                   kMaxAcksBeforeKill);
 
   TempDir dir;
   const std::string log_dir = dir.Sub("log");
@@ -291,7 +297,8 @@ TEST(CrashDurabilityTest, AcknowledgedEventsSurviveSigkillRepeatedly) {
     const Clock::time_point killed = Clock::now();
     for (const Ack& ack : outcome.acks) {
       ASSERT_GT(ack.position, head_before)
-          << ack.event_id << " acknowledged at a position recovered from an earlier round";
+          << ack.event_id
+          << " acknowledged at a position recovered from an earlier round";
       ASSERT_TRUE(acked.emplace(ack.event_id, ack.position).second)
           << "event " << ack.event_id << " acknowledged twice";
       auto [it, inserted] = acked_positions.emplace(ack.position, ack.event_id);
@@ -303,10 +310,12 @@ TEST(CrashDurabilityTest, AcknowledgedEventsSurviveSigkillRepeatedly) {
       return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
     };
     std::printf(
-        "round %d: kill after %zu acks; read %zu before SIGKILL, %zu in all; head %llu -> "
+        "round %d: kill after %zu acks; read %zu before SIGKILL, %zu in all; head %llu "
+        "-> "
         "%llu (%llu durable but unacknowledged); run %lld ms, check %lld ms\n",
         round, target, outcome.acks_at_kill, outcome.acks.size(),
-        static_cast<unsigned long long>(head_before), static_cast<unsigned long long>(head),
+        static_cast<unsigned long long>(head_before),
+        static_cast<unsigned long long>(head),
         static_cast<unsigned long long>(head - head_before - outcome.acks.size()),
         static_cast<long long>(ms(killed - start)),
         static_cast<long long>(ms(Clock::now() - killed)));

@@ -10,8 +10,8 @@
 // DEADLINE_EXCEEDED, never a hang.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spawn.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,11 +31,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "common/security/auth.h"
 #include "common/eventlog/event_store.h"
-#include "common/runtime/eventlog_service.h"
-#include "common/security/tls.h"
 #include "common/observability/logging.h"
+#include "common/runtime/eventlog_service.h"
+#include "common/security/auth.h"
+#include "common/security/tls.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"

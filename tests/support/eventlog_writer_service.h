@@ -13,8 +13,8 @@
 #define MEND_TESTS_SUPPORT_EVENTLOG_WRITER_SERVICE_H_
 
 #include "absl/status/statusor.h"
-#include "common/security/auth.h"
 #include "common/eventlog/event_store.h"
+#include "common/security/auth.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 
 namespace mend::eventlog {

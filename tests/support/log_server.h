@@ -22,9 +22,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/security/auth.h"
 #include "common/eventlog/event_store.h"
 #include "common/runtime/eventlog_service.h"
+#include "common/security/auth.h"
 #include "tests/support/eventlog_writer_service.h"
 
 namespace mend::testing {

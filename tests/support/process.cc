@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
-#include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,10 +43,10 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::string& path,
   posix_spawn_file_actions_init(&actions);
   const std::string out = log_prefix + ".stdout";
   const std::string err = log_prefix + ".stderr";
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
   // The child must see SIGTERM even if the test blocked it.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -55,11 +55,13 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::string& path,
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), envp.data());
+  const int rc =
+      posix_spawn(&pid, path.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
-    return absl::InternalError(absl::StrCat("posix_spawn ", path, ": ", std::strerror(rc)));
+    return absl::InternalError(
+        absl::StrCat("posix_spawn ", path, ": ", std::strerror(rc)));
   }
   return ChildProcess(pid, log_prefix);
 }
@@ -102,7 +104,8 @@ std::optional<int> ChildProcess::Wait(absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
     int ready = 0;
     do {
-      const int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
+      const int64_t ms =
+          std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
       ready = poll(&p, 1, static_cast<int>(ms));
     } while (ready < 0 && errno == EINTR);
     close(pidfd);
@@ -118,7 +121,8 @@ std::string ChildProcess::Output() const {
   std::string all;
   for (const char* suffix : {".stdout", ".stderr"}) {
     std::ifstream in(log_prefix_ + suffix);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
     all += "--- " + log_prefix_ + suffix + "\n" + text + "\n";
   }
   return all;

@@ -138,8 +138,8 @@ std::string ServiceProcesses::ReadyCase(const std::string& prefix) {
   risk.set_level(case_v1::LOW);
   risk.add_allowed_kinds(common_v1::APPROACH_VICTIM);
   risk.add_allowed_kinds(common_v1::LETTER_DELIVERY);
-  risk.set_review_date(
-      absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90), absl::UTCTimeZone()));
+  risk.set_review_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90),
+                                        absl::UTCTimeZone()));
   EXPECT_THAT(CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, ann),
               IsOk());
   return case_id;
@@ -203,9 +203,10 @@ absl::StatusOr<case_v1::CaseView> ServiceProcesses::GetCase(const std::string& c
                                                             const std::string& token) {
   case_v1::GetCaseRequest r;
   r.set_case_id(case_id);
-  return Call<case_v1::CaseView>(token, [&](grpc::ClientContext* c, case_v1::CaseView* out) {
-    return case_stub_->GetCase(c, r, out);
-  });
+  return Call<case_v1::CaseView>(token,
+                                 [&](grpc::ClientContext* c, case_v1::CaseView* out) {
+                                   return case_stub_->GetCase(c, r, out);
+                                 });
 }
 
 void ServiceProcesses::WaitConsentCaughtUp(const std::string& case_id) {
@@ -222,11 +223,12 @@ void ServiceProcesses::WaitConsentCaughtUp(const std::string& case_id) {
 
 uint64_t ServiceProcesses::Head(const std::shared_ptr<grpc::Channel>& channel) {
   auto stub = eventlog::v1::EventLog::NewStub(channel);
-  absl::StatusOr<eventlog::v1::GetHeadResponse> head = Call<eventlog::v1::GetHeadResponse>(
-      Token(Role::kAuditor, "auditor-al"),
-      [&](grpc::ClientContext* c, eventlog::v1::GetHeadResponse* out) {
-        return stub->GetHead(c, eventlog::v1::GetHeadRequest(), out);
-      });
+  absl::StatusOr<eventlog::v1::GetHeadResponse> head =
+      Call<eventlog::v1::GetHeadResponse>(
+          Token(Role::kAuditor, "auditor-al"),
+          [&](grpc::ClientContext* c, eventlog::v1::GetHeadResponse* out) {
+            return stub->GetHead(c, eventlog::v1::GetHeadRequest(), out);
+          });
   EXPECT_THAT(head, IsOk());
   return head.ok() ? head->position() : 0;
 }

@@ -66,8 +66,8 @@ class ServiceProcesses {
   template <typename Request>
   absl::StatusOr<case_v1::CommandResult> CaseCommand(
       grpc::Status (case_v1::CaseService::Stub::*method)(grpc::ClientContext*,
-                                                          const Request&,
-                                                          case_v1::CommandResult*),
+                                                         const Request&,
+                                                         case_v1::CommandResult*),
       const Request& request, const std::string& token) {
     absl::StatusOr<case_v1::CommandResult> r = Call<case_v1::CommandResult>(
         token, [&](grpc::ClientContext* c, case_v1::CommandResult* out) {

@@ -12,8 +12,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/rpc/status_convert.h"
-#include "grpcpp/support/status.h"
 #include "gmock/gmock.h"
+#include "grpcpp/support/status.h"
 
 namespace mend::testing {
 
@@ -53,8 +53,7 @@ MATCHER_P2(StatusIs, code, message,
                absl::StatusCodeToString(code) + " and a matching message") {
   const absl::Status& s = ::mend::testing::GetStatus(arg);
   *result_listener << "status is " << s;
-  return s.code() == code &&
-         ::testing::Matches(message)(std::string(s.message()));
+  return s.code() == code && ::testing::Matches(message)(std::string(s.message()));
 }
 
 MATCHER(IsOk, std::string(negation ? "isn't" : "is") + " OK") {
