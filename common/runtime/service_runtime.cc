@@ -319,6 +319,14 @@ void ServiceRuntime::SetHealth(bool serving) {
 }
 
 absl::Status ServiceRuntime::Start() {
+  absl::Status started = StartServing();
+  // A runtime that could not start serves nothing: its server stops before
+  // the caller, seeing the error, destroys the services it registered.
+  if (!started.ok()) Shutdown();
+  return started;
+}
+
+absl::Status ServiceRuntime::StartServing() {
   eventlog_service_ =
       std::make_unique<eventlog::EventLogService>(store_.get(), authorizer_.get());
 

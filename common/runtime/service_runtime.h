@@ -36,6 +36,14 @@
 // accepting calls and gives in-flight calls the grace period, then the event
 // log finishes its pending appends and closes.
 //
+// Lifetime, one rule for every service: create the runtime, then the
+// services that use it; a registered service (and whatever its replay
+// function and followers' handlers touch) must stay alive until Shutdown()
+// has returned — RunUntilSignal() and ~ServiceRuntime() call it — and the
+// runtime must stay alive while a service uses it. So main() declares the
+// runtime first and the service after it and returns after RunUntilSignal():
+// the service is destroyed first, with nothing running any more.
+//
 // Thread safety: configure (RegisterService, SetReplay, AddFollower) before
 // Start, from one thread. Accessors are safe from any thread after Start.
 #ifndef MEND_COMMON_RUNTIME_SERVICE_RUNTIME_H_
@@ -116,8 +124,8 @@ class ServiceRuntime {
   static absl::StatusOr<std::unique_ptr<ServiceRuntime>> Create(Options options);
   ~ServiceRuntime();  // Shutdown()
 
-  // Adds a domain service (it must outlive the runtime; its methods must be
-  // in Options::policies). Before Start.
+  // Adds a domain service (see "Lifetime" above; its methods must be in
+  // Options::policies). Before Start.
   void RegisterService(grpc::Service* service);
 
   // The function Start replays the local log through, in position order.
@@ -133,7 +141,9 @@ class ServiceRuntime {
                                         Follower::Handler handler,
                                         Follower::Committed committed = nullptr);
 
-  // Listens, replays, serves. UNAVAILABLE if the address cannot be bound.
+  // Listens, replays, serves. UNAVAILABLE if the address cannot be bound;
+  // the replay's errors (DATA_LOSS for a log whose chain does not prove).
+  // On any error the runtime is shut down before Start returns.
   absl::Status Start();
 
   // Blocks until SIGTERM or SIGINT, then Shutdown(). BlockTerminationSignals()
@@ -168,6 +178,7 @@ class ServiceRuntime {
 
  private:
   explicit ServiceRuntime(Options options);
+  absl::Status StartServing();
   absl::Status Replay();
   void SetHealth(bool serving);
   std::shared_ptr<grpc::Channel> UpstreamChannel(const std::string& address,

@@ -59,8 +59,8 @@
 //
 // Thread safety: every RPC may run concurrently from gRPC's threads. Apply is
 // the replay function: the runtime calls it before the service serves, on one
-// thread. The service must outlive its registration with the runtime (the
-// runtime's server is shut down before the service is destroyed).
+// thread. Lifetime: service_runtime.h's one rule (alive until the runtime's
+// Shutdown() has returned; the runtime alive while the service is used).
 #ifndef MEND_SERVICES_CASE_CASE_SERVICE_H_
 #define MEND_SERVICES_CASE_CASE_SERVICE_H_
 
@@ -113,7 +113,7 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
     absl::Duration retention_period = kDefaultRetentionPeriod;
   };
 
-  // `runtime` must outlive the service. Commands need runtime->keys() (a
+  // `runtime`: see "Lifetime" in service_runtime.h. Commands need runtime->keys() (a
   // --master_key): without it they are FAILED_PRECONDITION.
   explicit CaseServiceImpl(ServiceRuntime* runtime);  // default Options
   CaseServiceImpl(ServiceRuntime* runtime, Options options);

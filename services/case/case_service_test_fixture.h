@@ -123,7 +123,8 @@ class CaseServiceTest : public ::testing::Test {
     stub_ = case_v1::CaseService::NewStub(channel_);
   }
 
-  // The runtime goes first: the service must outlive it.
+  // The runtime goes first (its destructor shuts it down): the service
+  // stays alive until then (service_runtime.h, "Lifetime").
   void StopServer() {
     stub_.reset();
     channel_.reset();

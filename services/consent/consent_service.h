@@ -55,7 +55,8 @@
 // Thread safety: every RPC may run concurrently from gRPC's threads; Observed
 // runs on the follower's thread. Apply is the replay function: the runtime
 // calls it before the service serves, on one thread. SetCaseFollower before
-// Start. The service must outlive its registration with the runtime.
+// Start. Lifetime: service_runtime.h's one rule (alive until the runtime's
+// Shutdown() has returned; the runtime alive while the service is used).
 #ifndef MEND_SERVICES_CONSENT_CONSENT_SERVICE_H_
 #define MEND_SERVICES_CONSENT_CONSENT_SERVICE_H_
 
@@ -96,7 +97,7 @@ const MethodPolicy::Table& ConsentPolicy();
 
 class ConsentServiceImpl final : public consent_v1::ConsentService::CallbackService {
  public:
-  // `runtime` must outlive the service.
+  // `runtime`: see "Lifetime" in service_runtime.h.
   explicit ConsentServiceImpl(ServiceRuntime* runtime);
 
   // The follower of the case log, for the causal token (before Start).
