@@ -194,6 +194,12 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   absl::StatusOr<case_v1::CommandResult> Run(const Call& call, const Request& request,
                                              std::string case_id, Decider decide);
 
+  // Runs `request` on its case and every case `reach` names
+  // (CommandPath::ExecuteAcross); `decide` returns the domain's CaseAppends.
+  template <typename Request, typename ReachFn, typename DecideFn>
+  absl::StatusOr<case_v1::CommandResult> RunAcross(const Call& call,
+                                                   const Request& request, ReachFn reach,
+                                                   DecideFn decide);
   // The command path's fold: one case record into its state.
   absl::Status Evolve(CaseState& state, const ReplayedEvent& event);
   // Deletes the key (a PersonKeyId) if it still exists.

@@ -29,6 +29,21 @@ absl::StatusOr<std::vector<CaseServiceImpl::Path::AggregateAppend>> ToAppends(
 
 }  // namespace
 
+template <typename Request, typename ReachFn, typename DecideFn>
+absl::StatusOr<case_v1::CommandResult> CaseServiceImpl::RunAcross(const Call& call,
+                                                                  const Request& request,
+                                                                  ReachFn reach,
+                                                                  DecideFn decide) {
+  MEND_ASSIGN_OR_RETURN(
+      auto outcome,
+      path_.ExecuteAcross(
+          CommandFor(call, request, request.case_id(), ExpectedVersionOf(request)), reach,
+          [&](const Path::States& states, const CommandContext& ctx) {
+            return ToAppends(decide(states, ctx));
+          }));
+  return outcome.answer;
+}
+
 absl::Status CaseServiceImpl::EnsureGroupErased(const CasePerson& person) {
   // Copies of every case the person is linked in, read as FindLinkedGroup
   // asks for them.
@@ -73,21 +88,20 @@ grpc::ServerUnaryReactor* CaseServiceImpl::EraseParticipant(
             request->reason(), options_.retention_period};
         const CasePerson person{request->case_id(), request->participant_id()};
         MEND_ASSIGN_OR_RETURN(
-            auto outcome,
-            path_.ExecuteAcross(
-                CommandFor(call, *request, request->case_id(),
-                           ExpectedVersionOf(*request)),
+            case_v1::CommandResult result,
+            RunAcross(
+                call, *request,
                 // Every case the person is linked in.
                 [&](const Path::States& states) {
                   return FindLinkedGroup(states, person).missing_cases;
                 },
                 [&](const Path::States& states, const CommandContext& ctx) {
-                  return ToAppends(DecideEraseParticipant(states, command, ctx));
+                  return DecideEraseParticipant(states, command, ctx);
                 }));
         // The events are durable: now the keys go (a retry of a command
         // whose key deletion failed deletes them now; replay does too).
         MEND_RETURN_IF_ERROR(EnsureGroupErased(person));
-        return outcome.answer;
+        return result;
       });
 }
 
@@ -104,32 +118,28 @@ grpc::ServerUnaryReactor* CaseServiceImpl::LinkParticipant(
             .other_case_id = request->other_case_id(),
             .other_participant_id = request->other_participant_id(),
             .reason = request->reason()};
-        MEND_ASSIGN_OR_RETURN(
-            auto outcome,
-            path_.ExecuteAcross(
-                CommandFor(call, *request, request->case_id(),
-                           ExpectedVersionOf(*request)),
-                [&](const Path::States& states) {
-                  std::vector<std::string> missing;
-                  if (!states.contains(request->other_case_id())) {
-                    missing.push_back(request->other_case_id());
-                  }
-                  return missing;
-                },
-                [&](const Path::States& states, const CommandContext& ctx)
-                    -> absl::StatusOr<std::vector<Path::AggregateAppend>> {
-                  const CaseState& other = *states.at(request->other_case_id());
-                  if (request->has_other_expected_version() &&
-                      request->other_expected_version() != other.version) {
-                    return absl::AbortedError(absl::StrCat(
-                        "LinkParticipant: ", Quoted(request->other_case_id()),
-                        " is at version ", other.version, ", not the expected ",
-                        request->other_expected_version()));
-                  }
-                  return ToAppends(DecideLinkParticipant(*states.at(request->case_id()),
-                                                         other, command, ctx));
-                }));
-        return outcome.answer;
+        return RunAcross(
+            call, *request,
+            [&](const Path::States& states) {
+              std::vector<std::string> missing;
+              if (!states.contains(request->other_case_id())) {
+                missing.push_back(request->other_case_id());
+              }
+              return missing;
+            },
+            [&](const Path::States& states,
+                const CommandContext& ctx) -> absl::StatusOr<std::vector<CaseAppend>> {
+              const CaseState& other = *states.at(request->other_case_id());
+              if (request->has_other_expected_version() &&
+                  request->other_expected_version() != other.version) {
+                return absl::AbortedError(
+                    absl::StrCat("LinkParticipant: ", Quoted(request->other_case_id()),
+                                 " is at version ", other.version, ", not the expected ",
+                                 request->other_expected_version()));
+              }
+              return DecideLinkParticipant(*states.at(request->case_id()), other, command,
+                                           ctx);
+            });
       });
 }
 
