@@ -191,6 +191,16 @@ absl::StatusOr<common_v1::Sealed> CaseServiceImpl::Seal(const std::string& case_
   return sealed;
 }
 
+absl::Status CaseServiceImpl::SealServiceUserNotes(const CaseState& state,
+                                                   const std::string& notes,
+                                                   std::string_view field,
+                                                   common_v1::Sealed* sealed) {
+  const ParticipantState* su = state.service_user();
+  if (su == nullptr || notes.empty()) return absl::OkStatus();
+  MEND_ASSIGN_OR_RETURN(*sealed, Seal(state.case_id, su->participant_id, notes, field));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> CaseServiceImpl::Unseal(std::string_view key_id,
                                                     const common_v1::Sealed& sealed,
                                                     std::string_view field) {
@@ -366,14 +376,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordAcknowledgement(
               command.acknowledged = request->acknowledged();
               return DecideSealed(
                   state, std::move(command), ctx, DecideRecordAcknowledgement,
-                  [&](RecordAcknowledgementCommand& c) -> absl::Status {
-                    const ParticipantState* su = state.service_user();
-                    if (su == nullptr || request->notes().empty())
-                      return absl::OkStatus();
-                    MEND_ASSIGN_OR_RETURN(
-                        c.notes, Seal(state.case_id, su->participant_id, request->notes(),
-                                      kSealedAcknowledgementNotes));
-                    return absl::OkStatus();
+                  [&](RecordAcknowledgementCommand& c) {
+                    return SealServiceUserNotes(state, request->notes(),
+                                                kSealedAcknowledgementNotes, &c.notes);
                   });
             });
       });
@@ -403,14 +408,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::RecordRiskAssessment(
               command.review_date = request->review_date();
               return DecideSealed(
                   state, std::move(command), ctx, DecideRecordRiskAssessment,
-                  [&](RecordRiskAssessmentCommand& c) -> absl::Status {
-                    const ParticipantState* su = state.service_user();
-                    if (su == nullptr || request->notes().empty())
-                      return absl::OkStatus();
-                    MEND_ASSIGN_OR_RETURN(
-                        c.notes, Seal(state.case_id, su->participant_id, request->notes(),
-                                      kSealedRiskAssessmentNotes));
-                    return absl::OkStatus();
+                  [&](RecordRiskAssessmentCommand& c) {
+                    return SealServiceUserNotes(state, request->notes(),
+                                                kSealedRiskAssessmentNotes, &c.notes);
                   });
             });
       });

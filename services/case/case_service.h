@@ -217,6 +217,11 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
                                          const std::string& person_id,
                                          const std::string& plaintext,
                                          std::string_view field);
+  // Notes about the service user (acknowledgement, risk assessment) sealed
+  // into `*sealed` with their key; nothing for empty notes (or before the
+  // case has a service user: the domain refuses that command anyway).
+  absl::Status SealServiceUserNotes(const CaseState& state, const std::string& notes,
+                                    std::string_view field, common_v1::Sealed* sealed);
   // Unseals with the key `key_id` for case views (NOT_FOUND: erased).
   absl::StatusOr<std::string> Unseal(std::string_view key_id,
                                      const common_v1::Sealed& sealed,
