@@ -194,6 +194,20 @@ absl::Status EventStore::Fail(const rocksdb::Status& cause, std::string_view wha
   return failed_;
 }
 
+absl::Status EventStore::CallWal(std::string_view what,
+                                 absl::FunctionRef<rocksdb::Status()> call) {
+  absl::MutexLock wal_lock(&wal_mu_);
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!failed_.ok()) return failed_;
+  }
+  // queue_mu_ is not held across the call: callers keep joining the open
+  // batch, and the failure listener (run inside RocksDB) can take it.
+  rocksdb::Status s = call();
+  if (!s.ok()) return Fail(s, what);
+  return absl::OkStatus();
+}
+
 absl::Status EventStore::CheckWritable() const {
   if (options_.read_only) {
     return absl::FailedPreconditionError("event log was opened read-only");

@@ -27,9 +27,11 @@
 //      2 ms at most -- until as many requests are written as the previous
 //      fsync answered: the callers it woke are on their way back, and one
 //      fsync for all of them beats one each for the quick and the slow.
-// So while one fsync runs, the next batches are laid out and written, and
-// more fill. Reads never return a record before it is durable (they stop at the
-// durable head).
+// So while one fsync runs, the next batch is laid out and more fill; it is
+// written the moment the fsync returns (a write and an fsync never overlap:
+// see "A full disk" below), and batches written while the sync thread
+// gathers share its next fsync. Reads never return a record before it is
+// durable (they stop at the durable head).
 // If a write or an fsync fails, every caller in the affected batches, and in
 // any batch written after them, gets UNAVAILABLE, and the store refuses
 // further appends until it is reopened: the chain built in memory can no
@@ -38,7 +40,11 @@
 // A full disk (ENOSPC anywhere: WAL append or sync, memtable flush, MANIFEST)
 // is such a failure, reported as UNAVAILABLE "... disk full: ...". Once the
 // store has seen a failed write, sync or background flush it calls no
-// RocksDB write, SyncWAL or Flush on that database again: Append, Write,
+// RocksDB write, SyncWAL or Flush on that database again (each such call
+// runs under one lock with the check for a failure, and a failed call
+// records the failure before the lock is released, so no call can slip in
+// between: RocksDB asserts when a WAL file that saw a failed append is
+// synced or written again): Append, Write,
 // SaveSnapshot, PutKey and DeleteKey answer with the failure, while reads,
 // GetHead, Verify and the counters go on. Closing never flushes memtables
 // (every acknowledged append is in the fsynced WAL), so closing a failed store
@@ -64,6 +70,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -313,6 +320,17 @@ class EventStore {
   // Puts the store in the failed state (first failure wins) and returns it:
   // UNAVAILABLE naming `what` failed and why ("disk full" for ENOSPC).
   absl::Status Fail(const rocksdb::Status& cause, std::string_view what);
+  // Runs `call` -- a RocksDB call that may append to or sync the write-ahead
+  // log (Write, Put, Delete, SyncWAL, Flush, CompactRange) -- holding wal_mu_,
+  // and only if the store has not failed. If `call` fails, the store is put
+  // in the failed state before wal_mu_ is released, so no other such call
+  // starts between a failed append and the failed state (RocksDB's
+  // WritableFileWriter asserts when a file that saw a failed append is
+  // written or synced again; a SyncWAL racing a failed Write aborted the
+  // process). Returns OK; the failure, without running `call`, once the
+  // store has failed; or Fail(what `call` returned, what).
+  absl::Status CallWal(std::string_view what, absl::FunctionRef<rocksdb::Status()> call)
+      ABSL_LOCKS_EXCLUDED(wal_mu_, queue_mu_);
   // OK if the store may write: FAILED_PRECONDITION when read-only, the
   // failure once one happened.
   absl::Status CheckWritable() const;
@@ -334,6 +352,9 @@ class EventStore {
   rocksdb::ColumnFamilyHandle* keys_cf_ = nullptr;
   StoreStats stats_;
   absl::Mutex keys_mu_;  // makes PutKey's check-then-put atomic
+  // Held across every RocksDB call that may append to or sync the WAL, with
+  // the check of failed_ (see CallWal). Taken before queue_mu_.
+  absl::Mutex wal_mu_ ABSL_ACQUIRED_BEFORE(queue_mu_);
 
   // Owned by the commit thread (set up by Open before it starts): the chain
   // as written to RocksDB, which runs ahead of the durable head.

@@ -48,8 +48,7 @@ absl::Status EventStore::SaveSnapshot(std::string_view name, uint64_t position,
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  if (rocksdb::Status s = db_->Write(wo, &wb); !s.ok()) return Fail(s, "save snapshot");
-  return absl::OkStatus();
+  return CallWal("save snapshot", [&] { return db_->Write(wo, &wb); });
 }
 
 absl::StatusOr<std::optional<Snapshot>> EventStore::LoadSnapshot(
@@ -81,9 +80,8 @@ absl::Status EventStore::PutKey(std::string_view key_id, std::string_view wrappe
   if (!s.IsNotFound()) return FromRocksDb(s, "read key");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  if (s = db_->Put(wo, keys_cf_, key_id, wrapped_key); !s.ok())
-    return Fail(s, "store key");
-  return absl::OkStatus();
+  return CallWal("store key",
+                 [&] { return db_->Put(wo, keys_cf_, key_id, wrapped_key); });
 }
 
 absl::StatusOr<std::optional<std::string>> EventStore::GetKey(
@@ -102,23 +100,22 @@ absl::Status EventStore::DeleteKey(std::string_view key_id) {
   absl::MutexLock lock(&keys_mu_);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  if (rocksdb::Status s = db_->Delete(wo, keys_cf_, key_id); !s.ok()) {
-    return Fail(s, "delete key");
-  }
+  MEND_RETURN_IF_ERROR(
+      CallWal("delete key", [&] { return db_->Delete(wo, keys_cf_, key_id); }));
   // The key's bytes are still in the write-ahead log (shared by every column
   // family) and in the keys column family's SST files. Flushing every column
   // family makes the WAL that holds them obsolete; compacting the keys column
   // family rewrites its SSTs without them; purging deletes the obsolete files
   // now rather than at some later background run.
-  if (rocksdb::Status s = db_->Flush({}, handles_); !s.ok()) {
-    return Fail(s, "flush before erasure");
-  }
+  // Both switch memtables (a new WAL, the old one synced) when there is
+  // something to flush, so they go through CallWal like a write.
+  MEND_RETURN_IF_ERROR(
+      CallWal("flush before erasure", [&] { return db_->Flush({}, handles_); }));
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  if (rocksdb::Status s = db_->CompactRange(compact, keys_cf_, nullptr, nullptr);
-      !s.ok()) {
-    return Fail(s, "compact keys");
-  }
+  MEND_RETURN_IF_ERROR(CallWal("compact keys", [&] {
+    return db_->CompactRange(compact, keys_cf_, nullptr, nullptr);
+  }));
   MEND_RETURN_IF_ERROR(FromRocksDb(db_->DisableFileDeletions(), "purge obsolete files"));
   return FromRocksDb(db_->EnableFileDeletions(/*force=*/true), "purge obsolete files");
 }

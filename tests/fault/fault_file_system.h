@@ -4,7 +4,8 @@
 //     on device", as a full disk does), or fails WAL syncs with a plain I/O
 //     error;
 //   - makes every WAL sync slower, by a fixed time plus a time per byte
-//     written since the file's last sync (a slow disk, on any machine).
+//     written since the file's last sync (a slow disk, on any machine), or
+//     free (no fsync at all, as on tmpfs).
 //
 //   auto fs = std::make_shared<FaultFileSystem>(rocksdb::FileSystem::Default());
 //   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
@@ -58,6 +59,9 @@ class FaultFileSystem : public rocksdb::FileSystemWrapper {
   // byte appended to the file since its previous sync.
   std::atomic<int64_t> sync_delay_micros{0};
   std::atomic<int64_t> sync_nanos_per_byte{0};
+  // WAL syncs succeed at once without reaching the disk while set: an fsync
+  // that costs nothing, as on tmpfs (nothing survives a crash then).
+  std::atomic<bool> skip_wal_syncs{false};
   // How many operations were failed with ENOSPC.
   std::atomic<uint64_t> no_space_failures{0};
 
@@ -128,11 +132,13 @@ class FaultFileSystem : public rocksdb::FileSystemWrapper {
     rocksdb::IOStatus Sync(const rocksdb::IOOptions& o,
                            rocksdb::IODebugContext* d) override {
       if (rocksdb::IOStatus s = BeforeSync(); !s.ok()) return s;
+      if (SkipsSync()) return rocksdb::IOStatus::OK();
       return FSWritableFileOwnerWrapper::Sync(o, d);
     }
     rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o,
                             rocksdb::IODebugContext* d) override {
       if (rocksdb::IOStatus s = BeforeSync(); !s.ok()) return s;
+      if (SkipsSync()) return rocksdb::IOStatus::OK();
       return FSWritableFileOwnerWrapper::Fsync(o, d);
     }
     rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes,
@@ -143,6 +149,7 @@ class FaultFileSystem : public rocksdb::FileSystemWrapper {
     }
 
    private:
+    bool SkipsSync() const { return kind_ == Kind::kWal && fs_->skip_wal_syncs.load(); }
     bool FailsWrite() {
       switch (kind_) {
         case Kind::kWal:
