@@ -33,7 +33,6 @@ using store_internal::PutBe64;
 using store_internal::StreamKey;
 
 constexpr uint32_t kSchemaVersion = 1;
-constexpr size_t kMaxIdBytes = 256;
 constexpr size_t kMaxRequestBytes = 16 << 20;
 // The longest the sync thread waits for more writes before an fsync.
 constexpr absl::Duration kMaxSyncGatherWait = absl::Milliseconds(2);

@@ -65,7 +65,8 @@ Command CommandFor(const Call& call, const Request& request, std::string aggrega
                  .expected_version = expected_version,
                  .digest = RequestDigest(request),
                  .caller = call.caller,
-                 .deadline = call.deadline};
+                 .deadline = call.deadline,
+                 .causation_id = ""};
 }
 
 // A request's optional expected_version.

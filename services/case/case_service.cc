@@ -18,7 +18,6 @@
 namespace mend::casesvc {
 namespace {
 
-constexpr int kDefaultPageSize = 50;
 constexpr char kParticipantErasedType[] = "mend.case.v1.ParticipantErased";
 
 // "RJ-2026-000123" → (2026, 123).

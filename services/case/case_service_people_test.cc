@@ -303,9 +303,10 @@ TEST_F(CaseServiceTest, ALinkIsRecordedInBothCasesAndAnErasureCoversBoth) {
   Restart();
   absl::StatusOr<case_v1::CaseView> view = Get(b, Manager());
   ASSERT_THAT(view, IsOk());
-  for (const case_v1::ParticipantView& p : view->participants()) {
-    if (p.participant_id() == "v-lb") EXPECT_TRUE(p.erased());
-  }
+  EXPECT_THAT(view->participants(),
+              ::testing::Contains(::testing::AllOf(
+                  ::testing::Property(&case_v1::ParticipantView::participant_id, "v-lb"),
+                  ::testing::Property(&case_v1::ParticipantView::erased, true))));
 }
 
 TEST_F(CaseServiceTest, LinkingNamesBothCasesAndRefusesWhatDoesNotExist) {

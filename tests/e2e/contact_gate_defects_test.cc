@@ -298,9 +298,10 @@ TEST_F(ContactGateDefectsTest, AnErasureInOneCaseNeverReachesANamesakeInAnother)
   ASSERT_THAT(b, IsOk());
   auto a = p_.GetCase(case_a, manager_);
   ASSERT_THAT(a, IsOk());
-  for (const case_v1::ParticipantView& v : b->participants()) {
-    if (v.participant_id() == "v-1") EXPECT_TRUE(v.erased());
-  }
+  EXPECT_THAT(b->participants(),
+              ::testing::Contains(::testing::AllOf(
+                  ::testing::Property(&case_v1::ParticipantView::participant_id, "v-1"),
+                  ::testing::Property(&case_v1::ParticipantView::erased, true))));
   bool seen = false;
   for (const case_v1::ParticipantView& v : a->participants()) {
     if (v.participant_id() != "v-1") continue;
