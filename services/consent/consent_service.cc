@@ -348,11 +348,15 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
       context, "DecideContact", response,
       [&](const Call& call) -> absl::StatusOr<consent_v1::ContactDecision> {
         MEND_RETURN_IF_ERROR(Validate(*request));
+        // The decision id and the case position handled are set below,
+        // after the causal wait.
         DecideContactCommand command{.case_id = request->case_id(),
+                                     .decision_id = "",
                                      .kind = request->kind(),
                                      .victim_id = request->victim_id(),
                                      .facilitator_id = request->facilitator_id(),
                                      .purpose = request->purpose(),
+                                     .handled_case_position = 0,
                                      .causal_token = request->causal_token()};
         // Who asks for whom is known before the case: refuse before waiting.
         MEND_RETURN_IF_ERROR(AskingFacilitator(command, ContextOf(call.caller)).status());
