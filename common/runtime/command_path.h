@@ -520,17 +520,27 @@ class CommandPath {
     }
     if (fresh) it = aggregates_.emplace(aggregate_id, std::move(scratch)).first;
     if (std::optional<CommandEventId> id = ParseCommandEventId(view.event_id)) {
-      auto& [record, answer] = requests_[id->request_id];
+      // A request's record starts at its first event (index 0, always in
+      // its own aggregate and first in the log); its later events in that
+      // aggregate move it on. Events of the request in other aggregates
+      // (ExecuteAcross) do not: the request answers with its own.
+      auto found = requests_.find(id->request_id);
       if (id->index == 0) {
-        record = CommandRecord{.method = id->method,
-                               .aggregate_id = aggregate_id,
-                               .digest = id->digest,
-                               .first_position = event.position};
+        found =
+            requests_.insert_or_assign(id->request_id, std::pair<CommandRecord, Answer>())
+                .first;
+        found->second.first = CommandRecord{.method = id->method,
+                                            .aggregate_id = aggregate_id,
+                                            .digest = id->digest,
+                                            .first_position = event.position};
       }
-      if (record.aggregate_id == aggregate_id && record.digest == id->digest) {
-        record.last_position = event.position;
-        record.version = view.stream_version;
-        answer = hooks_.answer(record, it->second);
+      if (found != requests_.end()) {
+        auto& [record, answer] = found->second;
+        if (record.aggregate_id == aggregate_id && record.digest == id->digest) {
+          record.last_position = event.position;
+          record.version = view.stream_version;
+          answer = hooks_.answer(record, it->second);
+        }
       }
     }
     return absl::OkStatus();
