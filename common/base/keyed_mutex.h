@@ -11,7 +11,9 @@
 #define MEND_COMMON_BASE_KEYED_MUTEX_H_
 
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -33,6 +35,29 @@ class KeyedMutexes {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> mutexes_
       ABSL_GUARDED_BY(mu_);
+};
+
+// Holds the mutexes of a set of keys, taken in key order (so holders of
+// overlapping sets cannot deadlock) and released in reverse, e.g. the cases
+// of a command across linked cases, or the facilitators of a booking.
+class LockSet {
+ public:
+  LockSet(KeyedMutexes& locks,
+          const std::set<std::string>& keys) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    held_.reserve(keys.size());
+    for (const std::string& key : keys) {
+      held_.push_back(locks.For(key));
+      held_.back()->Lock();
+    }
+  }
+  ~LockSet() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (auto it = held_.rbegin(); it != held_.rend(); ++it) (*it)->Unlock();
+  }
+  LockSet(const LockSet&) = delete;
+  LockSet& operator=(const LockSet&) = delete;
+
+ private:
+  std::vector<std::shared_ptr<absl::Mutex>> held_;
 };
 
 }  // namespace mend

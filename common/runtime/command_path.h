@@ -256,26 +256,6 @@ class CommandPath {
   }
 
  private:
-  // Holds the locks of a set of aggregates, taken in id order.
-  class LockSet {
-   public:
-    LockSet(KeyedMutexes& locks,
-            const std::set<std::string>& ids) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      for (const std::string& id : ids) {
-        held_.push_back(locks.For(id));
-        held_.back()->Lock();
-      }
-    }
-    ~LockSet() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      for (auto it = held_.rbegin(); it != held_.rend(); ++it) (*it)->Unlock();
-    }
-    LockSet(const LockSet&) = delete;
-    LockSet& operator=(const LockSet&) = delete;
-
-   private:
-    std::vector<std::shared_ptr<absl::Mutex>> held_;
-  };
-
   // Step 1 of every command: waits out a call with the same request id,
   // answers a retry, or marks the id in flight and runs `body`.
   absl::StatusOr<CommandOutcome<Answer>> Once(

@@ -248,17 +248,25 @@ void ServiceRuntime::SetReplay(std::function<absl::Status(const ReplayedEvent&)>
   replay_ = std::move(replay);
 }
 
-std::shared_ptr<grpc::Channel> ServiceRuntime::UpstreamChannel(
-    const std::string& address, absl::Status* status) const {
+void ServiceRuntime::PrepareServiceCall(grpc::ClientContext* context) const {
+  const std::string& token_file = options_.service_token_file;
+  if (token_file.empty()) return;
+  // Read on every call, so a rotated token is picked up.
+  absl::StatusOr<std::string> token = ReadTokenFile(token_file);
+  if (token.ok()) {
+    AttachBearerToken(context, *token);
+  } else {
+    log::Error("cannot read the service token", {{"error", token.status().message()}});
+  }
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ServiceRuntime::ClientChannel(
+    const std::string& address) const {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (!options_.tls.ca.empty()) {
-    auto tls =
-        MakeChannelCredentials(options_.tls.ca, options_.tls.cert, options_.tls.key);
-    if (!tls.ok()) {
-      *status = tls.status();
-      return nullptr;
-    }
-    credentials = *std::move(tls);
+    MEND_ASSIGN_OR_RETURN(
+        credentials,
+        MakeChannelCredentials(options_.tls.ca, options_.tls.cert, options_.tls.key));
   } else {
     credentials = grpc::InsecureChannelCredentials();
   }
@@ -271,7 +279,6 @@ std::shared_ptr<grpc::Channel> ServiceRuntime::UpstreamChannel(
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetMaxReceiveMessageSize(options_.max_message_bytes);
-  *status = absl::OkStatus();
   return grpc::CreateCustomChannel(address, credentials, args);
 }
 
@@ -284,22 +291,11 @@ absl::StatusOr<Follower*> ServiceRuntime::AddFollower(const std::string& upstrea
         "--upstream_", upstream, " (", EnvironmentVariableFor("upstream_" + upstream),
         "): the address of the ", upstream, " service is required"));
   }
-  absl::Status status;
   Follower::Options options;
   options.upstream = upstream;
-  options.channel = UpstreamChannel(address, &status);
-  MEND_RETURN_IF_ERROR(status);
-  const std::string token_file = options_.service_token_file;
-  const std::string service = options_.service;
-  options.prepare_context = [token_file, service](grpc::ClientContext* context) {
-    if (token_file.empty()) return;
-    // Read on every connection, so a rotated token is picked up.
-    absl::StatusOr<std::string> token = ReadTokenFile(token_file);
-    if (token.ok()) {
-      AttachBearerToken(context, *token);
-    } else {
-      log::Error("cannot read the service token", {{"error", token.status().message()}});
-    }
+  MEND_ASSIGN_OR_RETURN(options.channel, ClientChannel(address));
+  options.prepare_context = [this](grpc::ClientContext* context) {
+    PrepareServiceCall(context);
   };
   options.log = [upstream](bool error, const std::string& message) {
     log::Log(error ? log::Level::kWarn : log::Level::kInfo, message,

@@ -72,6 +72,7 @@ class Server;
 class Service;
 class ServerContextBase;
 class Channel;
+class ClientContext;
 }  // namespace grpc
 
 namespace mend {
@@ -153,6 +154,18 @@ class ServiceRuntime {
   // Drains and stops (see the header comment). Idempotent.
   void Shutdown();
 
+  // A channel to another mend service at `address`: TLS (with this
+  // service's client certificate) when --tls_ca is given, short reconnect
+  // backoff, the runtime's message size. What followers use; a service that
+  // calls an upstream (e.g. ConsentService.DecideContact) uses it too, with
+  // PrepareServiceCall on each call. Errors: the TLS files'.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> ClientChannel(
+      const std::string& address) const;
+  // Attaches this service's token (--service_token_file, re-read on every
+  // call so a rotated token is picked up) to an outgoing call; nothing
+  // without one (development mode).
+  void PrepareServiceCall(grpc::ClientContext* context) const;
+
   // For the domain's handlers: OK while SERVING; UNAVAILABLE while replaying
   // or draining.
   absl::Status CheckServing() const;
@@ -181,8 +194,6 @@ class ServiceRuntime {
   absl::Status StartServing();
   absl::Status Replay();
   void SetHealth(bool serving);
-  std::shared_ptr<grpc::Channel> UpstreamChannel(const std::string& address,
-                                                 absl::Status* status) const;
 
   const Options options_;
   std::unique_ptr<eventlog::EventStore> store_;

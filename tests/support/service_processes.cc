@@ -20,14 +20,19 @@ void Write(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-ServiceProcesses::ServiceProcesses(std::string case_binary, std::string consent_binary)
-    : case_binary_(std::move(case_binary)), consent_binary_(std::move(consent_binary)) {
+ServiceProcesses::ServiceProcesses(std::string case_binary, std::string consent_binary,
+                                   std::string scheduling_binary)
+    : case_binary_(std::move(case_binary)),
+      consent_binary_(std::move(consent_binary)),
+      scheduling_binary_(std::move(scheduling_binary)) {
   key_ = NewSigningKey();
   Write(dir_.Sub("token.pub"), key_.public_pem);
   Write(dir_.Sub("consent.token"), Token(Role::kService, "consent"));
+  Write(dir_.Sub("scheduling.token"), Token(Role::kService, "scheduling"));
   EXPECT_THAT(crypto::KeyStore::WriteNewMasterKey(dir_.Sub("master.key")), IsOk());
   case_port_ = PickFreePort();
   consent_port_ = PickFreePort();
+  scheduling_port_ = PickFreePort();
 }
 
 std::string ServiceProcesses::Token(Role role, const std::string& subject) {
@@ -76,6 +81,32 @@ void ServiceProcesses::StartConsent() {
   consent_channel_ = Connect(consent_port_);
   ASSERT_TRUE(WaitServing(consent_channel_)) << consent_->Output();
   consent_stub_ = consent_v1::ConsentService::NewStub(consent_channel_);
+}
+
+void ServiceProcesses::StartScheduling() {
+  ASSERT_FALSE(scheduling_binary_.empty());
+  auto child = ChildProcess::Start(
+      scheduling_binary_,
+      {absl::StrCat("--listen=127.0.0.1:", scheduling_port_),
+       "--data_dir=" + dir_.Sub("scheduling"),
+       "--token_public_key=" + dir_.Sub("token.pub"),
+       "--service_token_file=" + dir_.Sub("scheduling.token"),
+       absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
+       absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_), "--log_level=warn"},
+      dir_.Sub(absl::StrCat("scheduling-", ++starts_)));
+  ASSERT_THAT(child, IsOk());
+  scheduling_ = *std::move(child);
+  scheduling_channel_ = Connect(scheduling_port_);
+  ASSERT_TRUE(WaitServing(scheduling_channel_)) << scheduling_->Output();
+  scheduling_stub_ = scheduling_v1::SchedulingService::NewStub(scheduling_channel_);
+}
+
+void ServiceProcesses::KillScheduling() {
+  scheduling_->Signal(SIGKILL);
+  std::optional<int> status = scheduling_->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*status)) << scheduling_->Output();
+  scheduling_.reset();
 }
 
 void ServiceProcesses::Stop(std::optional<ChildProcess>& child) {
@@ -235,5 +266,6 @@ uint64_t ServiceProcesses::Head(const std::shared_ptr<grpc::Channel>& channel) {
 
 uint64_t ServiceProcesses::CaseHead() { return Head(case_channel_); }
 uint64_t ServiceProcesses::ConsentHead() { return Head(consent_channel_); }
+uint64_t ServiceProcesses::SchedulingHead() { return Head(scheduling_channel_); }
 
 }  // namespace mend::testing

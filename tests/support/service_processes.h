@@ -1,6 +1,7 @@
-// The case and consent services as real processes for end-to-end tests: the
-// mend-case and mend-consent binaries on loopback with a token verification
-// key, a master key and the consent service's service token, their stubs,
+// The case, consent and scheduling services as real processes for
+// end-to-end tests: the mend-case, mend-consent and mend-scheduling binaries
+// on loopback with a token verification key, a master key and the
+// downstream services' service tokens, their stubs,
 // signed tokens for any caller, and the calls most tests make. Nothing
 // sleeps: starts wait on the health service, decisions on causal tokens.
 //
@@ -26,6 +27,7 @@
 #include "mend/case/v1/case_service.grpc.pb.h"
 #include "mend/consent/v1/consent_service.grpc.pb.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+#include "mend/scheduling/v1/scheduling_service.grpc.pb.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/process.h"
 #include "tests/support/test_util.h"
@@ -36,18 +38,22 @@ namespace mend::testing {
 namespace case_v1 = ::mend::case_::v1;
 namespace common_v1 = ::mend::common::v1;
 namespace consent_v1 = ::mend::consent::v1;
+namespace scheduling_v1 = ::mend::scheduling::v1;
 
 class ServiceProcesses {
  public:
   static constexpr char kAnn[] = "facilitator-ann";  // allocated by ReadyCase
   static constexpr char kManager[] = "manager-mia";
 
-  ServiceProcesses(std::string case_binary, std::string consent_binary);
+  // `scheduling_binary` may be empty for tests of case and consent only.
+  ServiceProcesses(std::string case_binary, std::string consent_binary,
+                   std::string scheduling_binary = "");
 
   // Start a process (again, on the same port and data) and wait for SERVING;
   // a failure is a test failure with the process's output.
   void StartCase();
   void StartConsent();
+  void StartScheduling();
   // Starts the consent service expecting it to refuse to serve: waits up to
   // 30 s for it to exit and returns its wait status (nullopt: still
   // running, then killed) and its output.
@@ -55,9 +61,13 @@ class ServiceProcesses {
   // Where each service keeps its event log.
   std::string CaseLogPath() const { return dir_.Sub("case") + "/eventlog"; }
   std::string ConsentLogPath() const { return dir_.Sub("consent") + "/eventlog"; }
+  std::string SchedulingLogPath() const { return dir_.Sub("scheduling") + "/eventlog"; }
   // SIGTERM: the process drains and must exit 0.
   void StopCase() { Stop(case_); }
   void StopConsent() { Stop(consent_); }
+  void StopScheduling() { Stop(scheduling_); }
+  // SIGKILL: no drain; the process must not be waited for by the caller.
+  void KillScheduling();
 
   std::string Token(Role role, const std::string& subject);
 
@@ -108,14 +118,25 @@ class ServiceProcesses {
   // EventLog.GetHead of each service's own log (as an auditor).
   uint64_t CaseHead();
   uint64_t ConsentHead();
+  uint64_t SchedulingHead();
 
   case_v1::CaseService::Stub& case_stub() { return *case_stub_; }
   const std::shared_ptr<grpc::Channel>& case_channel() const { return case_channel_; }
   consent_v1::ConsentService::Stub& consent_stub() { return *consent_stub_; }
+  scheduling_v1::SchedulingService::Stub& scheduling_stub() { return *scheduling_stub_; }
+  const std::shared_ptr<grpc::Channel>& consent_channel() const {
+    return consent_channel_;
+  }
+  const std::shared_ptr<grpc::Channel>& scheduling_channel() const {
+    return scheduling_channel_;
+  }
   common_v1::CausalToken& causal_token() { return token_; }
   const TempDir& dir() const { return dir_; }
   std::string CaseOutput() const { return case_ ? case_->Output() : ""; }
   std::string ConsentOutput() const { return consent_ ? consent_->Output() : ""; }
+  std::string SchedulingOutput() const {
+    return scheduling_ ? scheduling_->Output() : "";
+  }
 
  private:
   static void Stop(std::optional<ChildProcess>& child);
@@ -124,17 +145,22 @@ class ServiceProcesses {
 
   const std::string case_binary_;
   const std::string consent_binary_;
+  const std::string scheduling_binary_;
   TempDir dir_;
   KeyPair key_;
   int case_port_ = 0;
   int consent_port_ = 0;
+  int scheduling_port_ = 0;
   int starts_ = 0;
   std::optional<ChildProcess> case_;
   std::optional<ChildProcess> consent_;
+  std::optional<ChildProcess> scheduling_;
   std::shared_ptr<grpc::Channel> case_channel_;
   std::shared_ptr<grpc::Channel> consent_channel_;
+  std::shared_ptr<grpc::Channel> scheduling_channel_;
   std::unique_ptr<case_v1::CaseService::Stub> case_stub_;
   std::unique_ptr<consent_v1::ConsentService::Stub> consent_stub_;
+  std::unique_ptr<scheduling_v1::SchedulingService::Stub> scheduling_stub_;
   common_v1::CausalToken token_;
 };
 
