@@ -5,12 +5,24 @@
 #include "absl/strings/str_cat.h"
 
 namespace mend {
-namespace {
 
 absl::Status Invalid(std::string_view field, std::string_view problem) {
   return absl::InvalidArgumentError(
       absl::StrCat(std::string(field), ": ", std::string(problem)));
 }
+
+absl::Status ValidateExpectedVersion(bool has, uint64_t value, std::string_view stream) {
+  // Version 0 is "no stream": never right for a command on an existing
+  // aggregate.
+  if (has && value == 0) {
+    return Invalid("expected_version",
+                   absl::StrCat("must be at least 1 (", std::string(stream),
+                                " exists from version 1)"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
 
 bool IsAlnum(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');

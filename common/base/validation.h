@@ -17,6 +17,7 @@
 #define MEND_COMMON_BASE_VALIDATION_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,15 @@
 #include "absl/time/civil_time.h"
 
 namespace mend {
+
+// INVALID_ARGUMENT "<field>: <problem>" (or "<command>: <problem>"): how every
+// validator and decide function of a service says what is wrong.
+absl::Status Invalid(std::string_view field, std::string_view problem);
+
+// A command's optional expected_version: when given, at least 1 (`stream`,
+// e.g. "a case's schedule stream", exists from version 1; 0 would mean no
+// stream).
+absl::Status ValidateExpectedVersion(bool has, uint64_t value, std::string_view stream);
 
 // Ids: [A-Za-z0-9._:-]{1,128} (request, case, participant, assessment,
 // facilitator and decision ids; server-made UUIDs fit).

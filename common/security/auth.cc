@@ -379,6 +379,18 @@ absl::StatusOr<Caller> TokenVerifier::Verify(std::string_view token,
 
 // MethodPolicy ----------------------------------------------------------------
 
+MethodPolicy::Table MethodPolicy::Methods(std::string_view prefix,
+                                          std::initializer_list<Group> groups) {
+  Table table;
+  for (const Group& group : groups) {
+    for (std::string_view method : group.methods) {
+      table.push_back(
+          {absl::StrCat(std::string(prefix), std::string(method)), group.roles});
+    }
+  }
+  return table;
+}
+
 absl::StatusOr<std::unique_ptr<MethodPolicy>> MethodPolicy::Create(const Table& table) {
   return Create(std::vector<const Table*>{&table});
 }

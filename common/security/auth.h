@@ -126,6 +126,17 @@ class MethodPolicy {
   };
   using Table = std::vector<Rule>;
 
+  // Methods of one service that the same roles may call.
+  struct Group {
+    std::vector<std::string_view> methods;  // "ReferCase", ...
+    std::vector<Role> roles;
+  };
+  // A service's table from its groups: every method under `prefix`
+  // ("/mend.case.v1.CaseService/"), in group order, e.g.
+  //   MethodPolicy::Methods(prefix, {{{"ReferCase", "PauseCase"}, {kManager}},
+  //                                  {{"GetCase"}, {kManager, kAuditor}}});
+  static Table Methods(std::string_view prefix, std::initializer_list<Group> groups);
+
   // A policy from one service's table, e.g.
   //   MethodPolicy::Create({{"/mend.eventlog.v1.EventLog/Read",
   //                          {Role::kAuditor, Role::kService}}, ...});

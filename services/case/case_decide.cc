@@ -18,7 +18,6 @@ using internal::CheckRole;
 using internal::CheckSealedBy;
 using internal::CheckServiceUserSealed;
 using internal::CheckStageGate;
-using internal::Invalid;
 using internal::Outcome;
 using internal::Quote;
 using internal::Refuse;

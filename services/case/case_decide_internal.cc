@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/role.h"
+#include "common/base/validation.h"
 
 namespace mend::casesvc::internal {
 
@@ -19,11 +20,6 @@ absl::Status Refuse(std::string_view command, const CaseState& state,
                     std::string_view rule) {
   return absl::FailedPreconditionError(
       absl::StrCat(std::string(command), ": ", std::string(rule), InStage(state)));
-}
-
-absl::Status Invalid(std::string_view command, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(command), ": ", std::string(problem)));
 }
 
 absl::Status CheckRole(std::string_view command, Access access, const CommandContext& ctx,

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/base/command_context.h"
 #include "common/base/status_macros.h"
+#include "common/base/validation.h"
 #include "services/case/case_state.h"
 
 namespace mend::casesvc::internal {
@@ -43,8 +44,8 @@ std::string InStage(const CaseState& state);
 absl::Status Refuse(std::string_view command, const CaseState& state,
                     std::string_view rule);
 
-// INVALID_ARGUMENT "<command>: <problem>".
-absl::Status Invalid(std::string_view command, std::string_view problem);
+// INVALID_ARGUMENT "<command>: <problem>": mend::Invalid
+// (common/base/validation.h).
 
 // The role checks that need no state: PERMISSION_DENIED for auditors and
 // services, and for facilitators when `access` is kManagerOnly (the message

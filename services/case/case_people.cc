@@ -24,7 +24,6 @@ using internal::CheckRole;
 using internal::CheckStageGate;
 using internal::DescribePeriod;
 using internal::FormatUtc;
-using internal::Invalid;
 using internal::NotAllocated;
 using internal::Outcome;
 using internal::Quote;

@@ -61,23 +61,16 @@ absl::StatusOr<std::vector<DomainEvent>> DecideSealed(const CaseState& state,
 }  // namespace
 
 const MethodPolicy::Table& CasePolicy() {
-  static const MethodPolicy::Table* const table = [] {
-    const std::vector<Role> commands = {Role::kFacilitator, Role::kManager};
-    const std::vector<Role> reads = {Role::kFacilitator, Role::kManager, Role::kAuditor,
-                                     Role::kService};
-    auto* t = new MethodPolicy::Table;
-    for (const char* method :
-         {"ReferCase", "AddParticipant", "AllocateFacilitator", "ReleaseFacilitator",
-          "RecordAcknowledgement", "RecordRiskAssessment", "ApproveRiskAssessment",
-          "RecordSuitability", "PauseCase", "ResumeCase", "CloseCase", "EraseParticipant",
-          "LinkParticipant"}) {
-      t->push_back({absl::StrCat(kCaseServicePrefix, method), commands});
-    }
-    for (const char* method : {"GetCase", "ListCases"}) {
-      t->push_back({absl::StrCat(kCaseServicePrefix, method), reads});
-    }
-    return t;
-  }();
+  static const MethodPolicy::Table* const table =
+      new MethodPolicy::Table(MethodPolicy::Methods(
+          kCaseServicePrefix,
+          {{{"ReferCase", "AddParticipant", "AllocateFacilitator", "ReleaseFacilitator",
+             "RecordAcknowledgement", "RecordRiskAssessment", "ApproveRiskAssessment",
+             "RecordSuitability", "PauseCase", "ResumeCase", "CloseCase",
+             "EraseParticipant", "LinkParticipant"},
+            {Role::kFacilitator, Role::kManager}},
+           {{"GetCase", "ListCases"},
+            {Role::kFacilitator, Role::kManager, Role::kAuditor, Role::kService}}}));
   return *table;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/status_macros.h"
+#include "common/base/validation.h"
 #include "mend/common/v1/contact.pb.h"
 
 namespace mend::casesvc {
@@ -13,11 +14,6 @@ namespace {
 
 using case_::v1::NewParticipant;
 using case_::v1::ParticipantRole;
-
-absl::Status Invalid(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(field), ": ", std::string(problem)));
-}
 
 bool HasControlCharacters(std::string_view text, bool allow_newlines) {
   return std::any_of(text.begin(), text.end(), [allow_newlines](char c) {
@@ -48,15 +44,6 @@ absl::Status ShortText(std::string_view field, std::string_view value, bool requ
 
 absl::Status LongText(std::string_view field, std::string_view value, bool required) {
   return ValidateText(field, value, kMaxLongText, required, /*long_text=*/true);
-}
-
-absl::Status ValidateExpectedVersion(bool has, uint64_t value) {
-  // Version 0 is "no stream": never right for a command on an existing case.
-  if (has && value == 0) {
-    return Invalid("expected_version",
-                   "must be at least 1 (a case exists from version 1)");
-  }
-  return absl::OkStatus();
 }
 
 absl::Status ValidateParticipant(const std::string& prefix, const NewParticipant& p) {
@@ -98,7 +85,7 @@ absl::Status ValidateCommand(const Request& request) {
   MEND_RETURN_IF_ERROR(ValidateId("request_id", request.request_id()));
   MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
   return ValidateExpectedVersion(request.has_expected_version(),
-                                 request.expected_version());
+                                 request.expected_version(), "a case");
 }
 
 }  // namespace
@@ -223,8 +210,8 @@ absl::Status Validate(const case_::v1::LinkParticipantRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateCommand(request));
   MEND_RETURN_IF_ERROR(ValidateId("participant_id", request.participant_id()));
   MEND_RETURN_IF_ERROR(ValidateId("other_case_id", request.other_case_id()));
-  MEND_RETURN_IF_ERROR(ValidateExpectedVersion(request.has_other_expected_version(),
-                                               request.other_expected_version()));
+  MEND_RETURN_IF_ERROR(ValidateExpectedVersion(
+      request.has_other_expected_version(), request.other_expected_version(), "a case"));
   MEND_RETURN_IF_ERROR(
       ValidateId("other_participant_id", request.other_participant_id()));
   if (request.other_case_id() == request.case_id()) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
+#include "common/base/validation.h"
 
 namespace mend::consentsvc {
 namespace {
@@ -24,11 +25,6 @@ constexpr std::string_view kMayNotHaveCaughtUp =
     "token with the case-log position you have seen";
 
 std::string Quote(std::string_view s) { return absl::StrCat("\"", std::string(s), "\""); }
-
-absl::Status Invalid(std::string_view command, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(command), ": ", std::string(problem)));
-}
 
 bool IsKnownScope(consent_v1::ConsentScope scope) {
   return scope != consent_v1::CONSENT_SCOPE_UNSPECIFIED &&

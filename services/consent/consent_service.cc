@@ -88,22 +88,13 @@ void BuildConsents(const CaseFacts& facts, consent_v1::GetConsentsResponse* resp
 }  // namespace
 
 const MethodPolicy::Table& ConsentPolicy() {
-  static const MethodPolicy::Table* const table = [] {
-    const std::vector<Role> commands = {Role::kFacilitator, Role::kManager};
-    const std::vector<Role> decide = {Role::kFacilitator, Role::kService};
-    const std::vector<Role> reads = {Role::kFacilitator, Role::kManager, Role::kAuditor,
-                                     Role::kService};
-    auto* t = new MethodPolicy::Table;
-    for (const char* method : {"RecordConsent", "WithdrawConsent"}) {
-      t->push_back({absl::StrCat(kConsentServicePrefix, method), commands});
-    }
-    t->push_back({absl::StrCat(kConsentServicePrefix, "DecideContact"), decide});
-    for (const char* method :
-         {"GetConsents", "GetDecision", "ListDecisions", "ExplainDecision"}) {
-      t->push_back({absl::StrCat(kConsentServicePrefix, method), reads});
-    }
-    return t;
-  }();
+  static const MethodPolicy::Table* const table =
+      new MethodPolicy::Table(MethodPolicy::Methods(
+          kConsentServicePrefix,
+          {{{"RecordConsent", "WithdrawConsent"}, {Role::kFacilitator, Role::kManager}},
+           {{"DecideContact"}, {Role::kFacilitator, Role::kService}},
+           {{"GetConsents", "GetDecision", "ListDecisions", "ExplainDecision"},
+            {Role::kFacilitator, Role::kManager, Role::kAuditor, Role::kService}}}));
   return *table;
 }
 

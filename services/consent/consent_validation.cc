@@ -13,21 +13,6 @@ namespace {
 
 namespace v1 = ::mend::consent::v1;
 
-absl::Status Invalid(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(field), ": ", std::string(problem)));
-}
-
-absl::Status ValidateExpectedVersion(bool has, uint64_t value) {
-  // Version 0 is "no stream": a consent stream starts with the case's first
-  // observed event, so a command never rightly expects it.
-  if (has && value == 0) {
-    return Invalid("expected_version",
-                   "must be at least 1 (a case's consent stream exists from version 1)");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateInformed(const v1::HowInformed& informed, bool leaflet_required) {
   MEND_RETURN_IF_ERROR(ValidateCode("informed.leaflet_version",
                                     informed.leaflet_version(), leaflet_required));
@@ -41,7 +26,8 @@ absl::Status ValidateConsentCommand(const Request& request) {
   MEND_RETURN_IF_ERROR(ValidateId("request_id", request.request_id()));
   MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
   MEND_RETURN_IF_ERROR(ValidateExpectedVersion(request.has_expected_version(),
-                                               request.expected_version()));
+                                               request.expected_version(),
+                                               "a case's consent stream"));
   return ValidateId("participant_id", request.participant_id());
 }
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base/status_macros.h"
+#include "common/base/validation.h"
 #include "services/scheduling/schedule_time.h"
 
 namespace mend::schedulingsvc {
@@ -37,11 +38,6 @@ std::string Hours(absl::Duration d) {
   const int64_t minutes = absl::ToInt64Minutes(d);
   if (minutes % 60 != 0) return absl::StrCat(minutes, " minutes");
   return absl::StrCat(minutes / 60, minutes == 60 ? " hour" : " hours");
-}
-
-absl::Status Invalid(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(field), ": ", std::string(problem)));
 }
 
 std::string KindName(scheduling_v1::BookingKind kind) {

@@ -227,7 +227,8 @@ TEST(ScheduleStateTest, CalendarIndexHoldsLiveBookingsAcrossCases) {
               ElementsAre("c-1/a", "c-2/c", "c-1/b"));
   // Half-open: a window ending at a start or starting at an end misses it.
   EXPECT_THAT(ids(index.Overlapping("ann", Utc(1, 11), Utc(1, 12))), ElementsAre());
-  EXPECT_THAT(ids(index.Overlapping("ann", Utc(1, 10), Utc(1, 11))), ElementsAre("c-1/a"));
+  EXPECT_THAT(ids(index.Overlapping("ann", Utc(1, 10), Utc(1, 11))),
+              ElementsAre("c-1/a"));
   EXPECT_THAT(ids(index.Overlapping("bo", Utc(1, 0), Utc(2, 0))), ElementsAre());
 
   // Cancelled bookings leave it; replacing a case keeps the others'.

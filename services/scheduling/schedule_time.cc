@@ -11,11 +11,6 @@
 namespace mend::schedulingsvc {
 namespace {
 
-absl::Status Invalid(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(field), ": ", std::string(problem)));
-}
-
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // "HH:MM", 00:00..23:59, exactly five characters.

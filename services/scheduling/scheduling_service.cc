@@ -25,6 +25,8 @@ namespace {
 
 constexpr size_t kStreamPrefixLength = sizeof(kScheduleStreamPrefix) - 1;
 
+using Result = absl::StatusOr<scheduling_v1::CommandResult>;
+
 std::vector<DecidedEvent> AsDecided(std::vector<ScheduleEvent> events) {
   std::vector<DecidedEvent> out;
   out.reserve(events.size());
@@ -128,21 +130,14 @@ const char* SourceName(consent_v1::FactSource source) {
 }  // namespace
 
 const MethodPolicy::Table& SchedulingPolicy() {
-  static const MethodPolicy::Table* const table = [] {
-    const std::vector<Role> commands = {Role::kFacilitator, Role::kManager};
-    const std::vector<Role> reads = {Role::kFacilitator, Role::kManager, Role::kAuditor,
-                                     Role::kService};
-    auto* t = new MethodPolicy::Table;
-    for (const char* method :
-         {"PlanProgramme", "RescheduleSession", "CancelSession", "BookMakeUpSession",
-          "RecordAttendance", "BookPreparationMeeting", "BookConference"}) {
-      t->push_back({absl::StrCat(kSchedulingServicePrefix, method), commands});
-    }
-    for (const char* method : {"GetCaseSchedule", "GetFacilitatorCalendar"}) {
-      t->push_back({absl::StrCat(kSchedulingServicePrefix, method), reads});
-    }
-    return t;
-  }();
+  static const MethodPolicy::Table* const table =
+      new MethodPolicy::Table(MethodPolicy::Methods(
+          kSchedulingServicePrefix,
+          {{{"PlanProgramme", "RescheduleSession", "CancelSession", "BookMakeUpSession",
+             "RecordAttendance", "BookPreparationMeeting", "BookConference"},
+            {Role::kFacilitator, Role::kManager}},
+           {{"GetCaseSchedule", "GetFacilitatorCalendar"},
+            {Role::kFacilitator, Role::kManager, Role::kAuditor, Role::kService}}}));
   return *table;
 }
 
@@ -374,10 +369,13 @@ absl::StatusOr<consent_v1::ContactDecision> SchedulingServiceImpl::CallDecideCon
   return out;
 }
 
+template <typename Request>
 absl::StatusOr<scheduling_v1::Approval> SchedulingServiceImpl::AskGate(
-    const Call& call, const std::string& case_id, const ContactQuestion& question,
-    const std::string& request_key, const common_v1::CausalToken& seen,
+    const Call& call, const Request& request, const ContactQuestion& question,
     std::string_view purpose) {
+  const std::string& case_id = request.case_id();
+  const common_v1::CausalToken& seen = request.causal_token();
+  const std::string request_key = absl::StrCat(case_id, "/", request.request_id());
   consent_v1::DecideContactRequest r;
   r.set_request_id(GateRequestId(call.method, request_key));
   r.set_case_id(case_id);
@@ -448,16 +446,41 @@ absl::StatusOr<scheduling_v1::CommandResult> SchedulingServiceImpl::Run(
   return outcome.answer.result;
 }
 
+template <typename Request, typename Command, typename DecideOne>
+absl::StatusOr<scheduling_v1::CommandResult> SchedulingServiceImpl::RunOne(
+    const Call& call, const Request& request, const std::set<std::string>& facilitators,
+    Command& command, DecideOne decide) {
+  return Run(call, request, facilitators,
+             [&](const ScheduleState& s, const CommandContext& ctx, const Handled& h) {
+               command.handled = h;
+               return One(decide(s, ctx));
+             });
+}
+
+template <typename Request>
+grpc::ServerUnaryReactor* SchedulingServiceImpl::Handle(
+    grpc::CallbackServerContext* context, std::string_view method, const Request& request,
+    scheduling_v1::CommandResult* response,
+    absl::FunctionRef<absl::StatusOr<scheduling_v1::CommandResult>(const Call& call)>
+        body) {
+  return handler_.Unary<scheduling_v1::CommandResult>(
+      context, method, response,
+      [&](const Call& call) -> absl::StatusOr<scheduling_v1::CommandResult> {
+        MEND_RETURN_IF_ERROR(Validate(request));
+        MEND_RETURN_IF_ERROR(causal_.Wait(request.causal_token(), call.deadline));
+        return body(call);
+      });
+}
+
 grpc::ServerUnaryReactor* SchedulingServiceImpl::PlanProgramme(
     grpc::CallbackServerContext* context,
     const scheduling_v1::PlanProgrammeRequest* request,
     scheduling_v1::CommandResult* response) {
-  return handler_.Unary<scheduling_v1::CommandResult>(
-      context, "PlanProgramme", response,
-      [&](const Call& call) -> absl::StatusOr<scheduling_v1::CommandResult> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
+  return Handle(
+      context, "PlanProgramme", *request, response, [&](const Call& call) -> Result {
+        const scheduling_v1::LocalTime& first_session = request->first_session();
         MEND_ASSIGN_OR_RETURN(ResolvedTime first,
-                              ResolveStart("first_session", request->first_session()));
+                              ResolveStart("first_session", first_session));
         PlanProgrammeCommand command{
             .case_id = request->case_id(),
             .programme_id = NewUuid(),
@@ -471,23 +494,18 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::PlanProgramme(
             .handled = {}};
         MEND_ASSIGN_OR_RETURN(
             command.starts,
-            WeeklyStarts(
-                "first_session",
-                {request->first_session().date(), request->first_session().time()},
-                first.zone, command.cadence_weeks, kProgrammeSessions));
+            WeeklyStarts("first_session", {first_session.date(), first_session.time()},
+                         first.zone, command.cadence_weeks, kProgrammeSessions));
         for (int i = 0; i < kProgrammeSessions; ++i)
           command.booking_ids.push_back(NewUuid());
-        MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
-        return Run(
-            call, *request, {command.facilitator_id},
-            [&](const ScheduleState& s, const CommandContext& ctx, const Handled& h) {
-              command.handled = h;
-              return One(DecidePlanProgramme(
-                  s, command,
-                  OthersOf({command.facilitator_id}, command.starts.front(),
-                           command.starts.back() + kSessionLength),
-                  ctx));
-            });
+        const absl::Time from = command.starts.front();
+        const absl::Time to = command.starts.back() + kSessionLength;
+        return RunOne(call, *request, {command.facilitator_id}, command,
+                      [&](const ScheduleState& s, const CommandContext& ctx) {
+                        return DecidePlanProgramme(
+                            s, command, OthersOf({command.facilitator_id}, from, to),
+                            ctx);
+                      });
       });
 }
 
@@ -495,13 +513,10 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::RescheduleSession(
     grpc::CallbackServerContext* context,
     const scheduling_v1::RescheduleSessionRequest* request,
     scheduling_v1::CommandResult* response) {
-  return handler_.Unary<scheduling_v1::CommandResult>(
-      context, "RescheduleSession", response,
-      [&](const Call& call) -> absl::StatusOr<scheduling_v1::CommandResult> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
+  return Handle(
+      context, "RescheduleSession", *request, response, [&](const Call& call) -> Result {
         MEND_ASSIGN_OR_RETURN(ResolvedTime start,
                               ResolveStart("start", request->start()));
-        MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
         RescheduleSessionCommand command{.case_id = request->case_id(),
                                          .booking_id = request->booking_id(),
                                          .start = start.start,
@@ -515,14 +530,13 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::RescheduleSession(
         if (const BookingFacts* b = now.FindBooking(request->booking_id())) {
           facilitators = b->facilitator_ids;
         }
-        return Run(
-            call, *request, {facilitators.begin(), facilitators.end()},
-            [&](const ScheduleState& s, const CommandContext& ctx, const Handled& h) {
-              command.handled = h;
-              return One(DecideRescheduleSession(
+        return RunOne(
+            call, *request, {facilitators.begin(), facilitators.end()}, command,
+            [&](const ScheduleState& s, const CommandContext& ctx) {
+              return DecideRescheduleSession(
                   s, command,
                   OthersOf(facilitators, command.start, command.start + kSessionLength),
-                  ctx));
+                  ctx);
             });
       });
 }
@@ -531,37 +545,29 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::CancelSession(
     grpc::CallbackServerContext* context,
     const scheduling_v1::CancelSessionRequest* request,
     scheduling_v1::CommandResult* response) {
-  return handler_.Unary<scheduling_v1::CommandResult>(
-      context, "CancelSession", response,
-      [&](const Call& call) -> absl::StatusOr<scheduling_v1::CommandResult> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
-        MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
-        CancelBookingCommand command{.case_id = request->case_id(),
-                                     .booking_id = request->booking_id(),
-                                     .cause = request->cause(),
-                                     .reason = request->reason(),
-                                     .handled = {}};
-        // A cancellation frees time: no facilitator lock needed.
-        return Run(
-            call, *request, {},
-            [&](const ScheduleState& s, const CommandContext& ctx, const Handled& h) {
-              command.handled = h;
-              return One(DecideCancelBooking(s, command, ctx));
-            });
-      });
+  return Handle(context, "CancelSession", *request, response,
+                [&](const Call& call) -> Result {
+                  CancelBookingCommand command{.case_id = request->case_id(),
+                                               .booking_id = request->booking_id(),
+                                               .cause = request->cause(),
+                                               .reason = request->reason(),
+                                               .handled = {}};
+                  // A cancellation frees time: no facilitator lock needed.
+                  return RunOne(call, *request, {}, command,
+                                [&](const ScheduleState& s, const CommandContext& ctx) {
+                                  return DecideCancelBooking(s, command, ctx);
+                                });
+                });
 }
 
 grpc::ServerUnaryReactor* SchedulingServiceImpl::BookMakeUpSession(
     grpc::CallbackServerContext* context,
     const scheduling_v1::BookMakeUpSessionRequest* request,
     scheduling_v1::CommandResult* response) {
-  return handler_.Unary<scheduling_v1::CommandResult>(
-      context, "BookMakeUpSession", response,
-      [&](const Call& call) -> absl::StatusOr<scheduling_v1::CommandResult> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
+  return Handle(
+      context, "BookMakeUpSession", *request, response, [&](const Call& call) -> Result {
         MEND_ASSIGN_OR_RETURN(ResolvedTime start,
                               ResolveStart("start", request->start()));
-        MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
         BookMakeUpSessionCommand command{
             .case_id = request->case_id(),
             .booking_id = NewUuid(),
@@ -579,14 +585,13 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::BookMakeUpSession(
         }
         std::set<std::string> locks;
         if (!facilitator.empty()) locks.insert(facilitator);
-        return Run(
-            call, *request, locks,
-            [&](const ScheduleState& s, const CommandContext& ctx, const Handled& h) {
-              command.handled = h;
-              return One(DecideBookMakeUpSession(
+        return RunOne(
+            call, *request, locks, command,
+            [&](const ScheduleState& s, const CommandContext& ctx) {
+              return DecideBookMakeUpSession(
                   s, command,
                   OthersOf({facilitator}, command.start, command.start + kSessionLength),
-                  ctx));
+                  ctx);
             });
       });
 }
@@ -595,11 +600,9 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::RecordAttendance(
     grpc::CallbackServerContext* context,
     const scheduling_v1::RecordAttendanceRequest* request,
     scheduling_v1::CommandResult* response) {
-  return handler_.Unary<scheduling_v1::CommandResult>(
-      context, "RecordAttendance", response,
+  return Handle(
+      context, "RecordAttendance", *request, response,
       [&](const Call& call) -> absl::StatusOr<scheduling_v1::CommandResult> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
-        MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
         RecordAttendanceCommand command{.case_id = request->case_id(),
                                         .booking_id = request->booking_id(),
                                         .attendance = request->attendance(),
@@ -626,17 +629,22 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::RecordAttendance(
       });
 }
 
+// The caller as the domain's checks before the gate see them (now: the
+// time the gate is asked).
+static CommandContext AskingContext(const Call& call) {
+  return CommandContext{
+      .actor_id = call.caller.subject, .role = call.caller.role, .now = absl::Now()};
+}
+
 grpc::ServerUnaryReactor* SchedulingServiceImpl::BookPreparationMeeting(
     grpc::CallbackServerContext* context,
     const scheduling_v1::BookPreparationMeetingRequest* request,
     scheduling_v1::CommandResult* response) {
-  return handler_.Unary<scheduling_v1::CommandResult>(
-      context, "BookPreparationMeeting", response,
-      [&](const Call& call) -> absl::StatusOr<scheduling_v1::CommandResult> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
+  return Handle(
+      context, "BookPreparationMeeting", *request, response,
+      [&](const Call& call) -> Result {
         MEND_ASSIGN_OR_RETURN(ResolvedTime start,
                               ResolveStart("start", request->start()));
-        MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
         BookPreparationMeetingCommand command{
             .case_id = request->case_id(),
             .booking_id = NewUuid(),
@@ -651,25 +659,18 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::BookPreparationMeeting(
         // Refuse what can be refused before asking the gate; then ask it,
         // outside any lock.
         MEND_ASSIGN_OR_RETURN(ScheduleState now, Snapshot(request->case_id()));
-        const CommandContext asking{.actor_id = call.caller.subject,
-                                    .role = call.caller.role,
-                                    .now = absl::Now()};
         MEND_ASSIGN_OR_RETURN(std::optional<ContactQuestion> question,
-                              PreparationQuestion(now, command, asking));
+                              PreparationQuestion(now, command, AskingContext(call)));
         if (question.has_value()) {
-          MEND_ASSIGN_OR_RETURN(
-              command.approval,
-              AskGate(call, request->case_id(), *question,
-                      absl::StrCat(request->case_id(), "/", request->request_id()),
-                      request->causal_token(), "scheduling.preparation"));
+          MEND_ASSIGN_OR_RETURN(command.approval, AskGate(call, *request, *question,
+                                                          "scheduling.preparation"));
         }
-        return Run(
-            call, *request, {command.facilitator_id},
-            [&](const ScheduleState& s, const CommandContext& ctx, const Handled& h) {
-              command.handled = h;
-              return One(DecideBookPreparationMeeting(
+        return RunOne(
+            call, *request, {command.facilitator_id}, command,
+            [&](const ScheduleState& s, const CommandContext& ctx) {
+              return DecideBookPreparationMeeting(
                   s, command,
-                  OthersOf({command.facilitator_id}, command.start, command.end), ctx));
+                  OthersOf({command.facilitator_id}, command.start, command.end), ctx);
             });
       });
 }
@@ -678,13 +679,10 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::BookConference(
     grpc::CallbackServerContext* context,
     const scheduling_v1::BookConferenceRequest* request,
     scheduling_v1::CommandResult* response) {
-  return handler_.Unary<scheduling_v1::CommandResult>(
-      context, "BookConference", response,
-      [&](const Call& call) -> absl::StatusOr<scheduling_v1::CommandResult> {
-        MEND_RETURN_IF_ERROR(Validate(*request));
+  return Handle(
+      context, "BookConference", *request, response, [&](const Call& call) -> Result {
         MEND_ASSIGN_OR_RETURN(ResolvedTime start,
                               ResolveStart("start", request->start()));
-        MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
         BookConferenceCommand command{
             .case_id = request->case_id(),
             .booking_id = NewUuid(),
@@ -701,27 +699,20 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::BookConference(
             .approval = std::nullopt,
             .handled = {}};
         MEND_ASSIGN_OR_RETURN(ScheduleState now, Snapshot(request->case_id()));
-        const CommandContext asking{.actor_id = call.caller.subject,
-                                    .role = call.caller.role,
-                                    .now = absl::Now()};
         MEND_ASSIGN_OR_RETURN(ContactQuestion question,
-                              ConferenceQuestion(now, command, asking));
-        MEND_ASSIGN_OR_RETURN(
-            command.approval,
-            AskGate(call, request->case_id(), question,
-                    absl::StrCat(request->case_id(), "/", request->request_id()),
-                    request->causal_token(), "scheduling.conference"));
-        // The parties arrive before the start: the earliest arrival counts
-        // for the facilitators' calendars too.
+                              ConferenceQuestion(now, command, AskingContext(call)));
+        MEND_ASSIGN_OR_RETURN(command.approval,
+                              AskGate(call, *request, question, "scheduling.conference"));
+        // The parties arrive before the start: the earliest arrival counts for
+        // the facilitators' calendars too.
         const absl::Time from = command.start - 2 * options_.arrival_gap;
-        return Run(
-            call, *request,
-            {command.facilitator_ids.begin(), command.facilitator_ids.end()},
-            [&](const ScheduleState& s, const CommandContext& ctx, const Handled& h) {
-              command.handled = h;
-              return One(DecideBookConference(
-                  s, command, OthersOf(command.facilitator_ids, from, command.end), ctx));
-            });
+        return RunOne(call, *request,
+                      {command.facilitator_ids.begin(), command.facilitator_ids.end()},
+                      command, [&](const ScheduleState& s, const CommandContext& ctx) {
+                        return DecideBookConference(
+                            s, command,
+                            OthersOf(command.facilitator_ids, from, command.end), ctx);
+                      });
       });
 }
 

@@ -170,12 +170,25 @@ class SchedulingServiceImpl final
   using DecideFn = absl::FunctionRef<absl::StatusOr<std::vector<ScheduleEvent>>(
       const ScheduleState& state, const CommandContext& ctx, const Handled& handled)>;
 
+  // Every command: authorize → validate → causal wait → `body`.
+  template <typename Request>
+  grpc::ServerUnaryReactor* Handle(
+      grpc::CallbackServerContext* context, std::string_view method,
+      const Request& request, scheduling_v1::CommandResult* response,
+      absl::FunctionRef<absl::StatusOr<scheduling_v1::CommandResult>(const Call& call)>
+          body);
   // Runs a validated command on its case's stream with the locks of
   // `facilitators` held.
   template <typename Request>
   absl::StatusOr<scheduling_v1::CommandResult> Run(
       const Call& call, const Request& request, const std::set<std::string>& facilitators,
       DecideFn decide);
+  // Run for a command deciding one event: `decide(state, ctx)`, with
+  // command.handled set to the positions handled first.
+  template <typename Request, typename Command, typename DecideOne>
+  absl::StatusOr<scheduling_v1::CommandResult> RunOne(
+      const Call& call, const Request& request, const std::set<std::string>& facilitators,
+      Command& command, DecideOne decide);
   // Every live booking of `facilitators` overlapping [from, to), any case.
   std::vector<BusySlot> OthersOf(const std::vector<std::string>& facilitators,
                                  absl::Time from, absl::Time to) const;
@@ -185,11 +198,12 @@ class SchedulingServiceImpl final
   // DecideContact on the gate for a booking: the decision when APPROVED;
   // FAILED_PRECONDITION with the refusal's reasons and id; UNAVAILABLE when
   // the gate cannot be reached.
+  // Its request id derives from the booking's case and request id, so a
+  // retried booking gets the original decision.
+  template <typename Request>
   absl::StatusOr<scheduling_v1::Approval> AskGate(const Call& call,
-                                                  const std::string& case_id,
+                                                  const Request& request,
                                                   const ContactQuestion& question,
-                                                  const std::string& request_key,
-                                                  const common_v1::CausalToken& seen,
                                                   std::string_view purpose);
   // One DecideContact call (the service's token attached).
   absl::StatusOr<consent_v1::ContactDecision> CallDecideContact(

@@ -14,26 +14,13 @@ namespace {
 
 namespace v1 = ::mend::scheduling::v1;
 
-absl::Status Invalid(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(field), ": ", std::string(problem)));
-}
-
-absl::Status ValidateExpectedVersion(bool has, uint64_t value) {
-  if (has && value == 0) {
-    return Invalid("expected_version",
-                   "must be at least 1 (a case's schedule stream exists from version 1)");
-  }
-  return absl::OkStatus();
-}
-
 // request_id, case_id and expected_version: every command has them.
 template <typename Request>
 absl::Status ValidateCommand(const Request& request) {
   MEND_RETURN_IF_ERROR(ValidateId("request_id", request.request_id()));
   MEND_RETURN_IF_ERROR(ValidateId("case_id", request.case_id()));
   return ValidateExpectedVersion(request.has_expected_version(),
-                                 request.expected_version());
+                                 request.expected_version(), "a case's schedule stream");
 }
 
 absl::Status ValidateLocal(std::string_view field, const v1::LocalTime& local) {

@@ -557,6 +557,52 @@ TEST_F(SchedulingProcessTest, AFacilitatorIsNeverDoubleBookedAcrossCases) {
   EXPECT_EQ(calendar->bookings_size(), 24);
 }
 
+TEST_F(SchedulingProcessTest, CalendarPagesThroughEveryBookingOnce) {
+  const std::string one = p_.ReadyCase("page-1");
+  const std::string two = p_.ReadyCase("page-2");
+  ASSERT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                       Plan(one, "page-1-plan", 7), Ann()),
+              IsOk());
+  ASSERT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                       Plan(two, "page-2-plan", 200), Ann()),
+              IsOk());
+  scheduling_v1::GetFacilitatorCalendarRequest r;
+  r.set_facilitator_id(kAnn);
+  r.set_from_unix_micros(absl::ToUnixMicros(absl::Now()));
+  r.set_to_unix_micros(absl::ToUnixMicros(absl::Now() + absl::Hours(24 * 365)));
+  r.set_page_size(5);
+  std::vector<std::string> seen;
+  int64_t last_start = 0;
+  int pages = 0;
+  do {
+    auto page = Call<scheduling_v1::GetFacilitatorCalendarResponse>(
+        Ann(),
+        [&](grpc::ClientContext* c, scheduling_v1::GetFacilitatorCalendarResponse* o) {
+          return p_.scheduling_stub().GetFacilitatorCalendar(c, r, o);
+        });
+    ASSERT_THAT(page, IsOk());
+    ASSERT_LE(page->bookings_size(), 5);
+    for (const scheduling_v1::Booking& b : page->bookings()) {
+      EXPECT_GE(b.slot().start_unix_micros(), last_start) << "in start order";
+      last_start = b.slot().start_unix_micros();
+      seen.push_back(b.booking_id());
+    }
+    r.set_page_token(page->next_page_token());
+    ++pages;
+  } while (!r.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 5);  // 24 bookings, 5 a page
+  EXPECT_EQ(seen.size(), 24u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 24u);
+  r.set_page_token("not-a-token");
+  EXPECT_THAT(
+      Call<scheduling_v1::GetFacilitatorCalendarResponse>(
+          Ann(),
+          [&](grpc::ClientContext* c, scheduling_v1::GetFacilitatorCalendarResponse* o) {
+            return p_.scheduling_stub().GetFacilitatorCalendar(c, r, o);
+          }),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST_F(SchedulingProcessTest, RestartReplaysTheSameCalendars) {
   const std::string case_id = FaceToFaceCase("replay");
   ConsentToFaceToFace(case_id);
