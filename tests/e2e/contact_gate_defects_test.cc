@@ -346,7 +346,7 @@ TEST_F(ContactGateDefectsTest, ListCasesRefusesPageTokensItDidNotMake) {
   ASSERT_THAT(first, IsOk());
   ASSERT_EQ(first->cases_size(), 1);
   ASSERT_FALSE(first->next_page_token().empty());
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string("garbage"), std::string("YzE"), first->next_page_token() + "x"}) {
     list.set_page_token(bad);
     EXPECT_THAT(Call<case_v1::ListCasesResponse>(

@@ -298,6 +298,7 @@ class SchedulingProcessTest : public ::testing::Test {
 
 TEST_F(SchedulingProcessTest, MeetingWithTheVictimIsBookedOnlyOnAnApproval) {
   const std::string case_id = p_.ReadyCase("meet");
+  ASSERT_THAT(CaseSchedule(case_id), IsOk());  // the case's facts are in
   const uint64_t head = p_.SchedulingHead();
 
   // No consent yet: the gate refuses, the refusal is in the consent log and
@@ -523,6 +524,7 @@ TEST_F(SchedulingProcessTest, AFacilitatorIsNeverDoubleBookedAcrossCases) {
   ASSERT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
                        Plan(one, "one-plan", 7), Ann()),
               IsOk());
+  ASSERT_THAT(CaseSchedule(two), IsOk());  // the case's facts are in
   const uint64_t head = p_.SchedulingHead();
   auto clash = Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
                         Plan(two, "two-plan", 7), Ann());
@@ -761,6 +763,7 @@ TEST_F(SchedulingProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
 
 TEST_F(SchedulingProcessTest, BadInputIsInvalidArgumentNamingTheField) {
   const std::string case_id = p_.ReadyCase("bad");
+  ASSERT_THAT(CaseSchedule(case_id), IsOk());  // the case's facts are in
   const uint64_t head = p_.SchedulingHead();
   struct Row {
     std::string name;
@@ -834,6 +837,7 @@ TEST_F(SchedulingProcessTest, BadInputIsInvalidArgumentNamingTheField) {
 
 TEST_F(SchedulingProcessTest, RolesAsTheRuntimeDefinesThem) {
   const std::string case_id = p_.ReadyCase("roles");
+  ASSERT_THAT(CaseSchedule(case_id), IsOk());  // the case's facts are in
   const uint64_t head = p_.SchedulingHead();
   auto plan = Plan(case_id, "roles-plan", 7);
   EXPECT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan, ""),

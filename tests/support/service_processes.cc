@@ -21,18 +21,22 @@ void Write(const std::string& path, const std::string& text) {
 }  // namespace
 
 ServiceProcesses::ServiceProcesses(std::string case_binary, std::string consent_binary,
-                                   std::string scheduling_binary)
+                                   std::string scheduling_binary,
+                                   std::string conference_binary)
     : case_binary_(std::move(case_binary)),
       consent_binary_(std::move(consent_binary)),
-      scheduling_binary_(std::move(scheduling_binary)) {
+      scheduling_binary_(std::move(scheduling_binary)),
+      conference_binary_(std::move(conference_binary)) {
   key_ = NewSigningKey();
   Write(dir_.Sub("token.pub"), key_.public_pem);
   Write(dir_.Sub("consent.token"), Token(Role::kService, "consent"));
   Write(dir_.Sub("scheduling.token"), Token(Role::kService, "scheduling"));
+  Write(dir_.Sub("conference.token"), Token(Role::kService, "conference"));
   EXPECT_THAT(crypto::KeyStore::WriteNewMasterKey(dir_.Sub("master.key")), IsOk());
   case_port_ = PickFreePort();
   consent_port_ = PickFreePort();
   scheduling_port_ = PickFreePort();
+  conference_port_ = PickFreePort();
 }
 
 std::string ServiceProcesses::Token(Role role, const std::string& subject) {
@@ -101,6 +105,35 @@ void ServiceProcesses::StartScheduling() {
   scheduling_stub_ = scheduling_v1::SchedulingService::NewStub(scheduling_channel_);
 }
 
+void ServiceProcesses::StartConferenceService() {
+  ASSERT_FALSE(conference_binary_.empty());
+  auto child = ChildProcess::Start(
+      conference_binary_,
+      {absl::StrCat("--listen=127.0.0.1:", conference_port_),
+       "--data_dir=" + dir_.Sub("conference"),
+       "--token_public_key=" + dir_.Sub("token.pub"),
+       "--master_key=" + dir_.Sub("master.key"),
+       "--service_token_file=" + dir_.Sub("conference.token"),
+       absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
+       absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_),
+       absl::StrCat("--upstream_scheduling=127.0.0.1:", scheduling_port_),
+       "--log_level=warn"},
+      dir_.Sub(absl::StrCat("conference-", ++starts_)));
+  ASSERT_THAT(child, IsOk());
+  conference_ = *std::move(child);
+  conference_channel_ = Connect(conference_port_);
+  ASSERT_TRUE(WaitServing(conference_channel_)) << conference_->Output();
+  conference_stub_ = conference_v1::ConferenceService::NewStub(conference_channel_);
+}
+
+void ServiceProcesses::KillConferenceService() {
+  conference_->Signal(SIGKILL);
+  std::optional<int> status = conference_->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*status)) << conference_->Output();
+  conference_.reset();
+}
+
 void ServiceProcesses::KillScheduling() {
   scheduling_->Signal(SIGKILL);
   std::optional<int> status = scheduling_->Wait(absl::Seconds(30));
@@ -115,6 +148,13 @@ void ServiceProcesses::Stop(std::optional<ChildProcess>& child) {
   ASSERT_TRUE(status.has_value()) << child->Output();
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << child->Output();
   child.reset();
+}
+
+common_v1::CausalToken ServiceProcesses::ConsentToken() const {
+  common_v1::CausalToken t;
+  t.set_case_position(token_.case_position());
+  t.set_consent_position(token_.consent_position());
+  return t;
 }
 
 case_v1::ReferCaseRequest ServiceProcesses::Referral(const std::string& prefix) const {
@@ -187,7 +227,7 @@ absl::StatusOr<consent_v1::CommandResult> ServiceProcesses::Consent(
   r.set_answer(consent_v1::GIVEN);
   r.mutable_informed()->set_leaflet_version("RJ-leaflet-2026-03");
   r.mutable_informed()->set_channel(consent_v1::PHONE);
-  *r.mutable_causal_token() = token_;
+  *r.mutable_causal_token() = ConsentToken();
   return Call<consent_v1::CommandResult>(
       Token(Role::kFacilitator, kAnn),
       [&](grpc::ClientContext* c, consent_v1::CommandResult* out) {
@@ -210,7 +250,7 @@ absl::StatusOr<consent_v1::ContactDecision> ServiceProcesses::Decide(
   r.set_kind(kind);
   r.set_facilitator_id(kAnn);
   r.set_purpose("deliver-apology-letter");
-  *r.mutable_causal_token() = token_;
+  *r.mutable_causal_token() = ConsentToken();
   return Call<consent_v1::ContactDecision>(
       Token(Role::kService, "conference"),
       [&](grpc::ClientContext* c, consent_v1::ContactDecision* out) {
@@ -243,7 +283,7 @@ absl::StatusOr<case_v1::CaseView> ServiceProcesses::GetCase(const std::string& c
 void ServiceProcesses::WaitConsentCaughtUp(const std::string& case_id) {
   consent_v1::GetConsentsRequest r;
   r.set_case_id(case_id);
-  *r.mutable_causal_token() = token_;
+  *r.mutable_causal_token() = ConsentToken();
   EXPECT_THAT(Call<consent_v1::GetConsentsResponse>(
                   Token(Role::kAuditor, "auditor-al"),
                   [&](grpc::ClientContext* c, consent_v1::GetConsentsResponse* out) {
@@ -267,5 +307,6 @@ uint64_t ServiceProcesses::Head(const std::shared_ptr<grpc::Channel>& channel) {
 uint64_t ServiceProcesses::CaseHead() { return Head(case_channel_); }
 uint64_t ServiceProcesses::ConsentHead() { return Head(consent_channel_); }
 uint64_t ServiceProcesses::SchedulingHead() { return Head(scheduling_channel_); }
+uint64_t ServiceProcesses::ConferenceHead() { return Head(conference_channel_); }
 
 }  // namespace mend::testing

@@ -25,6 +25,7 @@
 #include "common/base/role.h"
 #include "gmock/gmock.h"
 #include "mend/case/v1/case_service.grpc.pb.h"
+#include "mend/conference/v1/conference_service.grpc.pb.h"
 #include "mend/consent/v1/consent_service.grpc.pb.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
 #include "mend/scheduling/v1/scheduling_service.grpc.pb.h"
@@ -39,6 +40,7 @@ namespace case_v1 = ::mend::case_::v1;
 namespace common_v1 = ::mend::common::v1;
 namespace consent_v1 = ::mend::consent::v1;
 namespace scheduling_v1 = ::mend::scheduling::v1;
+namespace conference_v1 = ::mend::conference::v1;
 
 class ServiceProcesses {
  public:
@@ -47,13 +49,15 @@ class ServiceProcesses {
 
   // `scheduling_binary` may be empty for tests of case and consent only.
   ServiceProcesses(std::string case_binary, std::string consent_binary,
-                   std::string scheduling_binary = "");
+                   std::string scheduling_binary = "",
+                   std::string conference_binary = "");
 
   // Start a process (again, on the same port and data) and wait for SERVING;
   // a failure is a test failure with the process's output.
   void StartCase();
   void StartConsent();
   void StartScheduling();
+  void StartConferenceService();
   // Starts the consent service expecting it to refuse to serve: waits up to
   // 30 s for it to exit and returns its wait status (nullopt: still
   // running, then killed) and its output.
@@ -62,12 +66,15 @@ class ServiceProcesses {
   std::string CaseLogPath() const { return dir_.Sub("case") + "/eventlog"; }
   std::string ConsentLogPath() const { return dir_.Sub("consent") + "/eventlog"; }
   std::string SchedulingLogPath() const { return dir_.Sub("scheduling") + "/eventlog"; }
+  std::string ConferenceLogPath() const { return dir_.Sub("conference") + "/eventlog"; }
   // SIGTERM: the process drains and must exit 0.
   void StopCase() { Stop(case_); }
   void StopConsent() { Stop(consent_); }
   void StopScheduling() { Stop(scheduling_); }
   // SIGKILL: no drain; the process must not be waited for by the caller.
   void KillScheduling();
+  void StopConferenceService() { Stop(conference_); }
+  void KillConferenceService();
 
   std::string Token(Role role, const std::string& subject);
 
@@ -119,6 +126,7 @@ class ServiceProcesses {
   uint64_t CaseHead();
   uint64_t ConsentHead();
   uint64_t SchedulingHead();
+  uint64_t ConferenceHead();
 
   case_v1::CaseService::Stub& case_stub() { return *case_stub_; }
   const std::shared_ptr<grpc::Channel>& case_channel() const { return case_channel_; }
@@ -130,12 +138,22 @@ class ServiceProcesses {
   const std::shared_ptr<grpc::Channel>& scheduling_channel() const {
     return scheduling_channel_;
   }
+  conference_v1::ConferenceService::Stub& conference_stub() { return *conference_stub_; }
+  const std::shared_ptr<grpc::Channel>& conference_channel() const {
+    return conference_channel_;
+  }
   common_v1::CausalToken& causal_token() { return token_; }
+  // The causal token's case and consent positions: what the consent service
+  // follows (it refuses positions of logs it does not).
+  common_v1::CausalToken ConsentToken() const;
   const TempDir& dir() const { return dir_; }
   std::string CaseOutput() const { return case_ ? case_->Output() : ""; }
   std::string ConsentOutput() const { return consent_ ? consent_->Output() : ""; }
   std::string SchedulingOutput() const {
     return scheduling_ ? scheduling_->Output() : "";
+  }
+  std::string ConferenceOutput() const {
+    return conference_ ? conference_->Output() : "";
   }
 
  private:
@@ -146,21 +164,26 @@ class ServiceProcesses {
   const std::string case_binary_;
   const std::string consent_binary_;
   const std::string scheduling_binary_;
+  const std::string conference_binary_;
   TempDir dir_;
   KeyPair key_;
   int case_port_ = 0;
   int consent_port_ = 0;
   int scheduling_port_ = 0;
+  int conference_port_ = 0;
   int starts_ = 0;
   std::optional<ChildProcess> case_;
   std::optional<ChildProcess> consent_;
   std::optional<ChildProcess> scheduling_;
+  std::optional<ChildProcess> conference_;
   std::shared_ptr<grpc::Channel> case_channel_;
   std::shared_ptr<grpc::Channel> consent_channel_;
   std::shared_ptr<grpc::Channel> scheduling_channel_;
+  std::shared_ptr<grpc::Channel> conference_channel_;
   std::unique_ptr<case_v1::CaseService::Stub> case_stub_;
   std::unique_ptr<consent_v1::ConsentService::Stub> consent_stub_;
   std::unique_ptr<scheduling_v1::SchedulingService::Stub> scheduling_stub_;
+  std::unique_ptr<conference_v1::ConferenceService::Stub> conference_stub_;
   common_v1::CausalToken token_;
 };
 
