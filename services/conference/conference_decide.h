@@ -280,7 +280,7 @@ absl::StatusOr<conference_v1::VictimInformed> DecideInformVictim(
 struct RecordFeedbackCommand {
   std::string case_id;
   std::string participant_id;
-  int32_t satisfaction = 0;  // 1..5
+  int32_t satisfaction = 0;    // 1..5
   common_v1::Sealed comments;  // the participant's key
   bool would_recommend = false;
   Handled handled;

@@ -82,19 +82,19 @@ bool IsLetterMethod(std::string_view method) {
 }  // namespace
 
 const MethodPolicy::Table& ConferencePolicy() {
-  static const MethodPolicy::Table* const table = new MethodPolicy::Table(
-      MethodPolicy::Methods(kConferenceServicePrefix,
-                            {{{"OfferLetter", "DeliverLetter", "SendShuttleMessage",
-                               "StartConference", "InformVictim"},
-                              {Role::kFacilitator}},
-                             {{"SubmitLetterDraft", "ReviewLetter", "RecordLetterResponse",
-                               "RecordPreparation", "RecordConferenceHeld",
-                               "AbandonConference", "RecordOutcomeAgreement",
-                               "CompleteItem", "RecordFeedback", "CompleteFollowUp"},
-                              {Role::kFacilitator, Role::kManager}},
-                             {{"GetCaseContact"},
-                              {Role::kFacilitator, Role::kManager, Role::kAuditor,
-                               Role::kService}}}));
+  static const MethodPolicy::Table* const table =
+      new MethodPolicy::Table(MethodPolicy::Methods(
+          kConferenceServicePrefix,
+          {{{"OfferLetter", "DeliverLetter", "SendShuttleMessage", "StartConference",
+             "InformVictim"},
+            {Role::kFacilitator}},
+           {{"SubmitLetterDraft", "ReviewLetter", "RecordLetterResponse",
+             "RecordPreparation", "RecordConferenceHeld", "AbandonConference",
+             "RecordOutcomeAgreement", "CompleteItem", "RecordFeedback",
+             "CompleteFollowUp"},
+            {Role::kFacilitator, Role::kManager}},
+           {{"GetCaseContact"},
+            {Role::kFacilitator, Role::kManager, Role::kAuditor, Role::kService}}}));
   return *table;
 }
 
@@ -104,61 +104,62 @@ ConferenceServiceImpl::ConferenceServiceImpl(ServiceRuntime* runtime,
       handler_(runtime, kConferenceServicePrefix),
       consent_(consent_v1::ConsentService::NewStub(std::move(consent))),
       causal_("conference", runtime->store()),
-      path_(runtime->store(),
-            Path::Hooks{
-                .stream_prefix = kConferenceStreamPrefix,
-                .evolve =
-                    [this](ConferenceState& state, const ReplayedEvent& e) {
-                      MEND_RETURN_IF_ERROR(conferencesvc::Evolve(
-                          state, ConferenceLogEvent{
-                                     .position = e.position,
-                                     .stream_version = e.view.stream_version,
-                                     .event_type = e.view.event_type,
-                                     .payload = e.view.payload,
-                                     .recorded_unix_micros = e.view.recorded_unix_micros}));
-                      // An erasure: this service's key for the person goes
-                      // too (idempotent, so replay repairs a crash after
-                      // the fact was durable and before the key was gone).
-                      if (e.view.event_type == "mend.conference.v1.UpstreamFactRecorded") {
-                        conference_v1::UpstreamFactRecorded f;
-                        if (f.ParseFromArray(e.view.payload.data(),
-                                             static_cast<int>(e.view.payload.size())) &&
-                            f.has_participant_erased()) {
-                          MEND_RETURN_IF_ERROR(
-                              EnsureErased(state.case_id, f.participant_erased()));
-                        }
+      path_(
+          runtime->store(),
+          Path::Hooks{
+              .stream_prefix = kConferenceStreamPrefix,
+              .evolve =
+                  [this](ConferenceState& state, const ReplayedEvent& e) {
+                    MEND_RETURN_IF_ERROR(conferencesvc::Evolve(
+                        state, ConferenceLogEvent{
+                                   .position = e.position,
+                                   .stream_version = e.view.stream_version,
+                                   .event_type = e.view.event_type,
+                                   .payload = e.view.payload,
+                                   .recorded_unix_micros = e.view.recorded_unix_micros}));
+                    // An erasure: this service's key for the person goes
+                    // too (idempotent, so replay repairs a crash after
+                    // the fact was durable and before the key was gone).
+                    if (e.view.event_type == "mend.conference.v1.UpstreamFactRecorded") {
+                      conference_v1::UpstreamFactRecorded f;
+                      if (f.ParseFromArray(e.view.payload.data(),
+                                           static_cast<int>(e.view.payload.size())) &&
+                          f.has_participant_erased()) {
+                        MEND_RETURN_IF_ERROR(
+                            EnsureErased(state.case_id, f.participant_erased()));
                       }
-                      return absl::OkStatus();
-                    },
-                .version = [](const ConferenceState& s) { return s.version; },
-                .answer =
-                    [](const CommandRecord& r, const ConferenceState& s) {
-                      Answer a;
-                      conference_v1::CommandResult& out = a.result;
-                      out.set_case_id(r.aggregate_id);
-                      out.set_version(r.version);
-                      out.set_position(r.first_position);
-                      out.set_last_position(r.last_position);
-                      auto within = [&](uint64_t p) {
-                        return p >= r.first_position && p <= r.last_position;
-                      };
-                      if (s.last_approval.has_value() && within(s.last_approval_position)) {
-                        *out.mutable_approval() = *s.last_approval;
-                      }
-                      if (IsLetterMethod(r.method)) {
-                        out.set_letter_id(s.last_letter_id);
-                        out.set_letter_version(s.last_letter_version);
-                      }
-                      if (r.method == "SendShuttleMessage") {
-                        out.set_message_id(s.last_message_id);
-                      }
-                      if (s.agreement.has_value()) {
-                        out.set_agreement_id(s.agreement->agreement_id);
-                      }
-                      out.set_agreement_completed(within(s.agreement_completed_position));
-                      return a;
-                    }},
-            NewUuid, absl::Now) {}
+                    }
+                    return absl::OkStatus();
+                  },
+              .version = [](const ConferenceState& s) { return s.version; },
+              .answer =
+                  [](const CommandRecord& r, const ConferenceState& s) {
+                    Answer a;
+                    conference_v1::CommandResult& out = a.result;
+                    out.set_case_id(r.aggregate_id);
+                    out.set_version(r.version);
+                    out.set_position(r.first_position);
+                    out.set_last_position(r.last_position);
+                    auto within = [&](uint64_t p) {
+                      return p >= r.first_position && p <= r.last_position;
+                    };
+                    if (s.last_approval.has_value() && within(s.last_approval_position)) {
+                      *out.mutable_approval() = *s.last_approval;
+                    }
+                    if (IsLetterMethod(r.method)) {
+                      out.set_letter_id(s.last_letter_id);
+                      out.set_letter_version(s.last_letter_version);
+                    }
+                    if (r.method == "SendShuttleMessage") {
+                      out.set_message_id(s.last_message_id);
+                    }
+                    if (s.agreement.has_value()) {
+                      out.set_agreement_id(s.agreement->agreement_id);
+                    }
+                    out.set_agreement_completed(within(s.agreement_completed_position));
+                    return a;
+                  }},
+          NewUuid, absl::Now) {}
 
 void ConferenceServiceImpl::SetFollowers(const Follower* case_follower,
                                          const Follower* consent_follower,
@@ -183,7 +184,8 @@ Handled ConferenceServiceImpl::HandledNow() const {
   return h;
 }
 
-absl::StatusOr<ConferenceState> ConferenceServiceImpl::Snapshot(const std::string& case_id) {
+absl::StatusOr<ConferenceState> ConferenceServiceImpl::Snapshot(
+    const std::string& case_id) {
   MEND_RETURN_IF_ERROR(path_.Sync(case_id));
   ConferenceState copy;
   MEND_RETURN_IF_ERROR(path_.Read(
@@ -205,8 +207,8 @@ absl::StatusOr<ConferenceState> ConferenceServiceImpl::Snapshot(const std::strin
 // Keys.
 
 absl::StatusOr<common_v1::Sealed> ConferenceServiceImpl::Seal(
-    const std::string& case_id, const std::string& participant_id, const std::string& text,
-    std::string_view field) {
+    const std::string& case_id, const std::string& participant_id,
+    const std::string& text, std::string_view field) {
   common_v1::Sealed sealed;
   if (text.empty()) return sealed;
   crypto::KeyStore* keys = runtime_->keys();
@@ -218,10 +220,10 @@ absl::StatusOr<common_v1::Sealed> ConferenceServiceImpl::Seal(
   absl::StatusOr<std::string> ciphertext =
       keys->Seal(KeyId(case_id, participant_id), text, field);
   if (!ciphertext.ok()) {
-    return absl::Status(ciphertext.status().code(),
-                        absl::StrCat("sealing the words of participant ",
-                                     Quoted(participant_id), ": ",
-                                     ciphertext.status().message()));
+    return absl::Status(
+        ciphertext.status().code(),
+        absl::StrCat("sealing the words of participant ", Quoted(participant_id), ": ",
+                     ciphertext.status().message()));
   }
   sealed.set_person_id(participant_id);
   sealed.set_ciphertext(*std::move(ciphertext));
@@ -239,9 +241,9 @@ conference_v1::Text ConferenceServiceImpl::Show(const std::string& case_id,
   }
   crypto::KeyStore* keys = runtime_->keys();
   absl::StatusOr<std::string> text =
-      keys == nullptr ? absl::NotFoundError("no key store")
-                      : keys->Unseal(KeyId(case_id, sealed.person_id()), sealed.ciphertext(),
-                                     field);
+      keys == nullptr
+          ? absl::NotFoundError("no key store")
+          : keys->Unseal(KeyId(case_id, sealed.person_id()), sealed.ciphertext(), field);
   if (text.ok()) {
     out.set_text(*std::move(text));
   } else {
@@ -271,7 +273,8 @@ BatchEffects ConferenceServiceImpl::ObserveCase(absl::Span<const UpstreamEvent> 
   });
 }
 
-BatchEffects ConferenceServiceImpl::ObserveConsent(absl::Span<const UpstreamEvent> events) {
+BatchEffects ConferenceServiceImpl::ObserveConsent(
+    absl::Span<const UpstreamEvent> events) {
   return Follower::HandleEach(events, [this](const UpstreamEvent& e) {
     return ObserveOne(consent_v1::CONSENT_LOG, e);
   });
@@ -292,16 +295,17 @@ absl::StatusOr<eventlog::WriteRequest> ConferenceServiceImpl::ObserveOne(
     // Which bookings are this service's depends on the case's state: read
     // it first (a scheduling event names its case in its payload, which
     // SchedulingFact parses; an empty state knows no bookings).
-    MEND_ASSIGN_OR_RETURN(fact, SchedulingFact(event.position, event.bytes, event.view,
-                                               ConferenceState()));
+    MEND_ASSIGN_OR_RETURN(
+        fact, SchedulingFact(event.position, event.bytes, event.view, ConferenceState()));
     if (!fact.has_value()) return eventlog::WriteRequest{};
     MEND_ASSIGN_OR_RETURN(state, Snapshot(fact->case_id()));
     MEND_ASSIGN_OR_RETURN(fact,
                           SchedulingFact(event.position, event.bytes, event.view, state));
   } else {
-    MEND_ASSIGN_OR_RETURN(fact, source == consent_v1::CASE_LOG
-                                    ? CaseFact(event.position, event.bytes, event.view)
-                                    : ConsentFact(event.position, event.bytes, event.view));
+    MEND_ASSIGN_OR_RETURN(fact,
+                          source == consent_v1::CASE_LOG
+                              ? CaseFact(event.position, event.bytes, event.view)
+                              : ConsentFact(event.position, event.bytes, event.view));
     if (fact.has_value()) {
       MEND_ASSIGN_OR_RETURN(state, Snapshot(fact->case_id()));
     }
@@ -401,9 +405,9 @@ absl::StatusOr<conference_v1::Approval> ConferenceServiceImpl::AskGate(
   absl::StatusOr<consent_v1::ContactDecision> d = CallDecideContact(r, call.deadline);
   if (!d.ok()) {
     if (absl::IsUnavailable(d.status()) || absl::IsDeadlineExceeded(d.status())) {
-      return absl::UnavailableError(
-          absl::StrCat("the contact gate (consent service) did not answer: ",
-                       d.status().message(), "; nothing was recorded: retry"));
+      return absl::UnavailableError(absl::StrCat(
+          "the contact gate (consent service) did not answer: ", d.status().message(),
+          "; nothing was recorded: retry"));
     }
     if (absl::IsUnauthenticated(d.status()) || absl::IsPermissionDenied(d.status())) {
       return absl::UnavailableError(absl::StrCat(
@@ -416,10 +420,10 @@ absl::StatusOr<conference_v1::Approval> ConferenceServiceImpl::AskGate(
           "gate says: ",
           d.status().message(), "); a new contact needs a new request_id"));
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the contact gate (consent service) could not decide: ",
-        absl::StatusCodeToString(d.status().code()), ": ", d.status().message(),
-        "; nothing was recorded"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the contact gate (consent service) could not decide: ",
+                     absl::StatusCodeToString(d.status().code()), ": ",
+                     d.status().message(), "; nothing was recorded"));
   }
   if (d->decision().outcome() != consent_v1::APPROVED) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -436,7 +440,8 @@ absl::StatusOr<conference_v1::Approval> ConferenceServiceImpl::AskGate(
 template <typename Request>
 grpc::ServerUnaryReactor* ConferenceServiceImpl::Handle(
     grpc::CallbackServerContext* context, std::string_view method, const Request& request,
-    conference_v1::CommandResult* response, absl::FunctionRef<Result(const Call& call)> body) {
+    conference_v1::CommandResult* response,
+    absl::FunctionRef<Result(const Call& call)> body) {
   return handler_.Unary<conference_v1::CommandResult>(
       context, method, response, [&](const Call& call) -> Result {
         MEND_RETURN_IF_ERROR(Validate(request));
@@ -453,17 +458,18 @@ ConferenceServiceImpl::Result ConferenceServiceImpl::Run(
         decide) {
   MEND_ASSIGN_OR_RETURN(
       CommandOutcome<Answer> outcome,
-      path_.Execute(CommandFor(call, request, request.case_id(), ExpectedVersionOf(request)),
-                    [&](const ConferenceState& state, const CommandContext& ctx,
-                        const std::string&) -> absl::StatusOr<std::vector<DecidedEvent>> {
-                      MEND_ASSIGN_OR_RETURN(std::vector<ConferenceEvent> events,
-                                            decide(state, ctx, HandledNow()));
-                      std::vector<DecidedEvent> out;
-                      for (ConferenceEvent& e : events) {
-                        out.push_back({std::move(e.type), std::move(e.payload)});
-                      }
-                      return out;
-                    }));
+      path_.Execute(
+          CommandFor(call, request, request.case_id(), ExpectedVersionOf(request)),
+          [&](const ConferenceState& state, const CommandContext& ctx,
+              const std::string&) -> absl::StatusOr<std::vector<DecidedEvent>> {
+            MEND_ASSIGN_OR_RETURN(std::vector<ConferenceEvent> events,
+                                  decide(state, ctx, HandledNow()));
+            std::vector<DecidedEvent> out;
+            for (ConferenceEvent& e : events) {
+              out.push_back({std::move(e.type), std::move(e.payload)});
+            }
+            return out;
+          }));
   return outcome.answer.result;
 }
 
@@ -493,219 +499,231 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::SubmitLetterDraft(
     grpc::CallbackServerContext* context,
     const conference_v1::SubmitLetterDraftRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "SubmitLetterDraft", *request, response,
-                [&](const Call& call) -> Result {
-                  MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
-                  MEND_RETURN_IF_ERROR(CheckCanAct(now, request->case_id(),
-                                                   AskingContext(call), false));
-                  MEND_ASSIGN_OR_RETURN(std::string author, LetterAuthor(now));
-                  SubmitLetterDraftCommand command{
-                      .case_id = request->case_id(),
-                      .letter_id = request->letter_id().empty() ? NewUuid()
-                                                                : request->letter_id(),
-                      .new_letter = request->letter_id().empty(),
-                      .text = {},
-                      .handled = {}};
-                  MEND_ASSIGN_OR_RETURN(command.text, Seal(request->case_id(), author,
-                                                           request->text(), "letter.text"));
-                  return RunOne(call, *request, command,
-                                [&](const ConferenceState& s, const CommandContext& ctx) {
-                                  return DecideSubmitLetterDraft(s, command, ctx);
-                                });
-                });
+  return Handle(
+      context, "SubmitLetterDraft", *request, response, [&](const Call& call) -> Result {
+        MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
+        MEND_RETURN_IF_ERROR(
+            CheckCanAct(now, request->case_id(), AskingContext(call), false));
+        MEND_ASSIGN_OR_RETURN(std::string author, LetterAuthor(now));
+        SubmitLetterDraftCommand command{
+            .case_id = request->case_id(),
+            .letter_id = request->letter_id().empty() ? NewUuid() : request->letter_id(),
+            .new_letter = request->letter_id().empty(),
+            .text = {},
+            .handled = {}};
+        MEND_ASSIGN_OR_RETURN(command.text, Seal(request->case_id(), author,
+                                                 request->text(), "letter.text"));
+        return RunOne(call, *request, command,
+                      [&](const ConferenceState& s, const CommandContext& ctx) {
+                        return DecideSubmitLetterDraft(s, command, ctx);
+                      });
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::ReviewLetter(
-    grpc::CallbackServerContext* context, const conference_v1::ReviewLetterRequest* request,
+    grpc::CallbackServerContext* context,
+    const conference_v1::ReviewLetterRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "ReviewLetter", *request, response, [&](const Call& call) -> Result {
-    MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
-    MEND_RETURN_IF_ERROR(CheckCanAct(now, request->case_id(), AskingContext(call), false));
-    MEND_ASSIGN_OR_RETURN(std::string author, LetterAuthor(now));
-    ReviewLetterCommand command{.case_id = request->case_id(),
-                                .letter_id = request->letter_id(),
-                                .version = request->version(),
-                                .verdict = request->verdict(),
-                                .notes = {},
-                                .handled = {}};
-    MEND_ASSIGN_OR_RETURN(command.notes, Seal(request->case_id(), author, request->notes(),
-                                              "letter.review_notes"));
-    return RunOne(call, *request, command,
-                  [&](const ConferenceState& s, const CommandContext& ctx) {
-                    return DecideReviewLetter(s, command, ctx);
-                  });
-  });
+  return Handle(
+      context, "ReviewLetter", *request, response, [&](const Call& call) -> Result {
+        MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
+        MEND_RETURN_IF_ERROR(
+            CheckCanAct(now, request->case_id(), AskingContext(call), false));
+        MEND_ASSIGN_OR_RETURN(std::string author, LetterAuthor(now));
+        ReviewLetterCommand command{.case_id = request->case_id(),
+                                    .letter_id = request->letter_id(),
+                                    .version = request->version(),
+                                    .verdict = request->verdict(),
+                                    .notes = {},
+                                    .handled = {}};
+        MEND_ASSIGN_OR_RETURN(
+            command.notes,
+            Seal(request->case_id(), author, request->notes(), "letter.review_notes"));
+        return RunOne(call, *request, command,
+                      [&](const ConferenceState& s, const CommandContext& ctx) {
+                        return DecideReviewLetter(s, command, ctx);
+                      });
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::OfferLetter(
-    grpc::CallbackServerContext* context, const conference_v1::OfferLetterRequest* request,
+    grpc::CallbackServerContext* context,
+    const conference_v1::OfferLetterRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "OfferLetter", *request, response, [&](const Call& call) -> Result {
-    OfferLetterCommand command{.case_id = request->case_id(),
-                               .letter_id = request->letter_id(),
-                               .victim_id = request->victim_id(),
-                               .approval = std::nullopt,
-                               .handled = {}};
-    return RunContact(call, *request, command, OfferLetterQuestion,
+  return Handle(context, "OfferLetter", *request, response,
+                [&](const Call& call) -> Result {
+                  OfferLetterCommand command{.case_id = request->case_id(),
+                                             .letter_id = request->letter_id(),
+                                             .victim_id = request->victim_id(),
+                                             .approval = std::nullopt,
+                                             .handled = {}};
+                  return RunContact(
+                      call, *request, command, OfferLetterQuestion,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideOfferLetter(s, command, ctx);
                       },
                       "conference.offer-letter");
-  });
+                });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::DeliverLetter(
-    grpc::CallbackServerContext* context, const conference_v1::DeliverLetterRequest* request,
+    grpc::CallbackServerContext* context,
+    const conference_v1::DeliverLetterRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "DeliverLetter", *request, response, [&](const Call& call) -> Result {
-    DeliverLetterCommand command{.case_id = request->case_id(),
-                                 .letter_id = request->letter_id(),
-                                 .version = request->version(),
-                                 .approval = std::nullopt,
-                                 .handled = {}};
-    return RunContact(call, *request, command, DeliverLetterQuestion,
+  return Handle(context, "DeliverLetter", *request, response,
+                [&](const Call& call) -> Result {
+                  DeliverLetterCommand command{.case_id = request->case_id(),
+                                               .letter_id = request->letter_id(),
+                                               .version = request->version(),
+                                               .approval = std::nullopt,
+                                               .handled = {}};
+                  return RunContact(
+                      call, *request, command, DeliverLetterQuestion,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideDeliverLetter(s, command, ctx);
                       },
                       "conference.deliver-letter");
-  });
+                });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordLetterResponse(
     grpc::CallbackServerContext* context,
     const conference_v1::RecordLetterResponseRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "RecordLetterResponse", *request, response,
-                [&](const Call& call) -> Result {
-                  MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
-                  MEND_RETURN_IF_ERROR(CheckCanAct(now, request->case_id(),
-                                                   AskingContext(call), false));
-                  MEND_ASSIGN_OR_RETURN(std::string victim,
-                                        LetterRecipient(now, request->letter_id()));
-                  RecordLetterResponseCommand command{
-                      .case_id = request->case_id(),
-                      .letter_id = request->letter_id(),
-                      .response = {},
-                      .wants_further_contact = request->wants_further_contact(),
-                      .further_contact_kinds = {},
-                      .handled = {}};
-                  for (int k : request->further_contact_kinds()) {
-                    command.further_contact_kinds.push_back(
-                        static_cast<common_v1::ContactKind>(k));
-                  }
-                  MEND_ASSIGN_OR_RETURN(command.response,
-                                        Seal(request->case_id(), victim, request->response(),
-                                             "letter.response"));
-                  return RunOne(call, *request, command,
-                                [&](const ConferenceState& s, const CommandContext& ctx) {
-                                  return DecideRecordLetterResponse(s, command, ctx);
-                                });
-                });
+  return Handle(
+      context, "RecordLetterResponse", *request, response,
+      [&](const Call& call) -> Result {
+        MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
+        MEND_RETURN_IF_ERROR(
+            CheckCanAct(now, request->case_id(), AskingContext(call), false));
+        MEND_ASSIGN_OR_RETURN(std::string victim,
+                              LetterRecipient(now, request->letter_id()));
+        RecordLetterResponseCommand command{
+            .case_id = request->case_id(),
+            .letter_id = request->letter_id(),
+            .response = {},
+            .wants_further_contact = request->wants_further_contact(),
+            .further_contact_kinds = {},
+            .handled = {}};
+        for (int k : request->further_contact_kinds()) {
+          command.further_contact_kinds.push_back(static_cast<common_v1::ContactKind>(k));
+        }
+        MEND_ASSIGN_OR_RETURN(
+            command.response,
+            Seal(request->case_id(), victim, request->response(), "letter.response"));
+        return RunOne(call, *request, command,
+                      [&](const ConferenceState& s, const CommandContext& ctx) {
+                        return DecideRecordLetterResponse(s, command, ctx);
+                      });
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::SendShuttleMessage(
     grpc::CallbackServerContext* context,
     const conference_v1::SendShuttleMessageRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "SendShuttleMessage", *request, response,
-                [&](const Call& call) -> Result {
-                  SendShuttleMessageCommand command{
-                      .case_id = request->case_id(),
-                      .message_id = NewUuid(),
-                      .from_participant_id = request->from_participant_id(),
-                      .to_participant_id = request->to_participant_id(),
-                      .text = {},
-                      .approval = std::nullopt,
-                      .handled = {}};
-                  // The pair is checked before anything is sealed for its author.
-                  MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
-                  MEND_RETURN_IF_ERROR(
-                      ShuttleQuestion(now, command, AskingContext(call)).status());
-                  MEND_ASSIGN_OR_RETURN(command.text,
-                                        Seal(request->case_id(), request->from_participant_id(),
-                                             request->text(), "shuttle.text"));
-                  return RunContact(call, *request, command, ShuttleQuestion,
-                                    [&](const ConferenceState& s, const CommandContext& ctx) {
-                                      return DecideSendShuttleMessage(s, command, ctx);
-                                    },
-                                    "conference.shuttle");
-                });
+  return Handle(
+      context, "SendShuttleMessage", *request, response, [&](const Call& call) -> Result {
+        SendShuttleMessageCommand command{
+            .case_id = request->case_id(),
+            .message_id = NewUuid(),
+            .from_participant_id = request->from_participant_id(),
+            .to_participant_id = request->to_participant_id(),
+            .text = {},
+            .approval = std::nullopt,
+            .handled = {}};
+        // The pair is checked before anything is sealed for its author.
+        MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
+        MEND_RETURN_IF_ERROR(ShuttleQuestion(now, command, AskingContext(call)).status());
+        MEND_ASSIGN_OR_RETURN(command.text,
+                              Seal(request->case_id(), request->from_participant_id(),
+                                   request->text(), "shuttle.text"));
+        return RunContact(
+            call, *request, command, ShuttleQuestion,
+            [&](const ConferenceState& s, const CommandContext& ctx) {
+              return DecideSendShuttleMessage(s, command, ctx);
+            },
+            "conference.shuttle");
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordPreparation(
     grpc::CallbackServerContext* context,
     const conference_v1::RecordPreparationRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "RecordPreparation", *request, response,
-                [&](const Call& call) -> Result {
-                  MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
-                  MEND_RETURN_IF_ERROR(CheckCanAct(now, request->case_id(),
-                                                   AskingContext(call), false));
-                  MEND_ASSIGN_OR_RETURN(std::string participant,
-                                        PreparationParticipant(now, request->booking_id()));
-                  RecordPreparationCommand command{
-                      .case_id = request->case_id(),
-                      .booking_id = request->booking_id(),
-                      .expectations_discussed = request->expectations_discussed(),
-                      .support_needs = {},
-                      .mental_health_support = request->mental_health_support(),
-                      .supporter_id = request->supporter_id(),
-                      .ready = request->ready(),
-                      .handled = {}};
-                  MEND_ASSIGN_OR_RETURN(command.support_needs,
-                                        Seal(request->case_id(), participant,
-                                             request->support_needs(),
-                                             "preparation.support_needs"));
-                  return RunOne(call, *request, command,
-                                [&](const ConferenceState& s, const CommandContext& ctx) {
-                                  return DecideRecordPreparation(s, command, ctx);
-                                });
-                });
+  return Handle(
+      context, "RecordPreparation", *request, response, [&](const Call& call) -> Result {
+        MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
+        MEND_RETURN_IF_ERROR(
+            CheckCanAct(now, request->case_id(), AskingContext(call), false));
+        MEND_ASSIGN_OR_RETURN(std::string participant,
+                              PreparationParticipant(now, request->booking_id()));
+        RecordPreparationCommand command{
+            .case_id = request->case_id(),
+            .booking_id = request->booking_id(),
+            .expectations_discussed = request->expectations_discussed(),
+            .support_needs = {},
+            .mental_health_support = request->mental_health_support(),
+            .supporter_id = request->supporter_id(),
+            .ready = request->ready(),
+            .handled = {}};
+        MEND_ASSIGN_OR_RETURN(command.support_needs, Seal(request->case_id(), participant,
+                                                          request->support_needs(),
+                                                          "preparation.support_needs"));
+        return RunOne(call, *request, command,
+                      [&](const ConferenceState& s, const CommandContext& ctx) {
+                        return DecideRecordPreparation(s, command, ctx);
+                      });
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::StartConference(
-    grpc::CallbackServerContext* context, const conference_v1::StartConferenceRequest* request,
+    grpc::CallbackServerContext* context,
+    const conference_v1::StartConferenceRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "StartConference", *request, response, [&](const Call& call) -> Result {
-    StartConferenceCommand command{.case_id = request->case_id(),
-                                   .booking_id = request->booking_id(),
-                                   .approval = std::nullopt,
-                                   .handled = {}};
-    return RunContact(call, *request, command, StartConferenceQuestion,
+  return Handle(context, "StartConference", *request, response,
+                [&](const Call& call) -> Result {
+                  StartConferenceCommand command{.case_id = request->case_id(),
+                                                 .booking_id = request->booking_id(),
+                                                 .approval = std::nullopt,
+                                                 .handled = {}};
+                  return RunContact(
+                      call, *request, command, StartConferenceQuestion,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideStartConference(s, command, ctx);
                       },
                       "conference.start");
-  });
+                });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordConferenceHeld(
     grpc::CallbackServerContext* context,
     const conference_v1::RecordConferenceHeldRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "RecordConferenceHeld", *request, response,
-                [&](const Call& call) -> Result {
-                  MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
-                  MEND_RETURN_IF_ERROR(CheckCanAct(now, request->case_id(),
-                                                   AskingContext(call), false));
-                  MEND_ASSIGN_OR_RETURN(std::string victim,
-                                        ConferenceVictim(now, request->booking_id()));
-                  RecordConferenceHeldCommand command{
-                      .case_id = request->case_id(),
-                      .booking_id = request->booking_id(),
-                      .attendee_ids = {request->attendee_ids().begin(),
-                                       request->attendee_ids().end()},
-                      .outline = {},
-                      .apology_made = request->apology_made(),
-                      .handled = {}};
-                  MEND_ASSIGN_OR_RETURN(command.outline,
-                                        Seal(request->case_id(), victim, request->outline(),
-                                             "conference.outline"));
-                  return RunOne(call, *request, command,
-                                [&](const ConferenceState& s, const CommandContext& ctx) {
-                                  return DecideRecordConferenceHeld(s, command, ctx);
-                                });
-                });
+  return Handle(
+      context, "RecordConferenceHeld", *request, response,
+      [&](const Call& call) -> Result {
+        MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
+        MEND_RETURN_IF_ERROR(
+            CheckCanAct(now, request->case_id(), AskingContext(call), false));
+        MEND_ASSIGN_OR_RETURN(std::string victim,
+                              ConferenceVictim(now, request->booking_id()));
+        RecordConferenceHeldCommand command{
+            .case_id = request->case_id(),
+            .booking_id = request->booking_id(),
+            .attendee_ids = {request->attendee_ids().begin(),
+                             request->attendee_ids().end()},
+            .outline = {},
+            .apology_made = request->apology_made(),
+            .handled = {}};
+        MEND_ASSIGN_OR_RETURN(
+            command.outline,
+            Seal(request->case_id(), victim, request->outline(), "conference.outline"));
+        return RunOne(call, *request, command,
+                      [&](const ConferenceState& s, const CommandContext& ctx) {
+                        return DecideRecordConferenceHeld(s, command, ctx);
+                      });
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::AbandonConference(
@@ -730,28 +748,31 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordOutcomeAgreement(
     const conference_v1::RecordOutcomeAgreementRequest* request,
     conference_v1::CommandResult* response) {
   return Handle(
-      context, "RecordOutcomeAgreement", *request, response, [&](const Call& call) -> Result {
+      context, "RecordOutcomeAgreement", *request, response,
+      [&](const Call& call) -> Result {
         MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
-        MEND_RETURN_IF_ERROR(CheckCanAct(now, request->case_id(), AskingContext(call), false));
-        RecordOutcomeAgreementCommand command{.case_id = request->case_id(),
-                                              .agreement_id = NewUuid(),
-                                              .items = {},
-                                              .consents = {request->consents().begin(),
-                                                           request->consents().end()},
-                                              .handled = {}};
+        MEND_RETURN_IF_ERROR(
+            CheckCanAct(now, request->case_id(), AskingContext(call), false));
+        RecordOutcomeAgreementCommand command{
+            .case_id = request->case_id(),
+            .agreement_id = NewUuid(),
+            .items = {},
+            .consents = {request->consents().begin(), request->consents().end()},
+            .handled = {}};
         for (int i = 0; i < request->items_size(); ++i) {
           const conference_v1::NewAgreementItem& in = request->items(i);
           const ParticipantFacts* owner = now.FindParticipant(in.owner_id());
           if (owner == nullptr) {
-            return Invalid(absl::StrCat("items[", i, "].owner_id"),
-                           absl::StrCat(Quoted(in.owner_id()), " is not a participant of case ",
-                                        Quoted(request->case_id())));
+            return Invalid(
+                absl::StrCat("items[", i, "].owner_id"),
+                absl::StrCat(Quoted(in.owner_id()), " is not a participant of case ",
+                             Quoted(request->case_id())));
           }
           conference_v1::AgreementItem item;
           item.set_item_id(NewUuid());
-          MEND_ASSIGN_OR_RETURN(*item.mutable_what(),
-                                Seal(request->case_id(), in.owner_id(), in.what(),
-                                     "agreement.item"));
+          MEND_ASSIGN_OR_RETURN(
+              *item.mutable_what(),
+              Seal(request->case_id(), in.owner_id(), in.what(), "agreement.item"));
           item.set_owner_id(in.owner_id());
           item.set_due_date(in.due_date());
           command.items.push_back(std::move(item));
@@ -764,86 +785,95 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordOutcomeAgreement(
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::CompleteItem(
-    grpc::CallbackServerContext* context, const conference_v1::CompleteItemRequest* request,
+    grpc::CallbackServerContext* context,
+    const conference_v1::CompleteItemRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "CompleteItem", *request, response, [&](const Call& call) -> Result {
-    CompleteItemCommand command{
-        .case_id = request->case_id(), .item_id = request->item_id(), .handled = {}};
-    return Run(call, *request,
-               [&](const ConferenceState& s, const CommandContext& ctx, const Handled& h)
-                   -> absl::StatusOr<std::vector<ConferenceEvent>> {
-                 command.handled = h;
-                 MEND_ASSIGN_OR_RETURN(ItemCompleted d, DecideCompleteItem(s, command, ctx));
-                 std::vector<ConferenceEvent> events = {Encode(d.completed)};
-                 if (d.agreement_completed.has_value()) {
-                   events.push_back(Encode(*d.agreement_completed));
-                 }
-                 return events;
-               });
-  });
+  return Handle(
+      context, "CompleteItem", *request, response, [&](const Call& call) -> Result {
+        CompleteItemCommand command{
+            .case_id = request->case_id(), .item_id = request->item_id(), .handled = {}};
+        return Run(call, *request,
+                   [&](const ConferenceState& s, const CommandContext& ctx,
+                       const Handled& h) -> absl::StatusOr<std::vector<ConferenceEvent>> {
+                     command.handled = h;
+                     MEND_ASSIGN_OR_RETURN(ItemCompleted d,
+                                           DecideCompleteItem(s, command, ctx));
+                     std::vector<ConferenceEvent> events = {Encode(d.completed)};
+                     if (d.agreement_completed.has_value()) {
+                       events.push_back(Encode(*d.agreement_completed));
+                     }
+                     return events;
+                   });
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::InformVictim(
-    grpc::CallbackServerContext* context, const conference_v1::InformVictimRequest* request,
+    grpc::CallbackServerContext* context,
+    const conference_v1::InformVictimRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "InformVictim", *request, response, [&](const Call& call) -> Result {
-    InformVictimCommand command{
-        .case_id = request->case_id(), .approval = std::nullopt, .handled = {}};
-    return RunContact(call, *request, command, InformVictimQuestion,
-                      [&](const ConferenceState& s, const CommandContext& ctx) {
-                        return DecideInformVictim(s, command, ctx);
-                      },
-                      "conference.inform-victim");
-  });
+  return Handle(
+      context, "InformVictim", *request, response, [&](const Call& call) -> Result {
+        InformVictimCommand command{
+            .case_id = request->case_id(), .approval = std::nullopt, .handled = {}};
+        return RunContact(
+            call, *request, command, InformVictimQuestion,
+            [&](const ConferenceState& s, const CommandContext& ctx) {
+              return DecideInformVictim(s, command, ctx);
+            },
+            "conference.inform-victim");
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordFeedback(
-    grpc::CallbackServerContext* context, const conference_v1::RecordFeedbackRequest* request,
+    grpc::CallbackServerContext* context,
+    const conference_v1::RecordFeedbackRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "RecordFeedback", *request, response, [&](const Call& call) -> Result {
-    MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
-    MEND_RETURN_IF_ERROR(CheckCanAct(now, request->case_id(), AskingContext(call), false));
-    if (now.FindParticipant(request->participant_id()) == nullptr) {
-      return Invalid("participant_id",
-                     absl::StrCat(Quoted(request->participant_id()),
-                                  " is not a participant of case ", Quoted(request->case_id())));
-    }
-    RecordFeedbackCommand command{.case_id = request->case_id(),
-                                  .participant_id = request->participant_id(),
-                                  .satisfaction = request->satisfaction(),
-                                  .comments = {},
-                                  .would_recommend = request->would_recommend(),
-                                  .handled = {}};
-    MEND_ASSIGN_OR_RETURN(command.comments,
-                          Seal(request->case_id(), request->participant_id(),
-                               request->comments(), "feedback.comments"));
-    return RunOne(call, *request, command,
-                  [&](const ConferenceState& s, const CommandContext& ctx) {
-                    return DecideRecordFeedback(s, command, ctx);
-                  });
-  });
+  return Handle(
+      context, "RecordFeedback", *request, response, [&](const Call& call) -> Result {
+        MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request->case_id()));
+        MEND_RETURN_IF_ERROR(
+            CheckCanAct(now, request->case_id(), AskingContext(call), false));
+        if (now.FindParticipant(request->participant_id()) == nullptr) {
+          return Invalid("participant_id", absl::StrCat(Quoted(request->participant_id()),
+                                                        " is not a participant of case ",
+                                                        Quoted(request->case_id())));
+        }
+        RecordFeedbackCommand command{.case_id = request->case_id(),
+                                      .participant_id = request->participant_id(),
+                                      .satisfaction = request->satisfaction(),
+                                      .comments = {},
+                                      .would_recommend = request->would_recommend(),
+                                      .handled = {}};
+        MEND_ASSIGN_OR_RETURN(command.comments,
+                              Seal(request->case_id(), request->participant_id(),
+                                   request->comments(), "feedback.comments"));
+        return RunOne(call, *request, command,
+                      [&](const ConferenceState& s, const CommandContext& ctx) {
+                        return DecideRecordFeedback(s, command, ctx);
+                      });
+      });
 }
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::CompleteFollowUp(
     grpc::CallbackServerContext* context,
     const conference_v1::CompleteFollowUpRequest* request,
     conference_v1::CommandResult* response) {
-  return Handle(context, "CompleteFollowUp", *request, response,
-                [&](const Call& call) -> Result {
-                  CompleteFollowUpCommand command{.case_id = request->case_id(),
-                                                  .handled = {}};
-                  return RunOne(call, *request, command,
-                                [&](const ConferenceState& s, const CommandContext& ctx) {
-                                  return DecideCompleteFollowUp(s, command, ctx);
-                                });
-                });
+  return Handle(
+      context, "CompleteFollowUp", *request, response, [&](const Call& call) -> Result {
+        CompleteFollowUpCommand command{.case_id = request->case_id(), .handled = {}};
+        return RunOne(call, *request, command,
+                      [&](const ConferenceState& s, const CommandContext& ctx) {
+                        return DecideCompleteFollowUp(s, command, ctx);
+                      });
+      });
 }
 
 // ---------------------------------------------------------------------------
 // Reads.
 
 grpc::ServerUnaryReactor* ConferenceServiceImpl::GetCaseContact(
-    grpc::CallbackServerContext* context, const conference_v1::GetCaseContactRequest* request,
+    grpc::CallbackServerContext* context,
+    const conference_v1::GetCaseContactRequest* request,
     conference_v1::CaseContactView* response) {
   return handler_.Unary<conference_v1::CaseContactView>(
       context, "GetCaseContact", response,
@@ -851,7 +881,8 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::GetCaseContact(
         MEND_RETURN_IF_ERROR(Validate(*request));
         MEND_RETURN_IF_ERROR(causal_.Wait(request->causal_token(), call.deadline));
         MEND_ASSIGN_OR_RETURN(ConferenceState s, Snapshot(request->case_id()));
-        const CommandContext ctx{.actor_id = call.caller.subject, .role = call.caller.role};
+        const CommandContext ctx{.actor_id = call.caller.subject,
+                                 .role = call.caller.role};
         MEND_RETURN_IF_ERROR(CheckCanAct(s, request->case_id(), ctx, false));
         if (!s.case_known) {
           return absl::NotFoundError(absl::StrCat(
@@ -883,7 +914,8 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::GetCaseContact(
           v->set_delivered_version(l.delivered_version);
           if (l.delivery.has_value()) *v->mutable_delivery() = *l.delivery;
           v->set_delivery_cancelled(l.delivery_cancelled);
-          *v->mutable_response() = Show(s.case_id, l.response, "letter.response", may_see);
+          *v->mutable_response() =
+              Show(s.case_id, l.response, "letter.response", may_see);
           v->set_wants_further_contact(l.wants_further_contact);
           for (common_v1::ContactKind k : l.further_contact_kinds) {
             v->add_further_contact_kinds(k);
@@ -920,7 +952,8 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::GetCaseContact(
             const ConferenceFacts& c = it->second;
             if (c.started.has_value()) *v->mutable_start() = *c.started;
             v->set_held(c.held);
-            *v->mutable_outline() = Show(s.case_id, c.outline, "conference.outline", may_see);
+            *v->mutable_outline() =
+                Show(s.case_id, c.outline, "conference.outline", may_see);
             v->set_apology_made(c.apology_made);
             v->set_abandoned_reason(c.abandoned_reason);
             v->set_stopped(c.stopped);
@@ -949,7 +982,8 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::GetCaseContact(
           conference_v1::FeedbackView* v = out.add_feedback();
           v->set_participant_id(f.participant_id);
           v->set_satisfaction(f.satisfaction);
-          *v->mutable_comments() = Show(s.case_id, f.comments, "feedback.comments", may_see);
+          *v->mutable_comments() =
+              Show(s.case_id, f.comments, "feedback.comments", may_see);
           v->set_would_recommend(f.would_recommend);
         }
         out.set_follow_up_completed(s.follow_up_completed);

@@ -67,7 +67,8 @@
 
 namespace mend::conferencesvc {
 
-inline constexpr char kConferenceServicePrefix[] = "/mend.conference.v1.ConferenceService/";
+inline constexpr char kConferenceServicePrefix[] =
+    "/mend.conference.v1.ConferenceService/";
 
 // Who may call what. Contacts (OfferLetter, DeliverLetter,
 // SendShuttleMessage, StartConference, InformVictim): facilitator (allocated
@@ -92,9 +93,9 @@ class ConferenceServiceImpl final
 
   absl::Status Apply(const ReplayedEvent& event) { return path_.Apply(event); }
 
-#define MEND_CONFERENCE_COMMAND(Method)                                                \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,              \
-                                   const conference_v1::Method##Request* request,     \
+#define MEND_CONFERENCE_COMMAND(Method)                                           \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,          \
+                                   const conference_v1::Method##Request* request, \
                                    conference_v1::CommandResult* response) override;
   MEND_CONFERENCE_COMMAND(SubmitLetterDraft)
   MEND_CONFERENCE_COMMAND(ReviewLetter)
@@ -112,9 +113,10 @@ class ConferenceServiceImpl final
   MEND_CONFERENCE_COMMAND(RecordFeedback)
   MEND_CONFERENCE_COMMAND(CompleteFollowUp)
 #undef MEND_CONFERENCE_COMMAND
-  grpc::ServerUnaryReactor* GetCaseContact(grpc::CallbackServerContext* context,
-                                           const conference_v1::GetCaseContactRequest* request,
-                                           conference_v1::CaseContactView* response) override;
+  grpc::ServerUnaryReactor* GetCaseContact(
+      grpc::CallbackServerContext* context,
+      const conference_v1::GetCaseContactRequest* request,
+      conference_v1::CaseContactView* response) override;
 
  private:
   struct Answer {
@@ -156,11 +158,13 @@ class ConferenceServiceImpl final
   // The words of `sealed` as `caller` may see them.
   conference_v1::Text Show(const std::string& case_id, const common_v1::Sealed& sealed,
                            std::string_view field, bool may_see);
-  absl::Status EnsureErased(const std::string& case_id, const std::string& participant_id);
+  absl::Status EnsureErased(const std::string& case_id,
+                            const std::string& participant_id);
   absl::StatusOr<consent_v1::ContactDecision> CallDecideContact(
       const consent_v1::DecideContactRequest& request, absl::Time deadline) const;
   template <typename Request>
-  absl::StatusOr<conference_v1::Approval> AskGate(const Call& call, const Request& request,
+  absl::StatusOr<conference_v1::Approval> AskGate(const Call& call,
+                                                  const Request& request,
                                                   const ContactQuestion& question,
                                                   std::string_view purpose);
   absl::StatusOr<eventlog::WriteRequest> ObserveOne(consent_v1::FactSource source,

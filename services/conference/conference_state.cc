@@ -9,7 +9,9 @@
 namespace mend::conferencesvc {
 namespace {
 
-std::string Quoted(std::string_view s) { return absl::StrCat("\"", std::string(s), "\""); }
+std::string Quoted(std::string_view s) {
+  return absl::StrCat("\"", std::string(s), "\"");
+}
 
 absl::Status Loss(const ConferenceLogEvent& e, std::string_view what) {
   return absl::DataLossError(absl::StrCat("position ", e.position, " (",
@@ -38,7 +40,8 @@ absl::StatusOr<typename Map::mapped_type*> Find(Map& map, const ConferenceLogEve
                                                 std::string_view what,
                                                 const std::string& id) {
   auto it = map.find(id);
-  if (it == map.end()) return Loss(e, absl::StrCat("no ", std::string(what), " ", Quoted(id)));
+  if (it == map.end())
+    return Loss(e, absl::StrCat("no ", std::string(what), " ", Quoted(id)));
   return &it->second;
 }
 
@@ -146,15 +149,15 @@ absl::Status FoldLetter(ConferenceState& s, const ConferenceLogEvent& e) {
       s.letter_order.push_back(d.letter_id());
     }
     if (d.version() != static_cast<int32_t>(letter.versions.size()) + 1) {
-      return Loss(e, absl::StrCat("letter ", Quoted(d.letter_id()), " version ", d.version(),
-                                  " follows version ", letter.versions.size()));
+      return Loss(e,
+                  absl::StrCat("letter ", Quoted(d.letter_id()), " version ", d.version(),
+                               " follows version ", letter.versions.size()));
     }
-    letter.versions.push_back(
-        {.version = d.version(),
-         .text = d.text(),
-         .verdict = conference_v1::LETTER_VERDICT_UNSPECIFIED,
-         .review_notes = {},
-         .position = e.position});
+    letter.versions.push_back({.version = d.version(),
+                               .text = d.text(),
+                               .verdict = conference_v1::LETTER_VERDICT_UNSPECIFIED,
+                               .review_notes = {},
+                               .position = e.position});
     s.last_letter_id = d.letter_id();
     s.last_letter_version = d.version();
     return absl::OkStatus();
@@ -164,7 +167,8 @@ absl::Status FoldLetter(ConferenceState& s, const ConferenceLogEvent& e) {
     if (absl::Status st = Parse(s, e, r); !st.ok()) return st;
     absl::StatusOr<LetterFacts*> letter = Find(s.letters, e, "letter", r.letter_id());
     if (!letter.ok()) return letter.status();
-    if (r.version() < 1 || r.version() > static_cast<int32_t>((*letter)->versions.size())) {
+    if (r.version() < 1 ||
+        r.version() > static_cast<int32_t>((*letter)->versions.size())) {
       return Loss(e, absl::StrCat("letter ", Quoted(r.letter_id()), " has no version ",
                                   r.version()));
     }
@@ -195,8 +199,8 @@ absl::Status FoldLetter(ConferenceState& s, const ConferenceLogEvent& e) {
     absl::StatusOr<LetterFacts*> letter = Find(s.letters, e, "letter", d.letter_id());
     if (!letter.ok()) return letter.status();
     if (!(*letter)->pending_delivery()) {
-      return Loss(e, absl::StrCat("letter ", Quoted(d.letter_id()),
-                                  " has no delivery pending"));
+      return Loss(
+          e, absl::StrCat("letter ", Quoted(d.letter_id()), " has no delivery pending"));
     }
     (*letter)->delivery = d.approval();
     (*letter)->delivered_version = d.version();
@@ -211,8 +215,8 @@ absl::Status FoldLetter(ConferenceState& s, const ConferenceLogEvent& e) {
     absl::StatusOr<LetterFacts*> letter = Find(s.letters, e, "letter", c.letter_id());
     if (!letter.ok()) return letter.status();
     if (!(*letter)->pending_delivery()) {
-      return Loss(e, absl::StrCat("letter ", Quoted(c.letter_id()),
-                                  " has no delivery pending"));
+      return Loss(
+          e, absl::StrCat("letter ", Quoted(c.letter_id()), " has no delivery pending"));
     }
     (*letter)->delivery_cancelled = c.cause();
     return absl::OkStatus();
@@ -242,7 +246,8 @@ absl::Status FoldMeeting(ConferenceState& s, const ConferenceLogEvent& e) {
     if (absl::Status st = Parse(s, e, m); !st.ok()) return st;
     for (const MessageFacts& existing : s.messages) {
       if (existing.message_id == m.message_id()) {
-        return Loss(e, absl::StrCat("message ", Quoted(m.message_id()), " was carried already"));
+        return Loss(
+            e, absl::StrCat("message ", Quoted(m.message_id()), " was carried already"));
       }
     }
     s.messages.push_back({.message_id = m.message_id(),
@@ -259,16 +264,18 @@ absl::Status FoldMeeting(ConferenceState& s, const ConferenceLogEvent& e) {
     conference_v1::PreparationRecorded p;
     if (absl::Status st = Parse(s, e, p); !st.ok()) return st;
     if (s.preparations.contains(p.booking_id())) {
-      return Loss(e, absl::StrCat("preparation ", Quoted(p.booking_id()), " recorded already"));
+      return Loss(
+          e, absl::StrCat("preparation ", Quoted(p.booking_id()), " recorded already"));
     }
-    s.preparations[p.booking_id()] = {.booking_id = p.booking_id(),
-                                      .participant_id = p.participant_id(),
-                                      .expectations_discussed = p.expectations_discussed(),
-                                      .support_needs = p.support_needs(),
-                                      .mental_health_support = p.mental_health_support(),
-                                      .supporter_id = p.supporter_id(),
-                                      .ready = p.ready(),
-                                      .position = e.position};
+    s.preparations[p.booking_id()] = {
+        .booking_id = p.booking_id(),
+        .participant_id = p.participant_id(),
+        .expectations_discussed = p.expectations_discussed(),
+        .support_needs = p.support_needs(),
+        .mental_health_support = p.mental_health_support(),
+        .supporter_id = p.supporter_id(),
+        .ready = p.ready(),
+        .position = e.position};
     return absl::OkStatus();
   }
   if (type == "mend.conference.v1.ConferenceStarted") {
@@ -276,7 +283,8 @@ absl::Status FoldMeeting(ConferenceState& s, const ConferenceLogEvent& e) {
     if (absl::Status st = Parse(s, e, c); !st.ok()) return st;
     ConferenceFacts& conf = s.conferences[c.booking_id()];
     if (conf.started.has_value()) {
-      return Loss(e, absl::StrCat("conference ", Quoted(c.booking_id()), " started already"));
+      return Loss(
+          e, absl::StrCat("conference ", Quoted(c.booking_id()), " started already"));
     }
     conf.booking_id = c.booking_id();
     conf.started = c.approval();
@@ -290,7 +298,8 @@ absl::Status FoldMeeting(ConferenceState& s, const ConferenceLogEvent& e) {
         Find(s.conferences, e, "conference", h.booking_id());
     if (!conf.ok()) return conf.status();
     if (!(*conf)->in_progress()) {
-      return Loss(e, absl::StrCat("conference ", Quoted(h.booking_id()), " is not in progress"));
+      return Loss(
+          e, absl::StrCat("conference ", Quoted(h.booking_id()), " is not in progress"));
     }
     (*conf)->held = true;
     (*conf)->attendee_ids.assign(h.attendee_ids().begin(), h.attendee_ids().end());
@@ -317,7 +326,8 @@ absl::Status FoldMeeting(ConferenceState& s, const ConferenceLogEvent& e) {
         Find(s.conferences, e, "conference", c.booking_id());
     if (!conf.ok()) return conf.status();
     if (!(*conf)->in_progress()) {
-      return Loss(e, absl::StrCat("conference ", Quoted(c.booking_id()), " is not in progress"));
+      return Loss(
+          e, absl::StrCat("conference ", Quoted(c.booking_id()), " is not in progress"));
     }
     (*conf)->stopped = c.cause();
     return absl::OkStatus();
@@ -385,7 +395,8 @@ absl::Status FoldEvent(ConferenceState& s, const ConferenceLogEvent& e) {
     conference_v1::FeedbackRecorded f;
     if (absl::Status st = Parse(s, e, f); !st.ok()) return st;
     if (s.feedback.contains(f.participant_id())) {
-      return Loss(e, absl::StrCat("feedback of ", Quoted(f.participant_id()), " recorded already"));
+      return Loss(e, absl::StrCat("feedback of ", Quoted(f.participant_id()),
+                                  " recorded already"));
     }
     s.feedback[f.participant_id()] = {.participant_id = f.participant_id(),
                                       .satisfaction = f.satisfaction(),

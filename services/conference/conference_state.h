@@ -105,7 +105,7 @@ struct LetterVersionFacts {
 
 struct LetterFacts {
   std::string letter_id;
-  std::string author_id;  // the service user
+  std::string author_id;                     // the service user
   std::vector<LetterVersionFacts> versions;  // version i+1 at [i]
   // The offer (LetterOffered) and the delivery (LetterDelivered).
   std::optional<conference_v1::Approval> offer;
@@ -200,7 +200,7 @@ struct ConferenceState {
   uint64_t version = 0;  // of the conference stream
 
   // From the case log.
-  bool case_known = false;  // CaseReferred observed
+  bool case_known = false;                     // CaseReferred observed
   std::vector<ParticipantFacts> participants;  // in the order they joined
   std::set<std::string> facilitators;          // allocated now
   bool paused = false;
@@ -220,9 +220,9 @@ struct ConferenceState {
   uint64_t last_scheduling_position = 0;
 
   // Own.
-  std::map<std::string, LetterFacts> letters;  // by letter id
-  std::vector<std::string> letter_order;       // in the order first submitted
-  std::vector<MessageFacts> messages;          // oldest first
+  std::map<std::string, LetterFacts> letters;            // by letter id
+  std::vector<std::string> letter_order;                 // in the order first submitted
+  std::vector<MessageFacts> messages;                    // oldest first
   std::map<std::string, PreparationFacts> preparations;  // by booking id
   std::map<std::string, ConferenceFacts> conferences;    // by booking id
   std::optional<AgreementFacts> agreement;
@@ -239,7 +239,7 @@ struct ConferenceState {
   uint64_t agreement_completed_position = 0;
 
   const ParticipantFacts* FindParticipant(std::string_view participant_id) const;
-  const ParticipantFacts* ServiceUser() const;  // nullptr before the referral
+  const ParticipantFacts* ServiceUser() const;           // nullptr before the referral
   std::vector<const ParticipantFacts*> Victims() const;  // VICTIM and CO_VICTIM
   bool IsAllocated(std::string_view facilitator_id) const {
     return facilitators.contains(std::string(facilitator_id));

@@ -100,7 +100,8 @@ absl::Status Validate(const v1::SendShuttleMessageRequest& request) {
 absl::Status Validate(const v1::RecordPreparationRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateCommand(request));
   MEND_RETURN_IF_ERROR(ValidateId("booking_id", request.booking_id()));
-  MEND_RETURN_IF_ERROR(ValidateText("support_needs", request.support_needs(), kMaxNoteLength,
+  MEND_RETURN_IF_ERROR(ValidateText("support_needs", request.support_needs(),
+                                    kMaxNoteLength,
                                     /*required=*/false));
   return ValidateOptionalId("supporter_id", request.supporter_id());
 }
@@ -120,7 +121,8 @@ absl::Status Validate(const v1::RecordConferenceHeldRequest& request) {
   for (int i = 0; i < request.attendee_ids_size(); ++i) {
     const std::string field = absl::StrCat("attendee_ids[", i, "]");
     MEND_RETURN_IF_ERROR(ValidateId(field, request.attendee_ids(i)));
-    if (!seen.insert(request.attendee_ids(i)).second) return Invalid(field, "is named twice");
+    if (!seen.insert(request.attendee_ids(i)).second)
+      return Invalid(field, "is named twice");
   }
   return ValidateText("outline", request.outline(), kMaxLetterLength);
 }
@@ -170,7 +172,8 @@ absl::Status Validate(const v1::RecordFeedbackRequest& request) {
   MEND_RETURN_IF_ERROR(ValidateCommand(request));
   MEND_RETURN_IF_ERROR(ValidateId("participant_id", request.participant_id()));
   if (request.satisfaction() < 1 || request.satisfaction() > 5) {
-    return Invalid("satisfaction", absl::StrCat("must be 1..5, not ", request.satisfaction()));
+    return Invalid("satisfaction",
+                   absl::StrCat("must be 1..5, not ", request.satisfaction()));
   }
   return ValidateText("comments", request.comments(), kMaxNoteLength, /*required=*/false);
 }

@@ -68,7 +68,9 @@ int main(int argc, char** argv) {
   if (!consent_follower.ok()) return mend::ExitOnError(consent_follower.status());
   auto scheduling_follower = (*runtime)->AddFollower(
       "scheduling", upstream_scheduling,
-      [&](absl::Span<const mend::UpstreamEvent> e) { return service.ObserveScheduling(e); },
+      [&](absl::Span<const mend::UpstreamEvent> e) {
+        return service.ObserveScheduling(e);
+      },
       committed);
   if (!scheduling_follower.ok()) return mend::ExitOnError(scheduling_follower.status());
   service.SetFollowers(*case_follower, *consent_follower, *scheduling_follower);

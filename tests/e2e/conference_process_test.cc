@@ -195,7 +195,8 @@ class ConferenceProcessTest : public ::testing::Test {
     draft.set_request_id(case_id + "-draft-1");
     draft.set_case_id(case_id);
     draft.set_text("I am sorry for what happened. It has been hard for me too.");
-    auto v1 = Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
+    auto v1 =
+        Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
     EXPECT_THAT(v1, IsOk());
     if (!v1.ok()) return "";
     EXPECT_EQ(v1->letter_version(), 1);
@@ -211,7 +212,8 @@ class ConferenceProcessTest : public ::testing::Test {
     draft.set_request_id(case_id + "-draft-2");
     draft.set_letter_id(v1->letter_id());
     draft.set_text("I am sorry I hurt you and took what was yours.");
-    auto v2 = Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
+    auto v2 =
+        Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
     EXPECT_THAT(v2, IsOk());
     EXPECT_EQ(v2->letter_version(), 2);
     review.set_request_id(case_id + "-review-2");
@@ -221,6 +223,100 @@ class ConferenceProcessTest : public ::testing::Test {
     EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::ReviewLetter, review, Ann()),
                 IsOk());
     return v1->letter_id();
+  }
+
+  // ReadyCase, assessed again to allow a face-to-face conference, with both
+  // parties' consent to take part and to meet.
+  std::string FaceToFaceCase(const std::string& prefix) {
+    const std::string case_id = p_.ReadyCase(prefix);
+    Assess(case_id, prefix + "-risk-f2f",
+           {common_v1::APPROACH_VICTIM, common_v1::FACE_TO_FACE_CONFERENCE});
+    for (const char* who : {"v-1", "su-1"}) {
+      Answer(case_id, who, consent_v1::PARTICIPATE, absl::StrCat(prefix, "-", who, "-p"));
+      Answer(case_id, who, consent_v1::FACE_TO_FACE,
+             absl::StrCat(prefix, "-", who, "-f2f"));
+    }
+    return case_id;
+  }
+  // A new risk assessment by Ann allowing `kinds`.
+  void Assess(const std::string& case_id, const std::string& request_id,
+              std::vector<common_v1::ContactKind> kinds) {
+    case_v1::RecordRiskAssessmentRequest risk;
+    risk.set_request_id(request_id);
+    risk.set_case_id(case_id);
+    risk.set_level(case_v1::LOW);
+    for (common_v1::ContactKind k : kinds) risk.add_allowed_kinds(k);
+    risk.set_review_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90),
+                                          absl::UTCTimeZone()));
+    ASSERT_THAT(
+        p_.CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, Ann()),
+        IsOk());
+  }
+  // Booked in scheduling: a preparation meeting with each party (the
+  // victim's first) and the conference, starting in forty minutes.
+  struct Booked {
+    std::vector<std::string> meetings;
+    std::string conference;
+  };
+  Booked BookConferenceFor(const std::string& case_id, const std::string& prefix) {
+    Booked out;
+    int day = 2;
+    for (const char* who : {"v-1", "su-1"}) {
+      scheduling_v1::BookPreparationMeetingRequest m;
+      m.set_request_id(absl::StrCat(prefix, "-prep-", who));
+      m.set_case_id(case_id);
+      m.set_participant_id(who);
+      m.set_facilitator_id(kAnn);
+      *m.mutable_start() = LondonAt(absl::Now() + absl::Hours(24 * day++));
+      m.set_duration_minutes(60);
+      m.set_venue(absl::StrCat("room-", who));
+      auto booked =
+          Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting, m);
+      EXPECT_THAT(booked, IsOk());
+      if (booked.ok()) out.meetings.push_back(booked->booking_ids(0));
+    }
+    scheduling_v1::BookConferenceRequest c;
+    c.set_request_id(prefix + "-conference");
+    c.set_case_id(case_id);
+    c.set_format(scheduling_v1::IN_PERSON);
+    *c.mutable_start() = LondonAt(absl::Now() + absl::Minutes(40));
+    c.set_duration_minutes(120);
+    c.set_venue("community-centre-2");
+    c.add_participant_ids("su-1");
+    c.add_participant_ids("v-1");
+    c.add_facilitator_ids(kAnn);
+    auto conference = Book(&scheduling_v1::SchedulingService::Stub::BookConference, c);
+    EXPECT_THAT(conference, IsOk());
+    if (conference.ok()) out.conference = conference->booking_ids(0);
+    return out;
+  }
+  // Each meeting's outcome: both ready; the service user's with support needs.
+  void Prepare(const std::string& case_id, const Booked& booked,
+               const std::string& prefix) {
+    for (size_t i = 0; i < booked.meetings.size(); ++i) {
+      conference_v1::RecordPreparationRequest prep;
+      prep.set_request_id(absl::StrCat(prefix, "-prep-done-", i));
+      prep.set_case_id(case_id);
+      prep.set_booking_id(booked.meetings[i]);
+      prep.set_expectations_discussed(true);
+      if (i == 1) {
+        prep.set_support_needs("Anxious in groups; his key worker will be on call.");
+        prep.set_mental_health_support(true);
+      }
+      prep.set_ready(true);
+      EXPECT_THAT(
+          Do(&conference_v1::ConferenceService::Stub::RecordPreparation, prep, Ann()),
+          IsOk());
+    }
+  }
+  absl::StatusOr<conference_v1::CommandResult> Start(const std::string& case_id,
+                                                     const std::string& booking_id,
+                                                     const std::string& request_id) {
+    conference_v1::StartConferenceRequest start;
+    start.set_request_id(request_id);
+    start.set_case_id(case_id);
+    start.set_booking_id(booking_id);
+    return Do(&conference_v1::ConferenceService::Stub::StartConference, start, Ann());
   }
 
   ServiceProcesses p_;
@@ -263,19 +359,22 @@ TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
   deliver.set_case_id(case_id);
   deliver.set_letter_id(letter_id);
   deliver.set_version(2);
-  auto not_yet = Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Ann());
+  auto not_yet =
+      Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Ann());
   ASSERT_THAT(not_yet, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(not_yet.status().message(), HasSubstr("LETTER_DELIVERY"));
   // Never by a manager, whatever the gate would say.
   deliver.set_request_id("letter-deliver-manager");
-  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Manager()),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Manager()),
+      StatusIs(absl::StatusCode::kPermissionDenied));
 
   p_.ConsentToLetters(case_id);  // the victim's and the service user's RECEIVE_LETTER
   token().set_consent_position(p_.ConsentHead());
   const uint64_t consents_given = token().consent_position();
   deliver.set_request_id("letter-deliver-2");
-  auto delivered = Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Ann());
+  auto delivered =
+      Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Ann());
   ASSERT_THAT(delivered, IsOk());
   EXPECT_EQ(delivered->approval().kind(), common_v1::LETTER_DELIVERY);
   auto events = ConferenceEvents<conference_v1::LetterDelivered>();
@@ -311,9 +410,11 @@ TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
   ASSERT_EQ(as_ann->letters_size(), 1);
   const conference_v1::LetterView& letter = as_ann->letters(0);
   ASSERT_EQ(letter.versions_size(), 2);
-  EXPECT_EQ(letter.versions(1).text().text(), "I am sorry I hurt you and took what was yours.");
+  EXPECT_EQ(letter.versions(1).text().text(),
+            "I am sorry I hurt you and took what was yours.");
   EXPECT_EQ(letter.versions(0).verdict(), conference_v1::CHANGES_REQUESTED);
-  EXPECT_EQ(letter.response().text(), "It reads as if it is about him. I want to meet him.");
+  EXPECT_EQ(letter.response().text(),
+            "It reads as if it is about him. I want to meet him.");
   EXPECT_EQ(letter.delivery().decision_id(), delivered->approval().decision_id());
   auto as_auditor = Contact(case_id, Auditor());
   ASSERT_THAT(as_auditor, IsOk());
@@ -334,7 +435,8 @@ TEST_F(ConferenceProcessTest, AWithdrawalCancelsAPendingDelivery) {
   offer.set_request_id("withdraw-offer");
   offer.set_case_id(case_id);
   offer.set_letter_id(letter_id);
-  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer, Ann()), IsOk());
+  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer, Ann()),
+              IsOk());
 
   const uint64_t withdrawal =
       Withdraw(case_id, "v-1", consent_v1::RECEIVE_LETTER, "withdraw-letter");
@@ -358,82 +460,21 @@ TEST_F(ConferenceProcessTest, AWithdrawalCancelsAPendingDelivery) {
 }
 
 TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
-  const std::string case_id = p_.ReadyCase("meet");
-  case_v1::RecordRiskAssessmentRequest risk;
-  risk.set_request_id("meet-risk-f2f");
-  risk.set_case_id(case_id);
-  risk.set_level(case_v1::LOW);
-  risk.add_allowed_kinds(common_v1::APPROACH_VICTIM);
-  risk.add_allowed_kinds(common_v1::FACE_TO_FACE_CONFERENCE);
-  risk.set_review_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90),
-                                        absl::UTCTimeZone()));
-  ASSERT_THAT(
-      p_.CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, Ann()),
-      IsOk());
-  for (const char* who : {"v-1", "su-1"}) {
-    Answer(case_id, who, consent_v1::PARTICIPATE, absl::StrCat("meet-", who, "-p"));
-    Answer(case_id, who, consent_v1::FACE_TO_FACE, absl::StrCat("meet-", who, "-f2f"));
-  }
-  // Scheduling: a preparation meeting with each party, and the conference
-  // starting in forty minutes.
-  std::vector<std::string> meetings;
-  int day = 2;
-  for (const char* who : {"v-1", "su-1"}) {
-    scheduling_v1::BookPreparationMeetingRequest m;
-    m.set_request_id(absl::StrCat("meet-prep-", who));
-    m.set_case_id(case_id);
-    m.set_participant_id(who);
-    m.set_facilitator_id(kAnn);
-    *m.mutable_start() = LondonAt(absl::Now() + absl::Hours(24 * day++));
-    m.set_duration_minutes(60);
-    m.set_venue(absl::StrCat("room-", who));
-    auto booked = Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting, m);
-    ASSERT_THAT(booked, IsOk());
-    meetings.push_back(booked->booking_ids(0));
-  }
-  scheduling_v1::BookConferenceRequest c;
-  c.set_request_id("meet-conference");
-  c.set_case_id(case_id);
-  c.set_format(scheduling_v1::IN_PERSON);
-  *c.mutable_start() = LondonAt(absl::Now() + absl::Minutes(40));
-  c.set_duration_minutes(120);
-  c.set_venue("community-centre-2");
-  c.add_participant_ids("su-1");
-  c.add_participant_ids("v-1");
-  c.add_facilitator_ids(kAnn);
-  auto conference = Book(&scheduling_v1::SchedulingService::Stub::BookConference, c);
-  ASSERT_THAT(conference, IsOk());
-  const std::string booking_id = conference->booking_ids(0);
-
-  conference_v1::StartConferenceRequest start;
-  start.set_request_id("meet-start-1");
-  start.set_case_id(case_id);
-  start.set_booking_id(booking_id);
-  auto unprepared = Do(&conference_v1::ConferenceService::Stub::StartConference, start, Ann());
+  const std::string case_id = FaceToFaceCase("meet");
+  const Booked booked = BookConferenceFor(case_id, "meet");
+  ASSERT_FALSE(booked.conference.empty());
+  const std::string booking_id = booked.conference;
+  auto unprepared = Start(case_id, booking_id, "meet-start-1");
   ASSERT_THAT(unprepared, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(unprepared.status().message(), HasSubstr("prepared"));
-
-  for (size_t i = 0; i < meetings.size(); ++i) {
-    conference_v1::RecordPreparationRequest prep;
-    prep.set_request_id(absl::StrCat("meet-prep-done-", i));
-    prep.set_case_id(case_id);
-    prep.set_booking_id(meetings[i]);
-    prep.set_expectations_discussed(true);
-    if (i == 1) {
-      prep.set_support_needs("Anxious in groups; his key worker will be on call.");
-      prep.set_mental_health_support(true);
-    }
-    prep.set_ready(true);
-    ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordPreparation, prep, Ann()),
-                IsOk());
-  }
-  start.set_request_id("meet-start-2");
-  auto started = Do(&conference_v1::ConferenceService::Stub::StartConference, start, Ann());
+  Prepare(case_id, booked, "meet");
+  auto started = Start(case_id, booking_id, "meet-start-2");
   ASSERT_THAT(started, IsOk());
   EXPECT_EQ(started->approval().kind(), common_v1::FACE_TO_FACE_CONFERENCE);
   auto started_events = ConferenceEvents<conference_v1::ConferenceStarted>();
   ASSERT_EQ(started_events.size(), 1u);
-  EXPECT_EQ(started_events[0].approval().decision_id(), started->approval().decision_id());
+  EXPECT_EQ(started_events[0].approval().decision_id(),
+            started->approval().decision_id());
   EXPECT_GE(started_events[0].handled().scheduling_position(),
             token().scheduling_position());
 
@@ -445,8 +486,9 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
   held.add_attendee_ids("v-1");
   held.set_outline("He apologised in person; she asked why him and why her.");
   held.set_apology_made(true);
-  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld, held, Ann()),
-              IsOk());
+  ASSERT_THAT(
+      Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld, held, Ann()),
+      IsOk());
 
   // The agreement needs every party.
   conference_v1::RecordOutcomeAgreementRequest agreement;
@@ -469,8 +511,8 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
   EXPECT_THAT(not_all.status().message(), HasSubstr("v-1"));
   v_consent->set_consented(true);
   agreement.set_request_id("meet-agreement-2");
-  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordOutcomeAgreement, agreement,
-                 Ann()),
+  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordOutcomeAgreement,
+                 agreement, Ann()),
               IsOk());
   auto view = Contact(case_id, Ann());
   ASSERT_THAT(view, IsOk());
@@ -479,14 +521,16 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
   complete.set_request_id("meet-complete");
   complete.set_case_id(case_id);
   complete.set_item_id(view->agreement().items(0).item_id());
-  auto completed = Do(&conference_v1::ConferenceService::Stub::CompleteItem, complete, Ann());
+  auto completed =
+      Do(&conference_v1::ConferenceService::Stub::CompleteItem, complete, Ann());
   ASSERT_THAT(completed, IsOk());
   EXPECT_TRUE(completed->agreement_completed());
 
   conference_v1::InformVictimRequest inform;
   inform.set_request_id("meet-inform");
   inform.set_case_id(case_id);
-  auto informed = Do(&conference_v1::ConferenceService::Stub::InformVictim, inform, Ann());
+  auto informed =
+      Do(&conference_v1::ConferenceService::Stub::InformVictim, inform, Ann());
   ASSERT_THAT(informed, IsOk());
   EXPECT_EQ(informed->approval().kind(), common_v1::APPROACH_VICTIM);
 
@@ -498,14 +542,16 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
     feedback.set_satisfaction(5);
     feedback.set_comments("It helped.");
     feedback.set_would_recommend(true);
-    ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordFeedback, feedback, Ann()),
-                IsOk());
+    ASSERT_THAT(
+        Do(&conference_v1::ConferenceService::Stub::RecordFeedback, feedback, Ann()),
+        IsOk());
   }
   conference_v1::CompleteFollowUpRequest follow_up;
   follow_up.set_request_id("meet-follow-up");
   follow_up.set_case_id(case_id);
-  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::CompleteFollowUp, follow_up, Ann()),
-              IsOk());
+  ASSERT_THAT(
+      Do(&conference_v1::ConferenceService::Stub::CompleteFollowUp, follow_up, Ann()),
+      IsOk());
 
   // Restart: the same view from the log.
   auto before = Contact(case_id, Ann());
@@ -527,63 +573,13 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
 }
 
 TEST_F(ConferenceProcessTest, AWithdrawalStopsAConferenceInProgress) {
-  const std::string case_id = p_.ReadyCase("stop");
-  case_v1::RecordRiskAssessmentRequest risk;
-  risk.set_request_id("stop-risk-f2f");
-  risk.set_case_id(case_id);
-  risk.set_level(case_v1::LOW);
-  risk.add_allowed_kinds(common_v1::APPROACH_VICTIM);
-  risk.add_allowed_kinds(common_v1::FACE_TO_FACE_CONFERENCE);
-  risk.set_review_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90),
-                                        absl::UTCTimeZone()));
-  ASSERT_THAT(
-      p_.CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, Ann()),
-      IsOk());
-  for (const char* who : {"v-1", "su-1"}) {
-    Answer(case_id, who, consent_v1::PARTICIPATE, absl::StrCat("stop-", who, "-p"));
-    Answer(case_id, who, consent_v1::FACE_TO_FACE, absl::StrCat("stop-", who, "-f2f"));
-  }
-  int day = 2;
-  for (const char* who : {"v-1", "su-1"}) {
-    scheduling_v1::BookPreparationMeetingRequest m;
-    m.set_request_id(absl::StrCat("stop-prep-", who));
-    m.set_case_id(case_id);
-    m.set_participant_id(who);
-    m.set_facilitator_id(kAnn);
-    *m.mutable_start() = LondonAt(absl::Now() + absl::Hours(24 * day++));
-    m.set_duration_minutes(60);
-    m.set_venue(absl::StrCat("room-", who));
-    auto booked = Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting, m);
-    ASSERT_THAT(booked, IsOk());
-    conference_v1::RecordPreparationRequest prep;
-    prep.set_request_id(absl::StrCat("stop-prep-done-", who));
-    prep.set_case_id(case_id);
-    prep.set_booking_id(booked->booking_ids(0));
-    prep.set_expectations_discussed(true);
-    prep.set_ready(true);
-    ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordPreparation, prep, Ann()),
-                IsOk());
-  }
-  scheduling_v1::BookConferenceRequest c;
-  c.set_request_id("stop-conference");
-  c.set_case_id(case_id);
-  c.set_format(scheduling_v1::IN_PERSON);
-  *c.mutable_start() = LondonAt(absl::Now() + absl::Minutes(40));
-  c.set_duration_minutes(120);
-  c.set_venue("community-centre-2");
-  c.add_participant_ids("su-1");
-  c.add_participant_ids("v-1");
-  c.add_facilitator_ids(kAnn);
-  auto conference = Book(&scheduling_v1::SchedulingService::Stub::BookConference, c);
-  ASSERT_THAT(conference, IsOk());
-  conference_v1::StartConferenceRequest start;
-  start.set_request_id("stop-start");
-  start.set_case_id(case_id);
-  start.set_booking_id(conference->booking_ids(0));
-  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::StartConference, start, Ann()),
-              IsOk());
+  const std::string case_id = FaceToFaceCase("stop");
+  const Booked booked = BookConferenceFor(case_id, "stop");
+  Prepare(case_id, booked, "stop");
+  ASSERT_THAT(Start(case_id, booked.conference, "stop-start"), IsOk());
 
-  const uint64_t withdrawal = Withdraw(case_id, "v-1", consent_v1::FACE_TO_FACE, "stop-w");
+  const uint64_t withdrawal =
+      Withdraw(case_id, "v-1", consent_v1::FACE_TO_FACE, "stop-w");
   auto view = Contact(case_id, Ann());
   ASSERT_THAT(view, IsOk());
   ASSERT_EQ(view->conferences_size(), 1);
@@ -594,15 +590,42 @@ TEST_F(ConferenceProcessTest, AWithdrawalStopsAConferenceInProgress) {
   conference_v1::RecordConferenceHeldRequest held;
   held.set_request_id("stop-held");
   held.set_case_id(case_id);
-  held.set_booking_id(conference->booking_ids(0));
+  held.set_booking_id(booked.conference);
   held.add_attendee_ids("su-1");
   held.add_attendee_ids("v-1");
   held.set_outline("-");
-  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld, held, Ann()),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(
+      Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld, held, Ann()),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
-TEST_F(ConferenceProcessTest, ShuttleMessagesNeedTheirOwnDecisionAndErasureShredsTheWords) {
+TEST_F(ConferenceProcessTest, ANewRiskAssessmentInBetweenAndTheStartIsRefused) {
+  const std::string case_id = FaceToFaceCase("gate");
+  const Booked booked = BookConferenceFor(case_id, "gate");
+  Prepare(case_id, booked, "gate");
+  // Reassessed after the booking: face to face no longer allowed. The start
+  // asks the gate again, which refuses; the refusal is in the consent log
+  // and nothing is recorded here.
+  Assess(case_id, "gate-risk-2", {common_v1::APPROACH_VICTIM});
+  ASSERT_THAT(Contact(case_id, Ann()), IsOk());  // the new assessment is in
+  const uint64_t head = p_.ConferenceHead();
+  auto refused = Start(case_id, booked.conference, "gate-start");
+  ASSERT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(refused.status().message(), HasSubstr("RISK_ASSESSMENT_DISALLOWS_KIND"));
+  auto decisions = p_.ListDecisions(case_id);
+  ASSERT_THAT(decisions, IsOk());
+  const consent_v1::ContactDecisionMade& last =
+      decisions->decisions().rbegin()->decision();
+  EXPECT_EQ(last.kind(), common_v1::FACE_TO_FACE_CONFERENCE);
+  EXPECT_EQ(last.outcome(), consent_v1::REFUSED);
+  EXPECT_EQ(last.purpose(), "conference.start");
+  EXPECT_THAT(refused.status().message(), HasSubstr(last.decision_id()));
+  EXPECT_EQ(p_.ConferenceHead(), head);
+  EXPECT_TRUE(ConferenceEvents<conference_v1::ConferenceStarted>().empty());
+}
+
+TEST_F(ConferenceProcessTest,
+       ShuttleMessagesNeedTheirOwnDecisionAndErasureShredsTheWords) {
   const std::string case_id = p_.ReadyCase("shuttle");
   Answer(case_id, "v-1", consent_v1::PARTICIPATE, "shuttle-v-p");
   Answer(case_id, "su-1", consent_v1::PARTICIPATE, "shuttle-su-p");
@@ -613,7 +636,8 @@ TEST_F(ConferenceProcessTest, ShuttleMessagesNeedTheirOwnDecisionAndErasureShred
   m.set_to_participant_id("su-1");
   m.set_text("Why my house?");
   // The risk assessment allows no shuttle messages: refused, and on record.
-  auto refused = Do(&conference_v1::ConferenceService::Stub::SendShuttleMessage, m, Ann());
+  auto refused =
+      Do(&conference_v1::ConferenceService::Stub::SendShuttleMessage, m, Ann());
   ASSERT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(refused.status().message(), HasSubstr("RISK_ASSESSMENT_DISALLOWS_KIND"));
   auto decisions = p_.ListDecisions(case_id);
@@ -622,21 +646,13 @@ TEST_F(ConferenceProcessTest, ShuttleMessagesNeedTheirOwnDecisionAndErasureShred
   EXPECT_EQ(decisions->decisions(0).decision().kind(), common_v1::SHUTTLE_MESSAGE);
   EXPECT_EQ(decisions->decisions(0).decision().outcome(), consent_v1::REFUSED);
 
-  case_v1::RecordRiskAssessmentRequest risk;
-  risk.set_request_id("shuttle-risk-2");
-  risk.set_case_id(case_id);
-  risk.set_level(case_v1::LOW);
-  risk.add_allowed_kinds(common_v1::APPROACH_VICTIM);
-  risk.add_allowed_kinds(common_v1::SHUTTLE_MESSAGE);
-  risk.set_review_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90),
-                                        absl::UTCTimeZone()));
-  ASSERT_THAT(
-      p_.CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, Ann()),
-      IsOk());
+  Assess(case_id, "shuttle-risk-2",
+         {common_v1::APPROACH_VICTIM, common_v1::SHUTTLE_MESSAGE});
   Answer(case_id, "v-1", consent_v1::SHUTTLE, "shuttle-v-s");
   Answer(case_id, "su-1", consent_v1::SHUTTLE, "shuttle-su-s");
   m.set_request_id("shuttle-2");
-  auto carried = Do(&conference_v1::ConferenceService::Stub::SendShuttleMessage, m, Ann());
+  auto carried =
+      Do(&conference_v1::ConferenceService::Stub::SendShuttleMessage, m, Ann());
   ASSERT_THAT(carried, IsOk());
   EXPECT_EQ(carried->approval().kind(), common_v1::SHUTTLE_MESSAGE);
   EXPECT_EQ(carried->approval().victim_id(), "v-1");
@@ -652,8 +668,8 @@ TEST_F(ConferenceProcessTest, ShuttleMessagesNeedTheirOwnDecisionAndErasureShred
   close.set_request_id("shuttle-close");
   close.set_case_id(case_id);
   close.set_reason(case_v1::WITHDRAWN_BY_VICTIM);
-  ASSERT_THAT(
-      p_.CaseCommand(&case_v1::CaseService::Stub::CloseCase, close, Manager()), IsOk());
+  ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::CloseCase, close, Manager()),
+              IsOk());
   case_v1::EraseParticipantRequest erase;
   erase.set_request_id("shuttle-erase");
   erase.set_case_id(case_id);
@@ -666,7 +682,8 @@ TEST_F(ConferenceProcessTest, ShuttleMessagesNeedTheirOwnDecisionAndErasureShred
   view = Contact(case_id, Ann());
   ASSERT_THAT(view, IsOk());
   EXPECT_TRUE(view->messages(0).text().erased());
-  EXPECT_EQ(view->messages(0).approval().decision_id(), carried->approval().decision_id());
+  EXPECT_EQ(view->messages(0).approval().decision_id(),
+            carried->approval().decision_id());
   // And after a restart (the key stays gone).
   p_.StopConferenceService();
   p_.StartConferenceService();
@@ -704,13 +721,15 @@ TEST_F(ConferenceProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
       pause.set_request_id(absl::StrCat("kill-pause-", round, "-", i));
       pause.set_case_id(cases[i]);
       pause.set_reason("review");
-      ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, Manager()),
-                  IsOk());
+      ASSERT_THAT(
+          p_.CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, Manager()),
+          IsOk());
       case_v1::ResumeCaseRequest resume;
       resume.set_request_id(absl::StrCat("kill-resume-", round, "-", i));
       resume.set_case_id(cases[i]);
-      ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::ResumeCase, resume, Manager()),
-                  IsOk());
+      ASSERT_THAT(
+          p_.CaseCommand(&case_v1::CaseService::Stub::ResumeCase, resume, Manager()),
+          IsOk());
     }
   }
   p_.StartConferenceService();
@@ -774,14 +793,16 @@ TEST_F(ConferenceProcessTest, BadInputAndRoles) {
   draft.set_request_id("roles-draft");
   draft.set_case_id(case_id);
   draft.set_text(std::string(20001, 'x'));
-  auto too_long = Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
+  auto too_long =
+      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
   ASSERT_THAT(too_long, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(too_long.status().message(), HasSubstr("text:"));
   draft.set_text("Sorry.");
   EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, ""),
               StatusIs(absl::StatusCode::kUnauthenticated));
-  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Auditor()),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Auditor()),
+      StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft,
                  p_.Token(Role::kFacilitator, "facilitator-bo")),
               StatusIs(absl::StatusCode::kPermissionDenied));
@@ -795,14 +816,17 @@ TEST_F(ConferenceProcessTest, BadInputAndRoles) {
   EXPECT_THAT(bad.status().message(), HasSubstr("satisfaction:"));
   EXPECT_EQ(p_.ConferenceHead(), head) << "refusals append nothing";
   // A manager may take in a letter; the same request again is the same answer.
-  auto first = Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager());
+  auto first =
+      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager());
   ASSERT_THAT(first, IsOk());
-  auto again = Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager());
+  auto again =
+      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager());
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(MessageDifferencer::Equals(*first, *again));
   draft.set_text("Other words under the same request id.");
-  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager()),
-              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(
+      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager()),
+      StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 }  // namespace
