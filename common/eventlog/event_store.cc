@@ -125,7 +125,18 @@ absl::Status EventStore::OpenDb() {
       {kSnapshotsCf, plain},
       {kMetaColumnFamily, plain},
       {kKeysCf, plain},
+      {kTreeColumnFamily, plain},
   };
+  if (options_.read_only) {
+    // A log written before the tree existed has no tree column family, and a
+    // read-only open cannot make one: open it without (no proofs then).
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(db_options, options_.path, &existing).ok() &&
+        std::find(existing.begin(), existing.end(), kTreeColumnFamily) ==
+            existing.end()) {
+      cfs.pop_back();
+    }
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       options_.read_only
@@ -140,6 +151,7 @@ absl::Status EventStore::OpenDb() {
   snapshots_cf_ = handles_[5];
   meta_cf_ = handles_[6];
   keys_cf_ = handles_[7];
+  tree_cf_ = handles_.size() > 8 ? handles_[8] : nullptr;
   return absl::OkStatus();
 }
 
@@ -159,6 +171,7 @@ absl::Status EventStore::RecoverHead() {
   }
   next_position_ = head.position + 1;  // before the commit thread starts
   last_hash_ = head.hash;
+  MEND_RETURN_IF_ERROR(RecoverTree(head.position));
   absl::MutexLock lock(&head_mu_);
   head_ = std::move(head);
   return absl::OkStatus();

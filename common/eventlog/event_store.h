@@ -77,6 +77,7 @@
 #include "absl/time/time.h"
 #include "common/eventlog/event_types.h"
 #include "common/eventlog/record_codec.h"
+#include "common/merkle/merkle.h"
 
 namespace rocksdb {
 class DB;
@@ -280,6 +281,25 @@ class EventStore {
   // the stored head. Reports the first bad position.
   VerifyReport Verify() const;
 
+  // The log's RFC 6962 Merkle tree (common/merkle/merkle.h) over its
+  // records' stored bytes, one leaf per position (leaf index = position - 1),
+  // kept by the commit pipeline in the same WriteBatch as the records. Only
+  // durable records are in it.
+  //   TreeRoot           the root of the first `tree_size` records (0: the
+  //                      empty tree's)
+  //   InclusionProof     the audit path of the record at `position`
+  //                      (1-based) in the tree of `tree_size` records
+  //   ConsistencyProof   that the tree of `to_size` records extends the one
+  //                      of `from_size` (0 < from_size <= to_size)
+  // INVALID_ARGUMENT for a position 0 or past tree_size, or sizes out of
+  // order; OUT_OF_RANGE for a size past the durable head; DATA_LOSS for a
+  // node the tree should have and does not (Verify says where).
+  absl::StatusOr<std::string> TreeRoot(uint64_t tree_size) const;
+  absl::StatusOr<std::vector<std::string>> InclusionProof(uint64_t position,
+                                                          uint64_t tree_size) const;
+  absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t from_size,
+                                                            uint64_t to_size) const;
+
   // Blocks until the durable head passes `position`, the deadline passes or
   // the store closes. Returns the head position at return.
   uint64_t WaitForHeadAbove(uint64_t position, absl::Time deadline) const;
@@ -338,6 +358,16 @@ class EventStore {
   // record) disagrees with `hash`, the hash of the record at `position`.
   bool NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t position,
                       std::string_view hash) const;
+  // The stored hash of the perfect subtree (level, index): DATA_LOSS if it
+  // is not there (or malformed).
+  absl::StatusOr<std::string> TreeNode(const rocksdb::ReadOptions& ro, uint64_t level,
+                                       uint64_t index) const;
+  // The tree's right edge at the head, from the stored nodes; a store
+  // written before the tree existed gets its nodes built from the records
+  // first (and written, unless it is read-only).
+  absl::Status RecoverTree(uint64_t head_position);
+  // OUT_OF_RANGE past the durable head; the tree's column family present.
+  absl::Status CheckTreeSize(uint64_t tree_size) const;
 
   // Constant after Open.
   const Options options_;
@@ -350,6 +380,7 @@ class EventStore {
   rocksdb::ColumnFamilyHandle* snapshots_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* keys_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* tree_cf_ = nullptr;  // null: an old read-only log
   StoreStats stats_;
   absl::Mutex keys_mu_;  // makes PutKey's check-then-put atomic
   // Held across every RocksDB call that may append to or sync the WAL, with
@@ -360,6 +391,7 @@ class EventStore {
   // as written to RocksDB, which runs ahead of the durable head.
   uint64_t next_position_ = 1;
   std::string last_hash_;
+  merkle::Frontier frontier_;  // the commit thread's, like next_position_
   // Current version of every stream touched since Open (read from the streams
   // index on first touch).
   absl::flat_hash_map<std::string, uint64_t> stream_versions_;
@@ -395,6 +427,8 @@ inline constexpr char kEventsColumnFamily[] = "events";
 // The stored head, key kHeadKey of kMetaColumnFamily: position:be64 hash:32,
 // written in the same WriteBatch as the records it covers.
 inline constexpr char kMetaColumnFamily[] = "meta";
+// The Merkle tree's nodes (see store_keys.h for their keys).
+inline constexpr char kTreeColumnFamily[] = "tree";
 inline constexpr char kHeadKey[] = "head";
 std::string PositionKey(uint64_t position);
 

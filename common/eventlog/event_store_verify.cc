@@ -179,6 +179,9 @@ VerifyReport EventStore::Verify() const {
   rocksdb::ManagedSnapshot snapshot(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
+  // The Merkle tree is recomputed alongside and every node it should have
+  // compared with the stored one.
+  merkle::Frontier tree;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
     if (it->key().size() != 8) {
@@ -221,6 +224,17 @@ VerifyReport EventStore::Verify() const {
     if (!s.ok() || index_value != it->key().ToStringView()) {
       return fail(position, absl::StrCat("stream index for ", std::string(env.stream_id),
                                          " version ", version, " does not point here"));
+    }
+    if (tree_cf_ != nullptr) {
+      for (const merkle::Frontier::Node& node : tree.Append(merkle::LeafHash(bytes))) {
+        absl::StatusOr<std::string> stored = TreeNode(ro, node.level, node.index);
+        if (!stored.ok()) return fail(position, std::string(stored.status().message()));
+        if (*stored != node.hash) {
+          return fail(position,
+                      absl::StrCat("Merkle tree node (level ", node.level, ", index ",
+                                   node.index, ") does not match the records"));
+        }
+      }
     }
     report.head = Head{position, Sha256Bytes(bytes)};
     ++report.events_checked;

@@ -14,10 +14,16 @@
 //   snapshots      name '\0' position:be64              state bytes
 //   meta           "head"                               position:be64 hash:32
 //   keys           (per-person data keys; owned by the key store)
+//   tree           level:u8 index:be64                  node hash:32
 //
 //   hash(record)          = SHA-256(stored bytes of the record)
 //   record(p).prev_hash   = hash(record(p-1)); 32 zero bytes for p = 1
 //   content_digest        = SHA-256(stream_id '\0' event_type '\0' payload)
+//   tree(level, index)    = RFC 6962 MTH of the records at positions
+//                           [index·2^level + 1, (index+1)·2^level]: every
+//                           perfect subtree of the log's Merkle tree, leaf
+//                           hash SHA-256(0x00 ‖ stored bytes); written in the
+//                           WriteBatch of the append that completes it
 //
 // Positions start at 1 and have no gaps; versions start at 1 per stream. All
 // keys of one append (and the checkpoints written with it) go into one
@@ -67,6 +73,12 @@ inline std::string StreamKey(std::string_view stream_id, uint64_t version) {
   key.append(stream_id);
   key.push_back('\0');
   PutBe64(&key, version);
+  return key;
+}
+
+inline std::string TreeKey(uint64_t level, uint64_t index) {
+  std::string key(1, static_cast<char>(level));
+  PutBe64(&key, index);
   return key;
 }
 

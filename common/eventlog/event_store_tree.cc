@@ -1,0 +1,144 @@
+// The event store's Merkle tree: recovery at open (and building it for a log
+// written before it existed), the stored nodes, roots and proofs. The
+// commit pipeline (event_store_commit.cc) appends the leaves.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+#include "common/eventlog/event_store.h"
+#include "common/eventlog/rocksdb_status.h"
+#include "common/eventlog/store_keys.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace mend::eventlog {
+namespace {
+
+using store_internal::GetBe64;
+using store_internal::TreeKey;
+
+// Nodes written per WriteBatch while a tree is built for an old log.
+constexpr size_t kBuildBatchNodes = 20000;
+
+}  // namespace
+
+absl::StatusOr<std::string> EventStore::TreeNode(const rocksdb::ReadOptions& ro,
+                                                 uint64_t level, uint64_t index) const {
+  std::string hash;
+  rocksdb::Status s = db_->Get(ro, tree_cf_, TreeKey(level, index), &hash);
+  if (s.IsNotFound()) {
+    return absl::DataLossError(absl::StrCat("Merkle tree node (level ", level, ", index ",
+                                            index, ") is missing"));
+  }
+  if (!s.ok()) return FromRocksDb(s, "read a Merkle tree node");
+  if (hash.size() != merkle::kHashSize) {
+    return absl::DataLossError(absl::StrCat("Merkle tree node (level ", level, ", index ",
+                                            index, ") is malformed"));
+  }
+  return hash;
+}
+
+absl::Status EventStore::RecoverTree(uint64_t head_position) {
+  if (tree_cf_ == nullptr) return absl::OkStatus();  // an old log, read-only
+  const rocksdb::ReadOptions ro;
+  absl::StatusOr<merkle::Frontier> frontier = merkle::Frontier::FromNodes(
+      head_position,
+      [&](uint64_t level, uint64_t index) { return TreeNode(ro, level, index); });
+  if (frontier.ok()) {
+    frontier_ = *std::move(frontier);
+    return absl::OkStatus();
+  }
+  if (!absl::IsDataLoss(frontier.status())) return frontier.status();
+  // A log from before the tree (or a build cut short): build it from the
+  // records, in order.
+  merkle::Frontier built;
+  rocksdb::WriteBatch wb;
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  absl::Status status = absl::OkStatus();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  for (it->SeekToFirst(); it->Valid() && built.size() < head_position; it->Next()) {
+    if (it->key().size() != 8 || GetBe64(it->key().ToStringView()) != built.size() + 1) {
+      return absl::DataLossError(absl::StrCat("building the Merkle tree: position ",
+                                              built.size() + 1, " is missing"));
+    }
+    for (const merkle::Frontier::Node& node :
+         built.Append(merkle::LeafHash(it->value().ToStringView()))) {
+      wb.Put(tree_cf_, TreeKey(node.level, node.index), node.hash).PermitUncheckedError();
+    }
+    if (!options_.read_only && static_cast<size_t>(wb.Count()) >= kBuildBatchNodes) {
+      MEND_RETURN_IF_ERROR(FromRocksDb(db_->Write(write, &wb), "build the Merkle tree"));
+      wb.Clear();
+    }
+  }
+  MEND_RETURN_IF_ERROR(FromRocksDb(it->status(), "build the Merkle tree"));
+  if (built.size() != head_position) {
+    return absl::DataLossError(absl::StrCat("building the Merkle tree: the log ends at ",
+                                            built.size(), ", its head is ",
+                                            head_position));
+  }
+  if (!options_.read_only && wb.Count() > 0) {
+    MEND_RETURN_IF_ERROR(FromRocksDb(db_->Write(write, &wb), "build the Merkle tree"));
+  }
+  frontier_ = std::move(built);
+  return absl::OkStatus();
+}
+
+absl::Status EventStore::CheckTreeSize(uint64_t tree_size) const {
+  if (tree_cf_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this log was written before it kept a Merkle tree: open it for writing once to "
+        "build the tree");
+  }
+  const uint64_t head = GetHead().position;
+  if (tree_size > head) {
+    return absl::OutOfRangeError(
+        absl::StrCat("tree size ", tree_size, " is past the log's head (", head, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EventStore::TreeRoot(uint64_t tree_size) const {
+  MEND_RETURN_IF_ERROR(CheckTreeSize(tree_size));
+  const rocksdb::ReadOptions ro;
+  return merkle::RootFromNodes(tree_size, [&](uint64_t level, uint64_t index) {
+    return TreeNode(ro, level, index);
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> EventStore::InclusionProof(
+    uint64_t position, uint64_t tree_size) const {
+  if (position == 0) {
+    return absl::InvalidArgumentError("position: positions start at 1");
+  }
+  if (position > tree_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "position ", position, " is not in a tree of ", tree_size, " records"));
+  }
+  MEND_RETURN_IF_ERROR(CheckTreeSize(tree_size));
+  const rocksdb::ReadOptions ro;
+  return merkle::InclusionProof(
+      position - 1, tree_size,
+      [&](uint64_t level, uint64_t index) { return TreeNode(ro, level, index); });
+}
+
+absl::StatusOr<std::vector<std::string>> EventStore::ConsistencyProof(
+    uint64_t from_size, uint64_t to_size) const {
+  if (from_size == 0) {
+    return absl::InvalidArgumentError(
+        "from_size: must be at least 1 (every tree extends the empty one)");
+  }
+  if (from_size > to_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("from_size ", from_size, " is after to_size ", to_size));
+  }
+  MEND_RETURN_IF_ERROR(CheckTreeSize(to_size));
+  const rocksdb::ReadOptions ro;
+  return merkle::ConsistencyProof(
+      from_size, to_size,
+      [&](uint64_t level, uint64_t index) { return TreeNode(ro, level, index); });
+}
+
+}  // namespace mend::eventlog
