@@ -66,6 +66,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -299,6 +300,17 @@ class EventStore {
                                                           uint64_t tree_size) const;
   absl::StatusOr<std::vector<std::string>> ConsistencyProof(uint64_t from_size,
                                                             uint64_t to_size) const;
+
+  // Signed tree heads (a serialised mend.eventlog.v1.SignedTreeHead), kept
+  // beside the tree, outside the chain. PutTreeHead stores the head of the
+  // tree of `tree_size` records (1..durable head: INVALID_ARGUMENT /
+  // OUT_OF_RANGE otherwise) with a synced write; FAILED_PRECONDITION on a
+  // read-only store; the same size again replaces it. GetTreeHead: the head
+  // saved for `tree_size`, nullopt if none; NewestTreeHead: the one of the
+  // largest size, nullopt if none.
+  absl::Status PutTreeHead(uint64_t tree_size, std::string_view signed_head);
+  absl::StatusOr<std::optional<std::string>> GetTreeHead(uint64_t tree_size) const;
+  absl::StatusOr<std::optional<std::pair<uint64_t, std::string>>> NewestTreeHead() const;
 
   // Blocks until the durable head passes `position`, the deadline passes or
   // the store closes. Returns the head position at return.

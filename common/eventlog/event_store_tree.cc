@@ -2,7 +2,9 @@
 // written before it existed), the stored nodes, roots and proofs. The
 // commit pipeline (event_store_commit.cc) appends the leaves.
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -139,6 +141,49 @@ absl::StatusOr<std::vector<std::string>> EventStore::ConsistencyProof(
   return merkle::ConsistencyProof(
       from_size, to_size,
       [&](uint64_t level, uint64_t index) { return TreeNode(ro, level, index); });
+}
+
+absl::Status EventStore::PutTreeHead(uint64_t tree_size, std::string_view signed_head) {
+  MEND_RETURN_IF_ERROR(CheckWritable());
+  if (tree_size == 0) {
+    return absl::InvalidArgumentError(
+        "tree_size: a signed head covers at least 1 record");
+  }
+  MEND_RETURN_IF_ERROR(CheckTreeSize(tree_size));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return CallWal("store a signed tree head", [&] {
+    return db_->Put(wo, tree_cf_, store_internal::TreeHeadKey(tree_size), signed_head);
+  });
+}
+
+absl::StatusOr<std::optional<std::string>> EventStore::GetTreeHead(
+    uint64_t tree_size) const {
+  if (tree_cf_ == nullptr) return std::nullopt;
+  std::string value;
+  rocksdb::Status s =
+      db_->Get({}, tree_cf_, store_internal::TreeHeadKey(tree_size), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  MEND_RETURN_IF_ERROR(FromRocksDb(s, "read a signed tree head"));
+  return value;
+}
+
+absl::StatusOr<std::optional<std::pair<uint64_t, std::string>>>
+EventStore::NewestTreeHead() const {
+  if (tree_cf_ == nullptr) return std::nullopt;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, tree_cf_));
+  it->SeekToLast();
+  if (!it->Valid()) {
+    MEND_RETURN_IF_ERROR(FromRocksDb(it->status(), "read the signed tree heads"));
+    return std::nullopt;
+  }
+  const std::string_view key = it->key().ToStringView();
+  const std::string_view prefix = store_internal::kTreeHeadPrefix;
+  if (!key.starts_with(prefix)) return std::nullopt;  // only nodes so far
+  if (key.size() != prefix.size() + 8) {
+    return absl::DataLossError("a signed tree head's key is malformed");
+  }
+  return std::make_pair(GetBe64(key.substr(prefix.size())), it->value().ToString());
 }
 
 }  // namespace mend::eventlog

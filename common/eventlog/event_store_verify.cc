@@ -12,6 +12,7 @@
 #include "common/eventlog/record_codec.h"
 #include "common/eventlog/rocksdb_status.h"
 #include "common/eventlog/store_keys.h"
+#include "mend/eventlog/v1/tree.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/snapshot.h"
 
@@ -266,6 +267,33 @@ VerifyReport EventStore::Verify() const {
     return fail(report.head.position + 1, absl::StrCat("RocksDB: ", s.ToString()));
   } else if (report.head.position > 0) {
     return fail(report.head.position, "log has events but no stored head");
+  }
+  // The newest signed tree head must be a head of this tree: its root the
+  // root of the (just checked) nodes at its size.
+  absl::StatusOr<std::optional<std::pair<uint64_t, std::string>>> newest =
+      NewestTreeHead();
+  if (!newest.ok())
+    return fail(report.head.position, std::string(newest.status().message()));
+  if (newest->has_value()) {
+    const auto& [size, bytes] = **newest;
+    v1::SignedTreeHead signed_head;
+    v1::TreeHead head;
+    if (!signed_head.ParseFromString(bytes) ||
+        !head.ParseFromString(signed_head.head()) || head.tree_size() != size) {
+      return fail(size,
+                  absl::StrCat("the signed tree head of size ", size, " is malformed"));
+    }
+    if (size > report.head.position) {
+      return fail(report.head.position + 1,
+                  absl::StrCat("the newest signed tree head covers ", size,
+                               " records; the log ends at ", report.head.position));
+    }
+    absl::StatusOr<std::string> root = merkle::RootFromNodes(
+        size, [&](uint64_t level, uint64_t index) { return TreeNode(ro, level, index); });
+    if (!root.ok() || *root != head.root_hash()) {
+      return fail(size, absl::StrCat("the signed tree head of size ", size,
+                                     " does not match the log's Merkle tree"));
+    }
   }
   return report;
 }

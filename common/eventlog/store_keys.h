@@ -15,6 +15,7 @@
 //   meta           "head"                               position:be64 hash:32
 //   keys           (per-person data keys; owned by the key store)
 //   tree           level:u8 index:be64                  node hash:32
+//                  0xff "head" tree_size:be64           SignedTreeHead (protobuf)
 //
 //   hash(record)          = SHA-256(stored bytes of the record)
 //   record(p).prev_hash   = hash(record(p-1)); 32 zero bytes for p = 1
@@ -79,6 +80,14 @@ inline std::string StreamKey(std::string_view stream_id, uint64_t version) {
 inline std::string TreeKey(uint64_t level, uint64_t index) {
   std::string key(1, static_cast<char>(level));
   PutBe64(&key, index);
+  return key;
+}
+
+// Signed tree heads sort after every node (levels are below 64).
+inline constexpr char kTreeHeadPrefix[] = "\xffhead";
+inline std::string TreeHeadKey(uint64_t tree_size) {
+  std::string key(kTreeHeadPrefix);
+  PutBe64(&key, tree_size);
   return key;
 }
 

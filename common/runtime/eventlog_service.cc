@@ -1,11 +1,15 @@
 #include "common/runtime/eventlog_service.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/sha256.h"
+#include "common/base/status_macros.h"
+#include "common/merkle/merkle.h"
 #include "common/rpc/status_convert.h"
 
 namespace mend::eventlog {
@@ -58,6 +62,9 @@ const MethodPolicy::Table& EventLogPolicy() {
       {kEventLogReadStreamMethod, {Role::kAuditor, Role::kService}},
       {kEventLogSubscribeMethod, {Role::kAuditor, Role::kService}},
       {kEventLogGetHeadMethod, {Role::kAuditor, Role::kService}},
+      {kEventLogGetTreeHeadMethod, {Role::kAuditor, Role::kService}},
+      {kEventLogGetInclusionProofMethod, {Role::kAuditor, Role::kService}},
+      {kEventLogGetConsistencyProofMethod, {Role::kAuditor, Role::kService}},
   };
   return *table;
 }
@@ -168,8 +175,11 @@ class EventLogService::Subscription final
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
 };
 
-EventLogService::EventLogService(EventStore* store, const Authorizer* authorizer)
-    : store_(store), authorizer_(authorizer) {
+EventLogService::EventLogService(EventStore* store, const Authorizer* authorizer,
+                                 std::string tree_head_public_key)
+    : store_(store),
+      authorizer_(authorizer),
+      tree_head_public_key_(std::move(tree_head_public_key)) {
   listener_id_ = store_->AddHeadListener([this](uint64_t head) {
     absl::MutexLock lock(&notify_mu_);
     notified_head_ = std::max(notified_head_, head);
@@ -330,6 +340,108 @@ grpc::ServerUnaryReactor* EventLogService::GetHead(grpc::CallbackServerContext* 
   response->set_hash(head.hash);
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+namespace {
+
+// Runs `body` for an authorized unary call and finishes the reactor.
+template <typename Body>
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, absl::Status auth,
+                                Body body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpc(auth.ok() ? body() : auth));
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* EventLogService::GetTreeHead(
+    grpc::CallbackServerContext* context, const v1::GetTreeHeadRequest* request,
+    v1::GetTreeHeadResponse* response) {
+  return Unary(
+      context, Authorize(*context, kEventLogGetTreeHeadMethod), [&]() -> absl::Status {
+        uint64_t size = request->tree_size();
+        std::optional<std::string> signed_bytes;
+        if (size == 0) {
+          MEND_ASSIGN_OR_RETURN(auto newest, store_->NewestTreeHead());
+          if (!newest.has_value()) {
+            return absl::FailedPreconditionError(
+                tree_head_public_key_.empty()
+                    ? "this service signs no tree heads (it runs without "
+                      "--tree_head_key); "
+                      "ask for a tree_size"
+                    : "no tree head has been signed yet; ask for a tree_size");
+          }
+          size = newest->first;
+          signed_bytes = std::move(newest->second);
+        } else {
+          MEND_ASSIGN_OR_RETURN(signed_bytes, store_->GetTreeHead(size));
+        }
+        MEND_ASSIGN_OR_RETURN(std::string root, store_->TreeRoot(size));
+        if (signed_bytes.has_value()) {
+          if (!response->mutable_signed_head()->ParseFromString(*signed_bytes) ||
+              !response->mutable_head()->ParseFromString(
+                  response->signed_head().head())) {
+            return absl::DataLossError(
+                absl::StrCat("the signed tree head of size ", size, " is malformed"));
+          }
+          if (response->head().root_hash() != root) {
+            return absl::DataLossError(absl::StrCat("the signed tree head of size ", size,
+                                                    " does not match the log's tree"));
+          }
+        } else {
+          response->mutable_head()->set_tree_size(size);
+          response->mutable_head()->set_root_hash(root);
+        }
+        response->set_public_key_pem(tree_head_public_key_);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* EventLogService::GetInclusionProof(
+    grpc::CallbackServerContext* context, const v1::GetInclusionProofRequest* request,
+    v1::GetInclusionProofResponse* response) {
+  return Unary(context, Authorize(*context, kEventLogGetInclusionProofMethod),
+               [&]() -> absl::Status {
+                 MEND_ASSIGN_OR_RETURN(
+                     std::vector<std::string> proof,
+                     store_->InclusionProof(request->position(), request->tree_size()));
+                 MEND_ASSIGN_OR_RETURN(std::string root,
+                                       store_->TreeRoot(request->tree_size()));
+                 MEND_ASSIGN_OR_RETURN(std::vector<RawRecord> record,
+                                       store_->Read(request->position(), 1));
+                 if (record.size() != 1) {
+                   return absl::DataLossError(
+                       absl::StrCat("record ", request->position(), " is missing"));
+                 }
+                 response->set_position(request->position());
+                 response->set_tree_size(request->tree_size());
+                 response->set_leaf_hash(merkle::LeafHash(record[0].bytes));
+                 for (std::string& h : proof) response->add_proof(std::move(h));
+                 response->set_root_hash(std::move(root));
+                 return absl::OkStatus();
+               });
+}
+
+grpc::ServerUnaryReactor* EventLogService::GetConsistencyProof(
+    grpc::CallbackServerContext* context, const v1::GetConsistencyProofRequest* request,
+    v1::GetConsistencyProofResponse* response) {
+  return Unary(context, Authorize(*context, kEventLogGetConsistencyProofMethod),
+               [&]() -> absl::Status {
+                 MEND_ASSIGN_OR_RETURN(
+                     std::vector<std::string> proof,
+                     store_->ConsistencyProof(request->from_size(), request->to_size()));
+                 MEND_ASSIGN_OR_RETURN(std::string from_root,
+                                       store_->TreeRoot(request->from_size()));
+                 MEND_ASSIGN_OR_RETURN(std::string to_root,
+                                       store_->TreeRoot(request->to_size()));
+                 response->set_from_size(request->from_size());
+                 response->set_to_size(request->to_size());
+                 for (std::string& h : proof) response->add_proof(std::move(h));
+                 response->set_from_root(std::move(from_root));
+                 response->set_to_root(std::move(to_root));
+                 return absl::OkStatus();
+               });
 }
 
 }  // namespace mend::eventlog

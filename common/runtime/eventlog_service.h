@@ -28,6 +28,7 @@
 #define MEND_COMMON_RUNTIME_EVENTLOG_SERVICE_H_
 
 #include <cstdint>
+#include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -45,6 +46,12 @@ inline constexpr char kEventLogReadStreamMethod[] =
     "/mend.eventlog.v1.EventLog/ReadStream";
 inline constexpr char kEventLogSubscribeMethod[] = "/mend.eventlog.v1.EventLog/Subscribe";
 inline constexpr char kEventLogGetHeadMethod[] = "/mend.eventlog.v1.EventLog/GetHead";
+inline constexpr char kEventLogGetTreeHeadMethod[] =
+    "/mend.eventlog.v1.EventLog/GetTreeHead";
+inline constexpr char kEventLogGetInclusionProofMethod[] =
+    "/mend.eventlog.v1.EventLog/GetInclusionProof";
+inline constexpr char kEventLogGetConsistencyProofMethod[] =
+    "/mend.eventlog.v1.EventLog/GetConsistencyProof";
 
 // Who may call EventLog: every method for auditors and services only. A
 // server serving EventLog adds this table to its MethodPolicy.
@@ -59,7 +66,10 @@ class EventLogService final : public v1::EventLog::CallbackService {
   static constexpr size_t kMaxResponseBytes = 2 << 20;
 
   // `authorizer` must not be null; it decides every call (see above).
-  EventLogService(EventStore* store, const Authorizer* authorizer);
+  // `tree_head_public_key`: the PEM public key the service signs its tree
+  // heads with (served by GetTreeHead); empty if it signs none.
+  EventLogService(EventStore* store, const Authorizer* authorizer,
+                  std::string tree_head_public_key = "");
   ~EventLogService() override;
 
   // Ends every open subscription with UNAVAILABLE and refuses new ones.
@@ -76,6 +86,15 @@ class EventLogService final : public v1::EventLog::CallbackService {
   grpc::ServerUnaryReactor* GetHead(grpc::CallbackServerContext* context,
                                     const v1::GetHeadRequest* request,
                                     v1::GetHeadResponse* response) override;
+  grpc::ServerUnaryReactor* GetTreeHead(grpc::CallbackServerContext* context,
+                                        const v1::GetTreeHeadRequest* request,
+                                        v1::GetTreeHeadResponse* response) override;
+  grpc::ServerUnaryReactor* GetInclusionProof(
+      grpc::CallbackServerContext* context, const v1::GetInclusionProofRequest* request,
+      v1::GetInclusionProofResponse* response) override;
+  grpc::ServerUnaryReactor* GetConsistencyProof(
+      grpc::CallbackServerContext* context, const v1::GetConsistencyProofRequest* request,
+      v1::GetConsistencyProofResponse* response) override;
 
   // Open subscriptions, for metrics and tests.
   size_t subscriber_count() const;
@@ -91,6 +110,7 @@ class EventLogService final : public v1::EventLog::CallbackService {
 
   EventStore* const store_;
   const Authorizer* const authorizer_;
+  const std::string tree_head_public_key_;
   int listener_id_ = 0;
 
   mutable absl::Mutex mu_;

@@ -52,6 +52,13 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
           "bound on waits inside a call that has no (or a later) deadline");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "largest gRPC message accepted or sent");
+ABSL_FLAG(std::string, tree_head_key, "",
+          "Ed25519 private key (PKCS#8 PEM; scripts/dev-tree-key.sh makes one) this "
+          "service signs its log's tree heads with; empty: no signed heads");
+ABSL_FLAG(int64_t, tree_head_every_events, 1000,
+          "sign a tree head once this many records were added since the last one");
+ABSL_FLAG(absl::Duration, tree_head_interval, absl::Minutes(1),
+          "and at least this often while records are added (and at shutdown)");
 
 namespace mend {
 namespace {
@@ -135,6 +142,15 @@ ServiceRuntime::Options ServiceRuntime::OptionsFromFlags(std::string service) {
   o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   o.default_deadline = absl::GetFlag(FLAGS_default_deadline);
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  o.tree_head_key = absl::GetFlag(FLAGS_tree_head_key);
+  o.tree_head_every_events = absl::GetFlag(FLAGS_tree_head_every_events);
+  o.tree_head_interval = absl::GetFlag(FLAGS_tree_head_interval);
+  if (o.tree_head_every_events < 1) {
+    ExitWithFlagError("tree_head_every_events", "must be at least 1");
+  }
+  if (o.tree_head_interval < absl::Seconds(1)) {
+    ExitWithFlagError("tree_head_interval", "must be at least 1s");
+  }
   if (o.data_dir.empty()) ExitWithFlagError("data_dir", "is required");
   if (o.shutdown_grace < absl::ZeroDuration()) {
     ExitWithFlagError("shutdown_grace", "must not be negative");
@@ -227,6 +243,14 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(Options o
     }
     runtime->keys_ = *std::move(keys);
   }
+  if (!o.tree_head_key.empty()) {
+    auto signer = merkle::TreeHeadSigner::FromPemFile(o.tree_head_key);
+    if (!signer.ok()) {
+      return absl::Status(signer.status().code(),
+                          absl::StrCat("--tree_head_key: ", signer.status().message()));
+    }
+    runtime->tree_signer_ = *std::move(signer);
+  }
   runtime->metrics_ = std::make_unique<metrics::MetricsRegistry>();
   MEND_RETURN_IF_ERROR(metrics::RegisterStoreMetrics(runtime->metrics_.get(),
                                                      runtime->store_.get(), o.service));
@@ -311,7 +335,21 @@ absl::StatusOr<Follower*> ServiceRuntime::AddFollower(const std::string& upstrea
 void ServiceRuntime::SetHealth(bool serving) {
   if (server_ == nullptr || server_->GetHealthCheckService() == nullptr) return;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  health->SetServingStatus(serving);  // "" and every registered service
+  // "" and each service by its full name (from the method tables), so a
+  // probe can ask for the one it means: another process on the port then
+  // answers SERVICE_UNKNOWN rather than SERVING.
+  health->SetServingStatus("", serving);
+  std::vector<const MethodPolicy::Table*> tables = {&eventlog::EventLogPolicy()};
+  tables.insert(tables.end(), options_.policies.begin(), options_.policies.end());
+  for (const MethodPolicy::Table* table : tables) {
+    for (const MethodPolicy::Rule& rule : *table) {
+      const std::string& method = rule.method;  // "/pkg.Service/Method"
+      const size_t slash = method.find('/', 1);
+      if (method.size() > 1 && slash != std::string::npos) {
+        health->SetServingStatus(method.substr(1, slash - 1), serving);
+      }
+    }
+  }
 }
 
 absl::Status ServiceRuntime::Start() {
@@ -323,8 +361,9 @@ absl::Status ServiceRuntime::Start() {
 }
 
 absl::Status ServiceRuntime::StartServing() {
-  eventlog_service_ =
-      std::make_unique<eventlog::EventLogService>(store_.get(), authorizer_.get());
+  eventlog_service_ = std::make_unique<eventlog::EventLogService>(
+      store_.get(), authorizer_.get(),
+      tree_signer_ == nullptr ? "" : tree_signer_->public_key_pem());
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (!options_.tls.cert.empty()) {
@@ -382,6 +421,15 @@ absl::Status ServiceRuntime::StartServing() {
   SetHealth(true);
   log::Info("serving");
   for (auto& follower : followers_) follower->Start();
+  if (tree_signer_ != nullptr) {
+    tree_heads_ = std::make_unique<TreeHeadPublisher>(
+        store_.get(), tree_signer_.get(),
+        TreeHeadPublisher::Options{
+            .service = options_.service,
+            .every_events = static_cast<uint64_t>(options_.tree_head_every_events),
+            .every = options_.tree_head_interval});
+    tree_heads_->Start();
+  }
   return absl::OkStatus();
 }
 
@@ -466,6 +514,8 @@ void ServiceRuntime::Shutdown() {
     server_->Shutdown(absl::ToChronoTime(absl::Now()));
     server_->Wait();
   }
+  // Nothing appends any more: the last signed head covers the whole log.
+  if (tree_heads_ != nullptr) tree_heads_->Stop();
   if (metrics_server_ != nullptr) metrics_server_->Stop();
   if (metrics_ != nullptr) metrics_->RemoveCollector("followers");
   log::Info("stopped");

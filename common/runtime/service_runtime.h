@@ -61,8 +61,10 @@
 #include "absl/time/time.h"
 #include "common/eventlog/event_store.h"
 #include "common/eventlog/record_codec.h"
+#include "common/merkle/tree_head.h"
 #include "common/runtime/follower.h"
 #include "common/runtime/replayed_event.h"
+#include "common/runtime/tree_heads.h"
 #include "common/security/auth.h"
 #include "common/security/key_store.h"
 #include "common/security/tls.h"
@@ -105,6 +107,10 @@ class ServiceRuntime {
     absl::Duration shutdown_grace = absl::Seconds(10);
     absl::Duration default_deadline = absl::Seconds(30);
     int max_message_bytes = 4 << 20;
+    // Ed25519 key (PEM file) for signed tree heads; empty: none signed.
+    std::string tree_head_key;
+    int64_t tree_head_every_events = 1000;
+    absl::Duration tree_head_interval = absl::Minutes(1);
     // The method policies of the services the process will register (EventLog's
     // is always included). Must outlive the runtime.
     std::vector<const MethodPolicy::Table*> policies;
@@ -114,7 +120,8 @@ class ServiceRuntime {
   // --data_dir, --metrics_listen, --tls_cert, --tls_key, --tls_ca,
   // --tls_require_client_cert, --allow_insecure, --token_public_key,
   // --master_key, --service_token_file, --log_level, --shutdown_grace,
-  // --default_deadline, --max_message_bytes. A value that is present but
+  // --default_deadline, --max_message_bytes, --tree_head_key,
+  // --tree_head_every_events, --tree_head_interval. A value that is present but
   // unusable stops the process (exit 2) with a message naming the flag.
   static Options OptionsFromFlags(std::string service);
 
@@ -198,6 +205,8 @@ class ServiceRuntime {
   const Options options_;
   std::unique_ptr<eventlog::EventStore> store_;
   std::unique_ptr<crypto::KeyStore> keys_;
+  std::unique_ptr<merkle::TreeHeadSigner> tree_signer_;
+  std::unique_ptr<TreeHeadPublisher> tree_heads_;
   std::unique_ptr<metrics::MetricsRegistry> metrics_;
   std::unique_ptr<metrics::RuntimeMetrics> runtime_metrics_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;

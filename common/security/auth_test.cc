@@ -631,7 +631,10 @@ TEST_F(AuthTest, MethodsWithoutPolicyListsUncoveredMethods) {
   EXPECT_THAT(policy_->MethodsWithoutPolicy(*service),
               UnorderedElementsAre("/mend.eventlog.v1.EventLog/ReadStream",
                                    "/mend.eventlog.v1.EventLog/Subscribe",
-                                   "/mend.eventlog.v1.EventLog/GetHead"));
+                                   "/mend.eventlog.v1.EventLog/GetHead",
+                                   "/mend.eventlog.v1.EventLog/GetTreeHead",
+                                   "/mend.eventlog.v1.EventLog/GetInclusionProof",
+                                   "/mend.eventlog.v1.EventLog/GetConsistencyProof"));
   EXPECT_EQ(FullMethodName(*service->FindMethodByName("Read")), kRead);
 }
 

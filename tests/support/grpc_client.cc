@@ -22,7 +22,8 @@ std::shared_ptr<grpc::Channel> Connect(int port) {
                                    grpc::InsecureChannelCredentials(), args);
 }
 
-bool WaitServing(const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout) {
+bool WaitServing(const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout,
+                 const std::string& service) {
   auto health = grpc::health::v1::Health::NewStub(channel);
   const absl::Time deadline = absl::Now() + timeout;
   grpc::Status status;
@@ -33,14 +34,23 @@ bool WaitServing(const std::shared_ptr<grpc::Channel>& channel, absl::Duration t
     grpc::ClientContext context;
     context.set_wait_for_ready(true);
     context.set_deadline(absl::ToChronoTime(deadline));
+    HealthCheckRequest request;
+    request.set_service(service);
     std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> reader =
-        health->Watch(&context, HealthCheckRequest());
+        health->Watch(&context, request);
     HealthCheckResponse response;
     while (reader->Read(&response)) {
       if (response.status() == HealthCheckResponse::SERVING) {
         context.TryCancel();
         reader->Finish();
         return true;
+      }
+      if (response.status() == HealthCheckResponse::SERVICE_UNKNOWN) {
+        context.TryCancel();
+        reader->Finish();
+        std::cerr << "the server there does not serve " << service
+                  << ": another process holds the port\n";
+        return false;
       }
     }
     status = reader->Finish();

@@ -24,8 +24,12 @@ std::shared_ptr<grpc::Channel> Connect(int port);
 // stream (which waits for the server to come up and reports every change;
 // a stream broken by the transport is opened again); false if a stream ends
 // otherwise or `timeout` passes (the reason is printed to stderr).
+// With `service` (e.g. "mend.consent.v1.ConsentService"), waits for that
+// service and returns false at once if the server there does not know it:
+// another process holds the port.
 bool WaitServing(const std::shared_ptr<grpc::Channel>& channel,
-                 absl::Duration timeout = absl::Seconds(30));
+                 absl::Duration timeout = absl::Seconds(30),
+                 const std::string& service = "");
 
 // One unary call with a bearer token (none if empty) and a deadline:
 //   Call<v1::CommandResult>(token, [&](grpc::ClientContext* c, v1::CommandResult* r) {

@@ -43,17 +43,42 @@ std::string ServiceProcesses::Token(Role role, const std::string& subject) {
   return TokenFor(role, subject, &key_);
 }
 
+void ServiceProcesses::Launch(const std::string& service, int& port, bool& started_before,
+                              const std::function<absl::StatusOr<ChildProcess>()>& spawn,
+                              std::optional<ChildProcess>& child,
+                              std::shared_ptr<grpc::Channel>& channel) {
+  const int attempts = started_before ? 1 : 3;
+  started_before = true;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    absl::StatusOr<ChildProcess> spawned = spawn();
+    ASSERT_THAT(spawned, IsOk());
+    child = *std::move(spawned);
+    channel = Connect(port);
+    if (WaitServing(channel, absl::Seconds(30), service)) return;
+    if (attempt == attempts) break;
+    // Another process took the port: this one could not listen. Again, on
+    // another port.
+    child->Signal(SIGKILL);
+    child->Wait(absl::Seconds(30));
+    child.reset();
+    port = PickFreePort();
+  }
+  FAIL() << service << " did not start serving: " << (child ? child->Output() : "");
+}
+
 void ServiceProcesses::StartCase() {
-  auto child = ChildProcess::Start(
-      case_binary_,
-      {absl::StrCat("--listen=127.0.0.1:", case_port_), "--data_dir=" + dir_.Sub("case"),
-       "--token_public_key=" + dir_.Sub("token.pub"),
-       "--master_key=" + dir_.Sub("master.key"), "--log_level=warn"},
-      dir_.Sub(absl::StrCat("case-", ++starts_)));
-  ASSERT_THAT(child, IsOk());
-  case_ = *std::move(child);
-  case_channel_ = Connect(case_port_);
-  ASSERT_TRUE(WaitServing(case_channel_)) << case_->Output();
+  Launch(
+      "mend.case.v1.CaseService", case_port_, case_started_,
+      [&] {
+        return ChildProcess::Start(
+            case_binary_,
+            {absl::StrCat("--listen=127.0.0.1:", case_port_),
+             "--data_dir=" + dir_.Sub("case"),
+             "--token_public_key=" + dir_.Sub("token.pub"),
+             "--master_key=" + dir_.Sub("master.key"), "--log_level=warn"},
+            dir_.Sub(absl::StrCat("case-", ++starts_)));
+      },
+      case_, case_channel_);
   case_stub_ = case_v1::CaseService::NewStub(case_channel_);
 }
 
@@ -79,50 +104,51 @@ std::optional<int> ServiceProcesses::ConsentExitStatus(std::string* output) {
 }
 
 void ServiceProcesses::StartConsent() {
-  absl::StatusOr<ChildProcess> child = SpawnConsent();
-  ASSERT_THAT(child, IsOk());
-  consent_ = *std::move(child);
-  consent_channel_ = Connect(consent_port_);
-  ASSERT_TRUE(WaitServing(consent_channel_)) << consent_->Output();
+  Launch(
+      "mend.consent.v1.ConsentService", consent_port_, consent_started_,
+      [&] { return SpawnConsent(); }, consent_, consent_channel_);
   consent_stub_ = consent_v1::ConsentService::NewStub(consent_channel_);
 }
 
 void ServiceProcesses::StartScheduling() {
   ASSERT_FALSE(scheduling_binary_.empty());
-  auto child = ChildProcess::Start(
-      scheduling_binary_,
-      {absl::StrCat("--listen=127.0.0.1:", scheduling_port_),
-       "--data_dir=" + dir_.Sub("scheduling"),
-       "--token_public_key=" + dir_.Sub("token.pub"),
-       "--service_token_file=" + dir_.Sub("scheduling.token"),
-       absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
-       absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_), "--log_level=warn"},
-      dir_.Sub(absl::StrCat("scheduling-", ++starts_)));
-  ASSERT_THAT(child, IsOk());
-  scheduling_ = *std::move(child);
-  scheduling_channel_ = Connect(scheduling_port_);
-  ASSERT_TRUE(WaitServing(scheduling_channel_)) << scheduling_->Output();
+  Launch(
+      "mend.scheduling.v1.SchedulingService", scheduling_port_, scheduling_started_,
+      [&] {
+        return ChildProcess::Start(
+            scheduling_binary_,
+            {absl::StrCat("--listen=127.0.0.1:", scheduling_port_),
+             "--data_dir=" + dir_.Sub("scheduling"),
+             "--token_public_key=" + dir_.Sub("token.pub"),
+             "--service_token_file=" + dir_.Sub("scheduling.token"),
+             absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
+             absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_),
+             "--log_level=warn"},
+            dir_.Sub(absl::StrCat("scheduling-", ++starts_)));
+      },
+      scheduling_, scheduling_channel_);
   scheduling_stub_ = scheduling_v1::SchedulingService::NewStub(scheduling_channel_);
 }
 
 void ServiceProcesses::StartConferenceService() {
   ASSERT_FALSE(conference_binary_.empty());
-  auto child = ChildProcess::Start(
-      conference_binary_,
-      {absl::StrCat("--listen=127.0.0.1:", conference_port_),
-       "--data_dir=" + dir_.Sub("conference"),
-       "--token_public_key=" + dir_.Sub("token.pub"),
-       "--master_key=" + dir_.Sub("master.key"),
-       "--service_token_file=" + dir_.Sub("conference.token"),
-       absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
-       absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_),
-       absl::StrCat("--upstream_scheduling=127.0.0.1:", scheduling_port_),
-       "--log_level=warn"},
-      dir_.Sub(absl::StrCat("conference-", ++starts_)));
-  ASSERT_THAT(child, IsOk());
-  conference_ = *std::move(child);
-  conference_channel_ = Connect(conference_port_);
-  ASSERT_TRUE(WaitServing(conference_channel_)) << conference_->Output();
+  Launch(
+      "mend.conference.v1.ConferenceService", conference_port_, conference_started_,
+      [&] {
+        return ChildProcess::Start(
+            conference_binary_,
+            {absl::StrCat("--listen=127.0.0.1:", conference_port_),
+             "--data_dir=" + dir_.Sub("conference"),
+             "--token_public_key=" + dir_.Sub("token.pub"),
+             "--master_key=" + dir_.Sub("master.key"),
+             "--service_token_file=" + dir_.Sub("conference.token"),
+             absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
+             absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_),
+             absl::StrCat("--upstream_scheduling=127.0.0.1:", scheduling_port_),
+             "--log_level=warn"},
+            dir_.Sub(absl::StrCat("conference-", ++starts_)));
+      },
+      conference_, conference_channel_);
   conference_stub_ = conference_v1::ConferenceService::NewStub(conference_channel_);
 }
 

@@ -16,6 +16,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -158,6 +159,14 @@ class ServiceProcesses {
 
  private:
   static void Stop(std::optional<ChildProcess>& child);
+  // Runs `spawn()` (which listens on `port`) until it serves `service`
+  // there. On a service's first start, a port another process took meanwhile
+  // (PickFreePort only found it free) is replaced by a fresh one, up to
+  // three times; later starts keep the port their downstreams follow.
+  void Launch(const std::string& service, int& port, bool& started_before,
+              const std::function<absl::StatusOr<ChildProcess>()>& spawn,
+              std::optional<ChildProcess>& child,
+              std::shared_ptr<grpc::Channel>& channel);
   absl::StatusOr<ChildProcess> SpawnConsent();
   uint64_t Head(const std::shared_ptr<grpc::Channel>& channel);
 
@@ -171,6 +180,10 @@ class ServiceProcesses {
   int consent_port_ = 0;
   int scheduling_port_ = 0;
   int conference_port_ = 0;
+  bool case_started_ = false;
+  bool consent_started_ = false;
+  bool scheduling_started_ = false;
+  bool conference_started_ = false;
   int starts_ = 0;
   std::optional<ChildProcess> case_;
   std::optional<ChildProcess> consent_;
