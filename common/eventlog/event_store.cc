@@ -104,7 +104,21 @@ absl::Status EventStore::OpenDb() {
     std::error_code ignored;  // RocksDB reports a directory it cannot make
     std::filesystem::create_directory(options_.path, ignored);
   }
-  db_options.info_log = std::make_shared<StoreInfoLog>(options_.path + "/LOG");
+  // A reader never writes the service's directory: a secondary keeps its
+  // info log in its own, a plain read-only open drops it (a logger whose
+  // file cannot be opened drops every line).
+  db_options.info_log = std::make_shared<StoreInfoLog>(
+      !options_.read_only                ? options_.path + "/LOG"
+      : !options_.secondary_path.empty() ? options_.secondary_path + "/LOG"
+                                         : std::string());
+  if (!options_.secondary_path.empty()) {
+    if (!options_.read_only) {
+      return absl::InvalidArgumentError("event store: secondary_path needs read_only");
+    }
+    std::error_code ignored;
+    std::filesystem::create_directories(options_.secondary_path, ignored);
+    db_options.max_open_files = -1;  // a secondary must keep every file open
+  }
 
   rocksdb::ColumnFamilyOptions plain;
   rocksdb::ColumnFamilyOptions events = plain;
@@ -139,11 +153,21 @@ absl::Status EventStore::OpenDb() {
   }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
-      options_.read_only
+      !options_.read_only
+          ? rocksdb::DB::Open(db_options, options_.path, cfs, &handles_, &raw)
+      : options_.secondary_path.empty()
           ? rocksdb::DB::OpenForReadOnly(db_options, options_.path, cfs, &handles_, &raw)
-          : rocksdb::DB::Open(db_options, options_.path, cfs, &handles_, &raw);
+          : rocksdb::DB::OpenAsSecondary(db_options, options_.path,
+                                         options_.secondary_path, cfs, &handles_, &raw);
   if (!s.ok()) return FromRocksDb(s, absl::StrCat("open event log at ", options_.path));
   db_.reset(raw);
+  if (!options_.secondary_path.empty()) {
+    s = db_->TryCatchUpWithPrimary();
+    if (!s.ok()) {
+      return FromRocksDb(s,
+                         absl::StrCat("catch up with the event log at ", options_.path));
+    }
+  }
   events_cf_ = handles_[1];
   streams_cf_ = handles_[2];
   ids_cf_ = handles_[3];
@@ -152,6 +176,7 @@ absl::Status EventStore::OpenDb() {
   meta_cf_ = handles_[6];
   keys_cf_ = handles_[7];
   tree_cf_ = handles_.size() > 8 ? handles_[8] : nullptr;
+  if (!options_.maintain_tree) tree_cf_ = nullptr;  // benchmarks: no tree kept
   return absl::OkStatus();
 }
 

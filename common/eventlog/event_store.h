@@ -82,6 +82,7 @@
 
 namespace rocksdb {
 class DB;
+class ManagedSnapshot;
 class Status;
 class ColumnFamilyHandle;
 class Env;
@@ -151,6 +152,14 @@ class EventStore {
     // service: reads see the log as of Open; every write fails with
     // FAILED_PRECONDITION.
     bool read_only = false;
+    // With read_only: opens as a RocksDB secondary instance, which replays
+    // the primary's write-ahead log at Open, so reads see every record the
+    // running service had written by then, and which stays consistent while
+    // the service compacts (a plain read-only open sees the log as of the
+    // last flush). The directory holds the secondary's own files (its info
+    // log); the service's directory is never written. Empty: a plain
+    // read-only open (whose info log is dropped: nothing is written).
+    std::string secondary_path{};
     // Upper limits; larger input is INVALID_ARGUMENT.
     size_t max_payload_bytes = 1 << 20;
     size_t max_events_per_append = 1000;
@@ -158,6 +167,10 @@ class EventStore {
     std::function<absl::Time()> clock = nullptr;
     // Tests only: a RocksDB Env that injects faults. Not owned.
     rocksdb::Env* env = nullptr;
+    // Benchmarks only: false appends without keeping the Merkle tree (to
+    // measure what it costs); the tree's functions are then
+    // FAILED_PRECONDITION, and a later open with the tree rebuilds it.
+    bool maintain_tree = true;
   };
 
   // Opens (or creates) the log at options.path and recovers its head.
@@ -311,6 +324,8 @@ class EventStore {
   absl::Status PutTreeHead(uint64_t tree_size, std::string_view signed_head);
   absl::StatusOr<std::optional<std::string>> GetTreeHead(uint64_t tree_size) const;
   absl::StatusOr<std::optional<std::pair<uint64_t, std::string>>> NewestTreeHead() const;
+  // Every saved head, by tree size ascending.
+  absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ListTreeHeads() const;
 
   // Blocks until the durable head passes `position`, the deadline passes or
   // the store closes. Returns the head position at return.
@@ -378,6 +393,10 @@ class EventStore {
   // written before the tree existed gets its nodes built from the records
   // first (and written, unless it is read-only).
   absl::Status RecoverTree(uint64_t head_position);
+  // Read options on one consistent view: a snapshot put in `snapshot`, for a
+  // store that may be written to while it reads.
+  rocksdb::ReadOptions SnapshotRead(
+      std::optional<rocksdb::ManagedSnapshot>& snapshot) const;
   // OUT_OF_RANGE past the durable head; the tree's column family present.
   absl::Status CheckTreeSize(uint64_t tree_size) const;
 

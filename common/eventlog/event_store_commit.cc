@@ -301,10 +301,13 @@ absl::StatusOr<WriteResult> EventStore::PrepareRequest(const Request& pending,
       batch.wb.Put(events_cf_, pos_key, value).PermitUncheckedError();
       // The Merkle tree's new nodes go in the same WriteBatch: a crash never
       // leaves records and tree apart.
-      for (const merkle::Frontier::Node& node :
-           frontier_.Append(merkle::LeafHash(value))) {
-        batch.wb.Put(tree_cf_, store_internal::TreeKey(node.level, node.index), node.hash)
-            .PermitUncheckedError();
+      if (tree_cf_ != nullptr) {
+        for (const merkle::Frontier::Node& node :
+             frontier_.Append(merkle::LeafHash(value))) {
+          batch.wb
+              .Put(tree_cf_, store_internal::TreeKey(node.level, node.index), node.hash)
+              .PermitUncheckedError();
+        }
       }
       batch.wb.Put(streams_cf_, StreamKey(append.stream_id, version), pos_key)
           .PermitUncheckedError();

@@ -186,4 +186,22 @@ EventStore::NewestTreeHead() const {
   return std::make_pair(GetBe64(key.substr(prefix.size())), it->value().ToString());
 }
 
+absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> EventStore::ListTreeHeads()
+    const {
+  std::vector<std::pair<uint64_t, std::string>> heads;
+  if (tree_cf_ == nullptr) return heads;
+  const std::string_view prefix = store_internal::kTreeHeadPrefix;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, tree_cf_));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Valid() && it->key().ToStringView().starts_with(prefix); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() != prefix.size() + 8) {
+      return absl::DataLossError("a signed tree head's key is malformed");
+    }
+    heads.emplace_back(GetBe64(key.substr(prefix.size())), it->value().ToString());
+  }
+  MEND_RETURN_IF_ERROR(FromRocksDb(it->status(), "read the signed tree heads"));
+  return heads;
+}
+
 }  // namespace mend::eventlog

@@ -2,11 +2,16 @@
 // equal an independent recomputation from the records' stored bytes, proofs
 // served verify (and a changed one does not), bad sizes are refused, the tree
 // survives a reopen, a log without a tree gets one built at open, a changed
-// node is found by Verify, and a read-only open serves proofs.
+// node is found by Verify, a read-only open serves proofs, a secondary open
+// beside a running writer sees its records and writes nothing, and a store
+// without the tree (benchmarks) gets it built at the next open.
 #include <cstdint>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +40,17 @@ std::string Mth(const std::vector<std::string>& leaves, size_t from, size_t to) 
   size_t k = 1;
   while (k * 2 < to - from) k *= 2;
   return Sha("\x01", Mth(leaves, from, from + k), Mth(leaves, from + k, to));
+}
+
+// Every file of a directory with its size and modification time.
+std::map<std::string, std::pair<uintmax_t, std::filesystem::file_time_type>> ListFiles(
+    const std::string& dir) {
+  std::map<std::string, std::pair<uintmax_t, std::filesystem::file_time_type>> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    files[entry.path().filename().string()] = {
+        entry.is_regular_file() ? entry.file_size() : 0, entry.last_write_time()};
+  }
+  return files;
 }
 
 class EventStoreTreeTest : public ::testing::Test {
@@ -226,6 +242,79 @@ TEST_F(EventStoreTreeTest, AReadOnlyOpenServesProofs) {
   auto store = EventStore::Open({.path = Path(), .read_only = true});
   ASSERT_THAT(store, IsOk());
   ExpectTreeMatches(**store);
+}
+
+TEST_F(EventStoreTreeTest, ListTreeHeadsGivesEverySavedHeadBySize) {
+  auto store = EventStore::Open({.path = Path()});
+  ASSERT_THAT(store, IsOk());
+  Append(**store, 30);
+  ASSERT_THAT((*store)->PutTreeHead(20, "head-20"), IsOk());
+  ASSERT_THAT((*store)->PutTreeHead(3, "head-3"), IsOk());
+  ASSERT_THAT((*store)->PutTreeHead(30, "head-30"), IsOk());
+  auto heads = (*store)->ListTreeHeads();
+  ASSERT_THAT(heads, IsOk());
+  ASSERT_EQ(heads->size(), 3u);
+  EXPECT_EQ((*heads)[0], std::make_pair(uint64_t{3}, std::string("head-3")));
+  EXPECT_EQ((*heads)[1], std::make_pair(uint64_t{20}, std::string("head-20")));
+  EXPECT_EQ((*heads)[2], std::make_pair(uint64_t{30}, std::string("head-30")));
+}
+
+// An auditor next to a running service: a secondary open sees every record
+// the service had written (still in its WAL, not flushed), proves the tree,
+// and writes nothing in the service's directory.
+TEST_F(EventStoreTreeTest, ASecondaryOpenSeesTheRunningServicesWritesAndWritesNothing) {
+  auto writer = EventStore::Open({.path = Path()});
+  ASSERT_THAT(writer, IsOk());
+  Append(**writer, 25);
+  auto before = ListFiles(Path());
+  auto reader = EventStore::Open(
+      {.path = Path(), .read_only = true, .secondary_path = dir_.Sub("secondary")});
+  ASSERT_THAT(reader, IsOk());
+  EXPECT_EQ((*reader)->GetHead().position, 25u);
+  ExpectTreeMatches(**reader);
+  VerifyReport report = (*reader)->Verify();
+  EXPECT_TRUE(report.ok) << report.first_bad_position << ": " << report.problem;
+  EXPECT_THAT((*reader)->Append("s", ExpectedVersion::Any(),
+                                {{.event_id = "x",
+                                  .event_type = "test.Event",
+                                  .payload = "",
+                                  .actor_id = "",
+                                  .actor_role = "",
+                                  .correlation_id = "",
+                                  .causation_id = ""}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  reader->reset();
+  EXPECT_EQ(ListFiles(Path()), before);
+  Append(**writer, 5, 25);  // the service goes on
+  EXPECT_EQ((*writer)->GetHead().position, 30u);
+}
+
+TEST_F(EventStoreTreeTest, APlainReadOnlyOpenWritesNoInfoLog) {
+  {
+    auto store = EventStore::Open({.path = Path()});
+    ASSERT_THAT(store, IsOk());
+    Append(**store, 5);
+  }
+  auto before = ListFiles(Path());
+  {
+    auto store = EventStore::Open({.path = Path(), .read_only = true});
+    ASSERT_THAT(store, IsOk());
+    EXPECT_EQ((*store)->GetHead().position, 5u);
+  }
+  EXPECT_EQ(ListFiles(Path()), before);
+}
+
+TEST_F(EventStoreTreeTest, WithoutTheTreeNoProofsAndTheNextOpenBuildsIt) {
+  {
+    auto store = EventStore::Open({.path = Path(), .maintain_tree = false});
+    ASSERT_THAT(store, IsOk());
+    Append(**store, 12);
+    EXPECT_THAT((*store)->TreeRoot(12), StatusIs(absl::StatusCode::kFailedPrecondition));
+  }
+  auto store = EventStore::Open({.path = Path()});
+  ASSERT_THAT(store, IsOk());
+  ExpectTreeMatches(**store);
+  EXPECT_TRUE((*store)->Verify().ok);
 }
 
 }  // namespace

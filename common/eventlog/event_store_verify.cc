@@ -1,6 +1,7 @@
 // The event store's checks of its own log: the verified scan replay uses
 // (one pass, one hash per record) and the full audit walk, Verify().
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -47,15 +48,23 @@ bool EventStore::NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t positio
   return false;
 }
 
+rocksdb::ReadOptions EventStore::SnapshotRead(
+    std::optional<rocksdb::ManagedSnapshot>& snapshot) const {
+  rocksdb::ReadOptions ro;
+  // A read-only store does not change after Open (a secondary catches up
+  // only there), and a secondary has no snapshots.
+  if (!options_.read_only) ro.snapshot = snapshot.emplace(db_.get()).snapshot();
+  return ro;
+}
+
 absl::Status EventStore::ScanVerified(
     const std::function<absl::Status(uint64_t, std::string_view, const RecordView&)>& fn)
     const {
   // The durable head first, then the snapshot: the snapshot holds at least
   // every durable record, and the stored head in it is at or past them.
   const uint64_t durable = GetHead().position;
-  rocksdb::ManagedSnapshot snapshot(db_.get());
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot.snapshot();
+  std::optional<rocksdb::ManagedSnapshot> snapshot;
+  rocksdb::ReadOptions ro = SnapshotRead(snapshot);
   const std::string upper = PositionKey(durable + 1);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions scan_ro = ro;
@@ -177,9 +186,8 @@ VerifyReport EventStore::Verify() const {
   std::string index_value;
   uint64_t expected = 1;
   // One consistent view of the whole database, even while appends go on.
-  rocksdb::ManagedSnapshot snapshot(db_.get());
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot.snapshot();
+  std::optional<rocksdb::ManagedSnapshot> snapshot;
+  rocksdb::ReadOptions ro = SnapshotRead(snapshot);
   // The Merkle tree is recomputed alongside and every node it should have
   // compared with the stored one.
   merkle::Frontier tree;
