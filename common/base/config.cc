@@ -18,6 +18,47 @@ namespace {
 
 constexpr std::string_view kPrefix = "MEND_";
 
+// The first problem absl::ParseCommandLine would exit on: a flag not
+// defined, or a value that does not parse ("" when there is none). Handles
+// --name=value, --name value, -name, --noname for booleans, and stops at
+// "--". The help flags are absl's own and left to it.
+std::string CheckCommandLine(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;  // positional
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    const size_t eq = arg.find('=');
+    const std::string name(arg.substr(0, eq));
+    if (name.starts_with("help") || name == "version" || name == "only_check_args" ||
+        name == "fromenv" || name == "tryfromenv" || name == "flagfile" ||
+        name == "undefok") {
+      continue;
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && name.starts_with("no") && eq == std::string_view::npos) {
+      absl::CommandLineFlag* negated = absl::FindCommandLineFlag(name.substr(2));
+      if (negated != nullptr && negated->IsOfType<bool>()) continue;
+    }
+    if (flag == nullptr) return absl::StrCat("unknown flag --", name);
+    std::string value;
+    if (eq != std::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else if (flag->IsOfType<bool>()) {
+      continue;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::StrCat("--", name, " needs a value");
+    }
+    // ParseFrom sets the flag, which the real parse sets again to the same
+    // value right after.
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) return absl::StrCat("--", name, ": ", error);
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string EnvironmentVariableFor(std::string_view flag_name) {
@@ -54,6 +95,14 @@ std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv) {
   if (absl::Status s = ApplyEnvironmentToFlags(environment); !s.ok()) {
     std::fprintf(stderr, "%s: %s\n", argc > 0 ? argv[0] : "mend",
                  std::string(s.message()).c_str());
+    std::exit(2);
+  }
+  // absl::ParseCommandLine exits with 1 on a flag it does not know or a
+  // value that does not parse; mend's programs promise 2 for usage errors,
+  // so the command line is checked first, the same way.
+  if (std::string error = CheckCommandLine(argc, argv); !error.empty()) {
+    std::fprintf(stderr, "%s: %s (--help lists the flags)\n", argc > 0 ? argv[0] : "mend",
+                 error.c_str());
     std::exit(2);
   }
   return absl::ParseCommandLine(argc, argv);

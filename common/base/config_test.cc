@@ -70,3 +70,44 @@ TEST_F(ConfigTest, UnknownVariablesAndOtherPrefixesAreIgnored) {
 
 }  // namespace
 }  // namespace mend
+
+namespace mend {
+namespace {
+
+// Usage errors exit with 2, as mend's programs promise (absl alone exits 1).
+std::vector<char*> Argv(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  return argv;
+}
+
+TEST(ParseFlagsWithEnvironmentTest, AnUnknownFlagExitsWithTwo) {
+  std::vector<std::string> args = {"prog", "--config_test_nonexistent=1"};
+  std::vector<char*> argv = Argv(args);
+  EXPECT_EXIT(ParseFlagsWithEnvironment(static_cast<int>(argv.size()), argv.data()),
+              ::testing::ExitedWithCode(2), "unknown flag --config_test_nonexistent");
+}
+
+TEST(ParseFlagsWithEnvironmentTest, ABadValueExitsWithTwo) {
+  std::vector<std::string> args = {"prog", "--config_test_count", "many"};
+  std::vector<char*> argv = Argv(args);
+  EXPECT_EXIT(ParseFlagsWithEnvironment(static_cast<int>(argv.size()), argv.data()),
+              ::testing::ExitedWithCode(2), "--config_test_count: ");
+}
+
+TEST(ParseFlagsWithEnvironmentTest, GoodFlagsInEveryFormParse) {
+  std::vector<std::string> args = {
+      "prog",       "--config_test_count=7", "-config_test_listen", "127.0.0.1:9",
+      "positional", "--config_test_grace=2s"};
+  std::vector<char*> argv = Argv(args);
+  std::vector<char*> positional =
+      ParseFlagsWithEnvironment(static_cast<int>(argv.size()), argv.data());
+  EXPECT_EQ(absl::GetFlag(FLAGS_config_test_count), 7);
+  EXPECT_EQ(absl::GetFlag(FLAGS_config_test_listen), "127.0.0.1:9");
+  EXPECT_EQ(absl::GetFlag(FLAGS_config_test_grace), absl::Seconds(2));
+  ASSERT_EQ(positional.size(), 2u);
+  EXPECT_STREQ(positional[1], "positional");
+}
+
+}  // namespace
+}  // namespace mend

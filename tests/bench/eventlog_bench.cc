@@ -5,6 +5,20 @@
 //   ratio append_vs_rocksdb VALUE target 1
 //   ratio replay_vs_scan VALUE target 0.5
 //   ratio verified_replay_vs_scan VALUE target 0.3
+//   ratio tree_append_cost VALUE target 0.8
+//
+// tree_append_cost: durable appends/s from --threads appenders with the
+// Merkle tree (the default store, as in append_vs_rocksdb) ÷ the same with
+// maintain_tree = false, both measured in every round (in alternating order)
+// and each taken as the median over rounds.
+//
+// On the replay log (--replay_events) it also prints, single-threaded for
+// --seconds each, the inclusion proofs/s (a random position at the full tree
+// size: the record read, the proof fetched from the store and checked with
+// merkle::VerifyInclusion against the store's TreeRoot) and the consistency
+// proofs/s (a random from_size < head: its root and the proof fetched, then
+// checked with merkle::VerifyConsistency). A proof that fails to verify ends
+// the program with status 1.
 //
 // --slow_sync_micros and --slow_sync_nanos_per_byte slow every WAL fsync
 // down (a fixed cost plus one per byte written since the last fsync), so the
@@ -18,6 +32,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +43,7 @@
 #include "absl/strings/str_format.h"
 #include "common/eventlog/event_store.h"
 #include "common/eventlog/record_codec.h"
+#include "common/merkle/merkle.h"
 #include "mend/eventlog/v1/record.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
@@ -121,8 +137,10 @@ rocksdb::Env* BenchEnv() {
   return env;
 }
 
-std::unique_ptr<EventStore> OpenStore(const std::string& path) {
-  auto store = EventStore::Open({.path = path, .env = BenchEnv()});
+std::unique_ptr<EventStore> OpenStore(const std::string& path,
+                                      bool maintain_tree = true) {
+  auto store =
+      EventStore::Open({.path = path, .env = BenchEnv(), .maintain_tree = maintain_tree});
   if (!store.ok()) {
     std::fprintf(stderr, "open %s: %s\n", path.c_str(),
                  store.status().ToString().c_str());
@@ -131,9 +149,11 @@ std::unique_ptr<EventStore> OpenStore(const std::string& path) {
   return *std::move(store);
 }
 
+// Durable appends from `threads` appenders into a new store at `path`;
+// maintain_tree = false measures the store without its Merkle tree.
 Throughput StoreAppends(const std::string& path, int threads, double seconds,
-                        const std::string& payload) {
-  std::unique_ptr<EventStore> store = OpenStore(path);
+                        const std::string& payload, bool maintain_tree = true) {
+  std::unique_ptr<EventStore> store = OpenStore(path, maintain_tree);
   Throughput t = RunLoad(threads, seconds, [&](int thread, uint64_t i) {
     NewEvent e{.event_id = absl::StrCat("b", threads, "-", thread, "-", i),
                .event_type = "mend.bench.v1.Appended",
@@ -151,9 +171,9 @@ Throughput StoreAppends(const std::string& path, int threads, double seconds,
   const double batches = static_cast<double>(s.batches_committed.load());
   const double syncs = static_cast<double>(s.syncs.load());
   std::printf(
-      "  %d appender(s): %.0f appends/s, p50 %.3f ms, p99 %.3f ms; "
+      "  %d appender(s)%s: %.0f appends/s, p50 %.3f ms, p99 %.3f ms; "
       "%.1f requests a batch, %.1f batches an fsync, write %.3f ms, fsync %.3f ms\n",
-      threads, t.per_second, t.p50_ms, t.p99_ms,
+      threads, maintain_tree ? "" : " without the tree", t.per_second, t.p50_ms, t.p99_ms,
       batches > 0 ? static_cast<double>(s.requests_committed.load()) / batches : 0,
       syncs > 0 ? batches / syncs : 0,
       batches > 0 ? static_cast<double>(s.write_nanos_total.load()) / batches / 1e6 : 0,
@@ -306,6 +326,121 @@ double RawScanRate(const std::string& path, int64_t expected) {
   return static_cast<double>(count) / elapsed;
 }
 
+// Ends the program when a tree call or a proof check fails.
+template <typename T>
+T OrDie(absl::StatusOr<T> v, const char* what, uint64_t a, uint64_t b) {
+  if (!v.ok()) {
+    std::fprintf(stderr, "%s(%llu, %llu): %s\n", what, static_cast<unsigned long long>(a),
+                 static_cast<unsigned long long>(b), v.status().ToString().c_str());
+    std::exit(1);
+  }
+  return *std::move(v);
+}
+
+void CheckOrDie(const absl::Status& s, const char* what, uint64_t a, uint64_t b) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s(%llu, %llu) failed: %s\n", what,
+                 static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),
+                 s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Inclusion proofs/s on one thread for `seconds`: for a random position at
+// the full tree size, the record is read, its proof fetched from the store,
+// and the proof checked with merkle::VerifyInclusion against the root the
+// store gives for that size (fetched once, as a client holds a tree head).
+// Prints the share of each step.
+double InclusionProofRate(EventStore& store, uint64_t size, double seconds) {
+  const std::string root = OrDie(store.TreeRoot(size), "TreeRoot", size, size);
+  std::mt19937_64 rng(6962);
+  std::uniform_int_distribution<uint64_t> position(1, size);
+  double read_s = 0, fetch_s = 0, verify_s = 0;
+  uint64_t proofs = 0;
+  size_t hashes = 0;
+  const auto start = Clock::now();
+  while (SecondsSince(start) < seconds) {
+    const uint64_t p = position(rng);
+    const auto t0 = Clock::now();
+    std::vector<RawRecord> record = OrDie(store.Read(p, 1), "Read", p, 1);
+    if (record.size() != 1 || record[0].position != p) {
+      std::fprintf(stderr, "Read(%llu, 1) did not return the record\n",
+                   static_cast<unsigned long long>(p));
+      std::exit(1);
+    }
+    const auto t1 = Clock::now();
+    std::vector<std::string> proof =
+        OrDie(store.InclusionProof(p, size), "InclusionProof", p, size);
+    const auto t2 = Clock::now();
+    CheckOrDie(merkle::VerifyInclusion(p - 1, size, merkle::LeafHash(record[0].bytes),
+                                       proof, root),
+               "VerifyInclusion", p, size);
+    const auto t3 = Clock::now();
+    read_s += std::chrono::duration<double>(t1 - t0).count();
+    fetch_s += std::chrono::duration<double>(t2 - t1).count();
+    verify_s += std::chrono::duration<double>(t3 - t2).count();
+    hashes += proof.size();
+    ++proofs;
+  }
+  const double elapsed = SecondsSince(start);
+  const double busy = std::max(read_s + fetch_s + verify_s, 1e-12);
+  std::printf("  inclusion proofs (fetch + verify, %llu events): %.0f/s\n",
+              static_cast<unsigned long long>(size),
+              static_cast<double>(proofs) / elapsed);
+  std::printf(
+      "    %llu proofs of %.1f hashes, all verified; record read %.0f%%, proof fetch "
+      "%.0f%%, verify %.0f%%\n",
+      static_cast<unsigned long long>(proofs),
+      proofs > 0 ? static_cast<double>(hashes) / static_cast<double>(proofs) : 0,
+      100 * read_s / busy, 100 * fetch_s / busy, 100 * verify_s / busy);
+  return static_cast<double>(proofs) / elapsed;
+}
+
+// Consistency proofs/s on one thread for `seconds`: for a random from_size
+// below the head, the root of that older tree and the proof that the head's
+// tree extends it are fetched from the store and checked with
+// merkle::VerifyConsistency against the head's root (fetched once).
+double ConsistencyProofRate(EventStore& store, uint64_t size, double seconds) {
+  const std::string root = OrDie(store.TreeRoot(size), "TreeRoot", size, size);
+  std::mt19937_64 rng(9162);
+  std::uniform_int_distribution<uint64_t> from_size(1, size - 1);
+  double fetch_s = 0, verify_s = 0;
+  uint64_t proofs = 0;
+  size_t hashes = 0;
+  const auto start = Clock::now();
+  while (SecondsSince(start) < seconds) {
+    const uint64_t from = from_size(rng);
+    const auto t0 = Clock::now();
+    const std::string old_root = OrDie(store.TreeRoot(from), "TreeRoot", from, from);
+    std::vector<std::string> proof =
+        OrDie(store.ConsistencyProof(from, size), "ConsistencyProof", from, size);
+    const auto t1 = Clock::now();
+    CheckOrDie(merkle::VerifyConsistency(from, size, old_root, root, proof),
+               "VerifyConsistency", from, size);
+    const auto t2 = Clock::now();
+    fetch_s += std::chrono::duration<double>(t1 - t0).count();
+    verify_s += std::chrono::duration<double>(t2 - t1).count();
+    hashes += proof.size();
+    ++proofs;
+  }
+  const double elapsed = SecondsSince(start);
+  const double busy = std::max(fetch_s + verify_s, 1e-12);
+  std::printf("  consistency proofs (fetch + verify, %llu events): %.0f/s\n",
+              static_cast<unsigned long long>(size),
+              static_cast<double>(proofs) / elapsed);
+  std::printf(
+      "    %llu proofs of %.1f hashes, all verified; old root + proof fetch %.0f%%, "
+      "verify %.0f%%\n",
+      static_cast<unsigned long long>(proofs),
+      proofs > 0 ? static_cast<double>(hashes) / static_cast<double>(proofs) : 0,
+      100 * fetch_s / busy, 100 * verify_s / busy);
+  return static_cast<double>(proofs) / elapsed;
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -333,15 +468,24 @@ int Main() {
       "in %s\n",
       threads, seconds, payload.size(), dir.c_str());
   const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
-  std::vector<double> one_rates, many_rates, raw_rates, raw_one_rates;
+  std::vector<double> one_rates, many_rates, raw_rates, raw_one_rates, no_tree_rates;
   for (int round = 1; round <= rounds; ++round) {
     // Interleaved, so a slow stretch of the disk hits all three alike.
     std::printf("durable appends, round %d of %d\n", round, rounds);
     const std::string r = absl::StrCat(round);
     one_rates.push_back(
         StoreAppends(dir + "/appends-1-" + r, 1, seconds, payload).per_second);
+    // With and without the tree next to each other, in alternating order, so
+    // tree_append_cost compares like with like.
+    auto without_tree = [&] {
+      no_tree_rates.push_back(StoreAppends(dir + "/appends-n-notree-" + r, threads,
+                                           seconds, payload, /*maintain_tree=*/false)
+                                  .per_second);
+    };
+    if (round % 2 == 0) without_tree();
     many_rates.push_back(
         StoreAppends(dir + "/appends-n-" + r, threads, seconds, payload).per_second);
+    if (round % 2 == 1) without_tree();
     raw_rates.push_back(
         RawRocksDbPuts(dir + "/raw-" + r, threads, seconds, payload).per_second);
     raw_one_rates.push_back(
@@ -351,11 +495,14 @@ int Main() {
   const double many = Median(many_rates);
   const double raw = Median(raw_rates);
   const double raw_one = Median(raw_one_rates);
+  const double no_tree = Median(no_tree_rates);
   std::printf("  median: 1 appender %.0f/s, %d appenders %.0f/s, raw RocksDB %.0f/s\n",
               one, threads, many, raw);
   // RocksDB's own group commit, for comparison with group_commit_gain.
   std::printf("  raw RocksDB: 1 thread %.0f/s, %d threads %.0f/s, gain %.2f\n", raw_one,
               threads, raw, raw / raw_one);
+  std::printf("  median without the tree: %d appenders %.0f/s (with it %.0f/s)\n",
+              threads, no_tree, many);
 
   std::printf("replay of %lld events\n", static_cast<long long>(replay_events));
   const std::string replay_dir = dir + "/replay";
@@ -378,11 +525,31 @@ int Main() {
   std::printf("  verified replay (+ hash chain): %.0f events/s\n", verified);
   std::printf("  raw RocksDB iterator scan:    %.0f events/s\n", scan);
 
+  // Merkle proofs on the same log, at its full tree size.
+  std::printf("merkle proofs on the replay log, one thread, %.1f s each\n", seconds);
+  {
+    std::unique_ptr<EventStore> store = OpenStore(replay_dir);
+    const uint64_t size = store->GetHead().position;
+    if (size != static_cast<uint64_t>(replay_events)) {
+      std::fprintf(stderr, "replay log head %llu, expected %lld\n",
+                   static_cast<unsigned long long>(size),
+                   static_cast<long long>(replay_events));
+      return 1;
+    }
+    InclusionProofRate(*store, size, seconds);
+    if (size >= 2) {
+      ConsistencyProofRate(*store, size, seconds);
+    } else {
+      std::printf("  consistency proofs: skipped (a log of one event)\n");
+    }
+  }
+
   if (!absl::GetFlag(FLAGS_keep)) std::filesystem::remove_all(dir);
   PrintRatio("group_commit_gain", many / one, 15);
   PrintRatio("append_vs_rocksdb", many / raw, 1.0);
   PrintRatio("replay_vs_scan", replay / scan, 0.5);
   PrintRatio("verified_replay_vs_scan", verified / scan, 0.3);
+  PrintRatio("tree_append_cost", many / no_tree, 0.8);
   return 0;
 }
 

@@ -128,6 +128,25 @@ std::string ChildProcess::Output() const {
   return all;
 }
 
+ToolResult RunTool(const std::string& path, const std::vector<std::string>& args,
+                   const std::string& log_prefix, absl::Duration timeout,
+                   const std::vector<std::string>& env) {
+  ToolResult result;
+  absl::StatusOr<ChildProcess> child = ChildProcess::Start(path, args, log_prefix, env);
+  if (!child.ok()) {
+    result.err = child.status().ToString();
+    return result;
+  }
+  const std::optional<int> status = child->Wait(timeout);
+  if (status.has_value() && WIFEXITED(*status)) result.exit_code = WEXITSTATUS(*status);
+  for (auto [suffix, text] :
+       {std::pair{".stdout", &result.out}, {".stderr", &result.err}}) {
+    std::ifstream in(log_prefix + suffix);
+    text->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return result;
+}
+
 int PickFreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -43,6 +43,20 @@ class ChildProcess {
   std::string log_prefix_;
 };
 
+// A command-line tool run to its end (mend-audit, mend-token ...).
+struct ToolResult {
+  int exit_code = -1;  // -1: killed by a signal or timed out
+  std::string out;     // stdout
+  std::string err;     // stderr
+};
+// Runs `path` with `args` until it exits (killed after `timeout`), its
+// output captured under `log_prefix` (.stdout/.stderr). A failure to start
+// is exit_code -1 with the reason in `err`.
+ToolResult RunTool(const std::string& path, const std::vector<std::string>& args,
+                   const std::string& log_prefix,
+                   absl::Duration timeout = absl::Minutes(2),
+                   const std::vector<std::string>& env = {});
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, close): for
 // a process that must come back on the same port after a restart.
 int PickFreePort();

@@ -68,6 +68,17 @@ class ServiceProcesses {
   std::string ConsentLogPath() const { return dir_.Sub("consent") + "/eventlog"; }
   std::string SchedulingLogPath() const { return dir_.Sub("scheduling") + "/eventlog"; }
   std::string ConferenceLogPath() const { return dir_.Sub("conference") + "/eventlog"; }
+  // Where each service listens ("127.0.0.1:<port>"), once started.
+  std::string CaseAddress() const { return "127.0.0.1:" + std::to_string(case_port_); }
+  std::string ConsentAddress() const {
+    return "127.0.0.1:" + std::to_string(consent_port_);
+  }
+  std::string SchedulingAddress() const {
+    return "127.0.0.1:" + std::to_string(scheduling_port_);
+  }
+  std::string ConferenceAddress() const {
+    return "127.0.0.1:" + std::to_string(conference_port_);
+  }
   // SIGTERM: the process drains and must exit 0.
   void StopCase() { Stop(case_); }
   void StopConsent() { Stop(consent_); }

@@ -1,0 +1,183 @@
+// mend-audit verify: the audit's own pass over a log (log_verifier.h), the
+// store's structural check for a directory (stream and idempotency index,
+// stored tree nodes, stored head), the records' tree against the newest
+// signed head, and with --heads every head saved outside the service
+// (heads.h): its signature, and that the log still extends it.
+//
+//   mend-audit verify --log /var/lib/mend/consent/eventlog
+//   mend-audit verify --log 127.0.0.1:7002 --token_file auditor.token
+//       --heads consent.heads --public_key consent-tree.pub  (one line)
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/merkle/tree_head.h"
+#include "tools/audit/commands.h"
+#include "tools/audit/log_verifier.h"
+
+ABSL_FLAG(std::string, log, "",
+          "the log: a service's data directory, or host:port of a running service");
+ABSL_FLAG(std::string, public_key, "",
+          "PEM file of the service's Ed25519 tree-head public key");
+ABSL_FLAG(std::string, heads, "",
+          "verify: a file of signed heads saved earlier (mend-audit heads save) that "
+          "the log must still extend; needs --public_key");
+
+namespace mend::audit {
+namespace {
+
+namespace v1 = ::mend::eventlog::v1;
+
+std::string Hex(std::string_view bytes) {
+  return absl::BytesToHexString(std::string(bytes));
+}
+
+std::string Time(int64_t micros) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(micros),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
+
+int RunVerify(const Args& args) {
+  if (!args.empty()) return UsageError("verify takes no positional arguments");
+  const std::string heads_file = absl::GetFlag(FLAGS_heads);
+  const std::string key_file = absl::GetFlag(FLAGS_public_key);
+  if (!heads_file.empty() && key_file.empty()) {
+    return UsageError(
+        "--heads needs --public_key: a head is only as good as its signature");
+  }
+  std::optional<std::string> public_key;
+  if (!key_file.empty()) {
+    absl::StatusOr<std::string> pem = ReadFile(key_file);
+    if (!pem.ok()) return IoError(pem.status());
+    if (absl::StatusOr<std::string> id = merkle::KeyId(*pem); !id.ok()) {
+      return UsageError(
+          absl::StrCat("--public_key ", key_file, ": ", id.status().message()));
+    }
+    public_key = *std::move(pem);
+  }
+  absl::StatusOr<std::unique_ptr<AuditLog>> opened =
+      OpenLogFlag("--log", absl::GetFlag(FLAGS_log));
+  if (!opened.ok()) return IoError(opened.status());
+  AuditLog& log = **opened;
+  absl::StatusOr<Service> service = log.DetectService();
+  if (!service.ok()) return IoError(service.status());
+  const std::string name =
+      *service == Service::kUnknown ? log.spec() : std::string(ServiceName(*service));
+  absl::StatusOr<uint64_t> head = log.HeadPosition();
+  if (!head.ok()) return IoError(head.status());
+  absl::StatusOr<std::optional<v1::SignedTreeHead>> newest = log.NewestSignedHead();
+  if (!newest.ok()) return IoError(newest.status());
+
+  // The newest signed head, parsed (and its signature checked when a key is
+  // given, or the service serves one).
+  std::vector<Finding> findings;
+  std::optional<v1::TreeHead> newest_head;
+  std::string signature_note;
+  if (newest->has_value()) {
+    std::optional<std::string> key = public_key;
+    if (!key.has_value()) {
+      absl::StatusOr<std::optional<std::string>> served = log.ServedPublicKey();
+      if (!served.ok()) return IoError(served.status());
+      key = *served;
+      signature_note =
+          key.has_value()
+              ? " (checked with the key the service serves: give --public_key "
+                "to check it against a key you hold)"
+              : " (signature not checked: give --public_key)";
+    }
+    if (key.has_value()) {
+      absl::StatusOr<v1::TreeHead> checked = merkle::VerifyTreeHead(**newest, *key);
+      if (checked.ok()) {
+        newest_head = *std::move(checked);
+      } else {
+        findings.push_back({name, 0,
+                            absl::StrCat("the newest signed head is not good: ",
+                                         checked.status().message())});
+      }
+    } else {
+      v1::TreeHead unchecked;
+      if (unchecked.ParseFromString((*newest)->head()))
+        newest_head = std::move(unchecked);
+    }
+  }
+
+  LogVerifier::Options options;
+  if (newest_head.has_value()) options.root_sizes.push_back(newest_head->tree_size());
+  LogVerifier verifier(name, options);
+  {
+    Progress progress(absl::StrCat("verify ", name), *head);
+    absl::Status scan =
+        log.Scan(1, *head, [&](uint64_t position, std::string_view bytes) {
+          progress.Update(position);
+          return verifier.Add(position, bytes);
+        });
+    if (absl::IsDataLoss(scan)) {
+      findings.push_back({name, verifier.records() + 1, std::string(scan.message())});
+    } else if (!scan.ok()) {
+      return IoError(scan);
+    }
+  }
+  verifier.Finish(*head);
+  if (verifier.finding().has_value())
+    findings.insert(findings.begin(), *verifier.finding());
+
+  // A directory: the store's own walk (the indexes and the stored tree,
+  // which the records alone cannot show).
+  if (std::optional<eventlog::VerifyReport> report = log.StoreVerify();
+      report.has_value() && !report->ok) {
+    findings.push_back({name, report->first_bad_position,
+                        absl::StrCat("the store's check: ", report->problem)});
+  }
+
+  if (newest_head.has_value() && !verifier.finding().has_value()) {
+    const uint64_t size = newest_head->tree_size();
+    if (newest_head->service() != name && *service != Service::kUnknown) {
+      findings.push_back({name, 0,
+                          absl::StrCat("the newest signed head is for the ",
+                                       newest_head->service(), " service")});
+    } else if (size > verifier.records()) {
+      findings.push_back(
+          {name, verifier.records() + 1,
+           absl::StrCat("the newest signed head covers ", size, " records, the log has ",
+                        verifier.records(), ": the log was truncated")});
+    } else if (auto it = verifier.roots().find(size);
+               it == verifier.roots().end() || it->second != newest_head->root_hash()) {
+      findings.push_back(
+          {name, size,
+           absl::StrCat("the records' tree root at size ", size,
+                        " is not the root of the newest signed head (signed ",
+                        Time(newest_head->timestamp_unix_micros()),
+                        "): the log was changed after it was signed")});
+    }
+  }
+
+  for (const Finding& f : findings) PrintFinding(f);
+  std::printf("verify %s: %llu records", name.c_str(),
+              static_cast<unsigned long long>(verifier.records()));
+  if (findings.empty()) {
+    std::printf(", chain, positions, streams%s and payloads good; root %s\n",
+                log.is_directory() ? ", index, stored tree" : "",
+                Hex(verifier.Root()).c_str());
+    if (newest_head.has_value()) {
+      std::printf("newest signed head: %llu records, signed %s, root matches%s\n",
+                  static_cast<unsigned long long>(newest_head->tree_size()),
+                  Time(newest_head->timestamp_unix_micros()).c_str(),
+                  signature_note.c_str());
+    } else {
+      std::printf(
+          "no signed head yet (the service signs every N records, every interval "
+          "and at shutdown, with --tree_head_key)\n");
+    }
+  } else {
+    std::printf(": %zu finding%s\n", findings.size(), findings.size() == 1 ? "" : "s");
+  }
+  return findings.empty() ? kExitOk : kExitFinding;
+}
+
+}  // namespace mend::audit
