@@ -14,6 +14,8 @@ PACKAGES=(
   # tests and benchmarks; clang-14 checks the thread-safety annotations and
   # clang-format the formatting (scripts/test.sh)
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 clang-format
+  # the audit report's browser test renders it headless (label "browser")
+  chromium
   # runtime basics a minimal image lacks
   tzdata ca-certificates procps
 )

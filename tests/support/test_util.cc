@@ -2,8 +2,10 @@
 
 #include <stdlib.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 
 namespace mend::testing {
 
@@ -18,6 +20,13 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  // MEND_KEEP_TEST_DIRS=1 keeps every test's directory (its services' logs,
+  // their output) to look at afterwards.
+  const char* keep = std::getenv("MEND_KEEP_TEST_DIRS");
+  if (keep != nullptr && *keep != '\0' && std::string_view(keep) != "0") {
+    std::fprintf(stderr, "kept %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
