@@ -34,8 +34,18 @@ echo "== thread-safety analysis: libraries and binaries with clang-14 -Wthread-s
 # ThreadSanitizer cannot be used with Debian's (uninstrumented) Abseil, so the
 # ABSL_GUARDED_BY annotations are checked by the compiler instead.
 # No optimisation and no debug info: only the analysis matters here.
+# The same build makes the libFuzzer target (MEND_FUZZ: the verifier's
+# libraries with coverage and AddressSanitizer), run next.
 cmake -S "$ROOT" -B "$ROOT/build-tsa" -G Ninja -DCMAKE_BUILD_TYPE=None \
   -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS="-Wthread-safety -Werror" \
-  -DMEND_BUILD_TESTS=OFF -DMEND_BUILD_BENCH=OFF >/dev/null
+  -DMEND_BUILD_TESTS=OFF -DMEND_BUILD_BENCH=OFF -DMEND_FUZZ=ON >/dev/null
 cmake --build "$ROOT/build-tsa" -j "$JOBS"
+echo "== fuzzing the record decoder and the audit's verifier (libFuzzer, bounded)"
+# Every mutation of a real log must be named by the verifier, and an
+# unchanged log verify; a crash or a miss stops here with the input saved.
+FUZZ_DIR="$(mktemp -d)"
+(cd "$FUZZ_DIR" && "$ROOT/build-tsa/tools/audit/mend-audit-fuzz" \
+   -max_total_time="${MEND_FUZZ_SECONDS:-30}" -seed=1 -print_final_stats=1 "$FUZZ_DIR" \
+   2>&1 | tail -n 12)
+rm -rf "$FUZZ_DIR"
 echo "== all tests passed"

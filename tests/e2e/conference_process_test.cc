@@ -8,8 +8,6 @@
 // agreement needing every party, the victim informed, feedback, follow-up),
 // restart and replay, and roles. Nothing sleeps: waits are on the health
 // service and causal tokens.
-#include <grpcpp/grpcpp.h>
-
 #include <map>
 #include <string>
 #include <vector>
@@ -21,9 +19,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "mend/conference/v1/conference_service.grpc.pb.h"
-#include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
-#include "mend/eventlog/v1/record.pb.h"
-#include "tests/support/grpc_client.h"
+#include "tests/support/case_study.h"
 #include "tests/support/service_processes.h"
 #include "tests/support/test_util.h"
 
@@ -34,26 +30,15 @@ namespace case_v1 = ::mend::case_::v1;
 namespace common_v1 = ::mend::common::v1;
 namespace consent_v1 = ::mend::consent::v1;
 namespace conference_v1 = ::mend::conference::v1;
-namespace scheduling_v1 = ::mend::scheduling::v1;
-namespace eventlog_v1 = ::mend::eventlog::v1;
 using ::google::protobuf::util::MessageDifferencer;
-using ::mend::testing::Call;
+using ::mend::testing::CaseStudy;
 using ::mend::testing::IsOk;
+using ::mend::testing::LogEvent;
 using ::mend::testing::ServiceProcesses;
 using ::mend::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr const char* kAnn = ServiceProcesses::kAnn;
-
-scheduling_v1::LocalTime LondonAt(absl::Time t) {
-  absl::TimeZone london;
-  EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &london));
-  scheduling_v1::LocalTime out;
-  out.set_date(absl::FormatTime("%Y-%m-%d", t, london));
-  out.set_time(absl::FormatTime("%H:%M", t, london));
-  out.set_time_zone("Europe/London");
-  return out;
-}
 
 class ConferenceProcessTest : public ::testing::Test {
  protected:
@@ -68,263 +53,13 @@ class ConferenceProcessTest : public ::testing::Test {
     p_.StartConferenceService();
   }
 
-  std::string Ann() { return p_.Token(Role::kFacilitator, kAnn); }
-  std::string Manager() { return p_.Token(Role::kManager, ServiceProcesses::kManager); }
-  std::string Auditor() { return p_.Token(Role::kAuditor, "auditor-al"); }
-  common_v1::CausalToken& token() { return p_.causal_token(); }
-  common_v1::CausalToken Without(bool scheduling, bool conference) {
-    common_v1::CausalToken t = token();
-    if (!scheduling) t.clear_scheduling_position();
-    if (!conference) t.clear_conference_position();
-    return t;
-  }
-
-  uint64_t Answer(const std::string& case_id, const std::string& participant,
-                  consent_v1::ConsentScope scope, const std::string& request_id) {
-    consent_v1::RecordConsentRequest r;
-    r.set_request_id(request_id);
-    r.set_case_id(case_id);
-    r.set_participant_id(participant);
-    r.set_scope(scope);
-    r.set_answer(consent_v1::GIVEN);
-    r.mutable_informed()->set_leaflet_version("RJ-leaflet-2026-03");
-    r.mutable_informed()->set_channel(consent_v1::IN_PERSON);
-    *r.mutable_causal_token() = Without(false, false);
-    auto out = Call<consent_v1::CommandResult>(
-        Ann(), [&](grpc::ClientContext* c, consent_v1::CommandResult* o) {
-          return p_.consent_stub().RecordConsent(c, r, o);
-        });
-    EXPECT_THAT(out, IsOk());
-    if (!out.ok()) return 0;
-    token().set_consent_position(std::max(token().consent_position(), out->position()));
-    return out->position();
-  }
-  uint64_t Withdraw(const std::string& case_id, const std::string& participant,
-                    consent_v1::ConsentScope scope, const std::string& request_id) {
-    consent_v1::WithdrawConsentRequest r;
-    r.set_request_id(request_id);
-    r.set_case_id(case_id);
-    r.set_participant_id(participant);
-    r.set_scope(scope);
-    r.mutable_informed()->set_channel(consent_v1::PHONE);
-    *r.mutable_causal_token() = Without(false, false);
-    auto out = Call<consent_v1::CommandResult>(
-        Ann(), [&](grpc::ClientContext* c, consent_v1::CommandResult* o) {
-          return p_.consent_stub().WithdrawConsent(c, r, o);
-        });
-    EXPECT_THAT(out, IsOk());
-    if (!out.ok()) return 0;
-    token().set_consent_position(std::max(token().consent_position(), out->position()));
-    return out->position();
-  }
-
-  // A conference command as `who`, with the causal token; the token takes
-  // its last position.
-  template <typename Request>
-  absl::StatusOr<conference_v1::CommandResult> Do(
-      grpc::Status (conference_v1::ConferenceService::Stub::*method)(
-          grpc::ClientContext*, const Request&, conference_v1::CommandResult*),
-      Request request, const std::string& who) {
-    *request.mutable_causal_token() = Without(true, true);
-    auto out = Call<conference_v1::CommandResult>(
-        who, [&](grpc::ClientContext* c, conference_v1::CommandResult* o) {
-          return (p_.conference_stub().*method)(c, request, o);
-        });
-    if (out.ok()) {
-      token().set_conference_position(
-          std::max(token().conference_position(), out->last_position()));
-    }
-    return out;
-  }
-  template <typename Request>
-  absl::StatusOr<scheduling_v1::CommandResult> Book(
-      grpc::Status (scheduling_v1::SchedulingService::Stub::*method)(
-          grpc::ClientContext*, const Request&, scheduling_v1::CommandResult*),
-      Request request) {
-    *request.mutable_causal_token() = Without(true, false);
-    auto out = Call<scheduling_v1::CommandResult>(
-        Ann(), [&](grpc::ClientContext* c, scheduling_v1::CommandResult* o) {
-          return (p_.scheduling_stub().*method)(c, request, o);
-        });
-    if (out.ok()) {
-      token().set_scheduling_position(
-          std::max(token().scheduling_position(), out->last_position()));
-    }
-    return out;
-  }
-
-  absl::StatusOr<conference_v1::CaseContactView> Contact(const std::string& case_id,
-                                                         const std::string& who) {
-    conference_v1::GetCaseContactRequest r;
-    r.set_case_id(case_id);
-    *r.mutable_causal_token() = Without(true, true);
-    return Call<conference_v1::CaseContactView>(
-        who, [&](grpc::ClientContext* c, conference_v1::CaseContactView* o) {
-          return p_.conference_stub().GetCaseContact(c, r, o);
-        });
-  }
-
-  // Every event of the conference log of one type.
-  template <typename Message>
-  std::vector<Message> ConferenceEvents() {
-    auto stub = eventlog_v1::EventLog::NewStub(p_.conference_channel());
-    std::vector<Message> out;
-    eventlog_v1::ReadRequest r;
-    r.set_from_position(1);
-    r.set_max_count(1000);
-    auto page = Call<eventlog_v1::ReadResponse>(
-        Auditor(), [&](grpc::ClientContext* c, eventlog_v1::ReadResponse* o) {
-          return stub->Read(c, r, o);
-        });
-    EXPECT_THAT(page, IsOk());
-    if (!page.ok()) return out;
-    for (const eventlog_v1::RecordedEvent& e : page->events()) {
-      eventlog_v1::StoredRecord record;
-      EXPECT_TRUE(record.ParseFromString(e.record()));
-      if (record.envelope().event_type() != Message::descriptor()->full_name()) continue;
-      Message m;
-      EXPECT_TRUE(m.ParseFromString(record.payload()));
-      out.push_back(std::move(m));
-    }
-    return out;
-  }
-
-  // A letter written, changes requested, rewritten and approved: its id.
-  std::string ApprovedLetter(const std::string& case_id) {
-    conference_v1::SubmitLetterDraftRequest draft;
-    draft.set_request_id(case_id + "-draft-1");
-    draft.set_case_id(case_id);
-    draft.set_text("I am sorry for what happened. It has been hard for me too.");
-    auto v1 =
-        Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
-    EXPECT_THAT(v1, IsOk());
-    if (!v1.ok()) return "";
-    EXPECT_EQ(v1->letter_version(), 1);
-    conference_v1::ReviewLetterRequest review;
-    review.set_request_id(case_id + "-review-1");
-    review.set_case_id(case_id);
-    review.set_letter_id(v1->letter_id());
-    review.set_version(1);
-    review.set_verdict(conference_v1::CHANGES_REQUESTED);
-    review.set_notes("Speak about the harm to her, not about yourself.");
-    EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::ReviewLetter, review, Ann()),
-                IsOk());
-    draft.set_request_id(case_id + "-draft-2");
-    draft.set_letter_id(v1->letter_id());
-    draft.set_text("I am sorry I hurt you and took what was yours.");
-    auto v2 =
-        Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
-    EXPECT_THAT(v2, IsOk());
-    EXPECT_EQ(v2->letter_version(), 2);
-    review.set_request_id(case_id + "-review-2");
-    review.set_version(2);
-    review.set_verdict(conference_v1::APPROVED_FOR_OFFER);
-    review.clear_notes();
-    EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::ReviewLetter, review, Ann()),
-                IsOk());
-    return v1->letter_id();
-  }
-
-  // ReadyCase, assessed again to allow a face-to-face conference, with both
-  // parties' consent to take part and to meet.
-  std::string FaceToFaceCase(const std::string& prefix) {
-    const std::string case_id = p_.ReadyCase(prefix);
-    Assess(case_id, prefix + "-risk-f2f",
-           {common_v1::APPROACH_VICTIM, common_v1::FACE_TO_FACE_CONFERENCE});
-    for (const char* who : {"v-1", "su-1"}) {
-      Answer(case_id, who, consent_v1::PARTICIPATE, absl::StrCat(prefix, "-", who, "-p"));
-      Answer(case_id, who, consent_v1::FACE_TO_FACE,
-             absl::StrCat(prefix, "-", who, "-f2f"));
-    }
-    return case_id;
-  }
-  // A new risk assessment by Ann allowing `kinds`.
-  void Assess(const std::string& case_id, const std::string& request_id,
-              std::vector<common_v1::ContactKind> kinds) {
-    case_v1::RecordRiskAssessmentRequest risk;
-    risk.set_request_id(request_id);
-    risk.set_case_id(case_id);
-    risk.set_level(case_v1::LOW);
-    for (common_v1::ContactKind k : kinds) risk.add_allowed_kinds(k);
-    risk.set_review_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90),
-                                          absl::UTCTimeZone()));
-    ASSERT_THAT(
-        p_.CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, Ann()),
-        IsOk());
-  }
-  // Booked in scheduling: a preparation meeting with each party (the
-  // victim's first) and the conference, starting in forty minutes.
-  struct Booked {
-    std::vector<std::string> meetings;
-    std::string conference;
-  };
-  Booked BookConferenceFor(const std::string& case_id, const std::string& prefix) {
-    Booked out;
-    int day = 2;
-    for (const char* who : {"v-1", "su-1"}) {
-      scheduling_v1::BookPreparationMeetingRequest m;
-      m.set_request_id(absl::StrCat(prefix, "-prep-", who));
-      m.set_case_id(case_id);
-      m.set_participant_id(who);
-      m.set_facilitator_id(kAnn);
-      *m.mutable_start() = LondonAt(absl::Now() + absl::Hours(24 * day++));
-      m.set_duration_minutes(60);
-      m.set_venue(absl::StrCat("room-", who));
-      auto booked =
-          Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting, m);
-      EXPECT_THAT(booked, IsOk());
-      if (booked.ok()) out.meetings.push_back(booked->booking_ids(0));
-    }
-    scheduling_v1::BookConferenceRequest c;
-    c.set_request_id(prefix + "-conference");
-    c.set_case_id(case_id);
-    c.set_format(scheduling_v1::IN_PERSON);
-    *c.mutable_start() = LondonAt(absl::Now() + absl::Minutes(40));
-    c.set_duration_minutes(120);
-    c.set_venue("community-centre-2");
-    c.add_participant_ids("su-1");
-    c.add_participant_ids("v-1");
-    c.add_facilitator_ids(kAnn);
-    auto conference = Book(&scheduling_v1::SchedulingService::Stub::BookConference, c);
-    EXPECT_THAT(conference, IsOk());
-    if (conference.ok()) out.conference = conference->booking_ids(0);
-    return out;
-  }
-  // Each meeting's outcome: both ready; the service user's with support needs.
-  void Prepare(const std::string& case_id, const Booked& booked,
-               const std::string& prefix) {
-    for (size_t i = 0; i < booked.meetings.size(); ++i) {
-      conference_v1::RecordPreparationRequest prep;
-      prep.set_request_id(absl::StrCat(prefix, "-prep-done-", i));
-      prep.set_case_id(case_id);
-      prep.set_booking_id(booked.meetings[i]);
-      prep.set_expectations_discussed(true);
-      if (i == 1) {
-        prep.set_support_needs("Anxious in groups; his key worker will be on call.");
-        prep.set_mental_health_support(true);
-      }
-      prep.set_ready(true);
-      EXPECT_THAT(
-          Do(&conference_v1::ConferenceService::Stub::RecordPreparation, prep, Ann()),
-          IsOk());
-    }
-  }
-  absl::StatusOr<conference_v1::CommandResult> Start(const std::string& case_id,
-                                                     const std::string& booking_id,
-                                                     const std::string& request_id) {
-    conference_v1::StartConferenceRequest start;
-    start.set_request_id(request_id);
-    start.set_case_id(case_id);
-    start.set_booking_id(booking_id);
-    return Do(&conference_v1::ConferenceService::Stub::StartConference, start, Ann());
-  }
-
   ServiceProcesses p_;
+  CaseStudy study_{p_};
 };
 
 TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
   const std::string case_id = p_.ReadyCase("letter");
-  const std::string letter_id = ApprovedLetter(case_id);
+  const std::string letter_id = study_.ApprovedLetter(case_id);
   ASSERT_FALSE(letter_id.empty());
 
   conference_v1::OfferLetterRequest offer;
@@ -334,7 +69,8 @@ TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
   // The victim has not agreed to take part: the gate refuses; the refusal is
   // in the consent log and nothing is recorded here.
   const uint64_t head = p_.ConferenceHead();
-  auto refused = Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer, Ann());
+  auto refused = study_.Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer,
+                           study_.Facilitator());
   ASSERT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(refused.status().message(), HasSubstr("CONSENT_NOT_RECORDED"));
   auto decisions = p_.ListDecisions(case_id);
@@ -346,10 +82,11 @@ TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
               HasSubstr(decisions->decisions(0).decision().decision_id()));
   EXPECT_EQ(p_.ConferenceHead(), head);
 
-  Answer(case_id, "v-1", consent_v1::PARTICIPATE, "letter-v-participate");
-  Answer(case_id, "su-1", consent_v1::PARTICIPATE, "letter-su-participate");
+  study_.Answer(case_id, "v-1", consent_v1::PARTICIPATE, "letter-v-participate");
+  study_.Answer(case_id, "su-1", consent_v1::PARTICIPATE, "letter-su-participate");
   offer.set_request_id("letter-offer-2");
-  auto offered = Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer, Ann());
+  auto offered = study_.Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer,
+                           study_.Facilitator());
   ASSERT_THAT(offered, IsOk());
   EXPECT_EQ(offered->approval().kind(), common_v1::APPROACH_VICTIM);
 
@@ -359,25 +96,25 @@ TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
   deliver.set_case_id(case_id);
   deliver.set_letter_id(letter_id);
   deliver.set_version(2);
-  auto not_yet =
-      Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Ann());
+  auto not_yet = study_.Do(&conference_v1::ConferenceService::Stub::DeliverLetter,
+                           deliver, study_.Facilitator());
   ASSERT_THAT(not_yet, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(not_yet.status().message(), HasSubstr("LETTER_DELIVERY"));
   // Never by a manager, whatever the gate would say.
   deliver.set_request_id("letter-deliver-manager");
-  EXPECT_THAT(
-      Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Manager()),
-      StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver,
+                        study_.Manager()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 
   p_.ConsentToLetters(case_id);  // the victim's and the service user's RECEIVE_LETTER
-  token().set_consent_position(p_.ConsentHead());
-  const uint64_t consents_given = token().consent_position();
+  study_.token().set_consent_position(p_.ConsentHead());
+  const uint64_t consents_given = study_.token().consent_position();
   deliver.set_request_id("letter-deliver-2");
-  auto delivered =
-      Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Ann());
+  auto delivered = study_.Do(&conference_v1::ConferenceService::Stub::DeliverLetter,
+                             deliver, study_.Facilitator());
   ASSERT_THAT(delivered, IsOk());
   EXPECT_EQ(delivered->approval().kind(), common_v1::LETTER_DELIVERY);
-  auto events = ConferenceEvents<conference_v1::LetterDelivered>();
+  auto events = study_.ConferenceEvents<conference_v1::LetterDelivered>();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].approval().decision_id(), delivered->approval().decision_id());
   EXPECT_EQ(events[0].version(), 2);
@@ -385,7 +122,7 @@ TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
   // What the service had handled: at least the consents the caller had seen
   // (its causal token); the decision itself may not have reached it yet.
   EXPECT_GE(events[0].handled().consent_position(), consents_given);
-  EXPECT_GE(events[0].handled().case_position(), token().case_position());
+  EXPECT_GE(events[0].handled().case_position(), study_.token().case_position());
   decisions = p_.ListDecisions(case_id);
   ASSERT_THAT(decisions, IsOk());
   EXPECT_EQ(decisions->decisions().rbegin()->decision().decision_id(),
@@ -400,12 +137,12 @@ TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
   response.set_response("It reads as if it is about him. I want to meet him.");
   response.set_wants_further_contact(true);
   response.add_further_contact_kinds(common_v1::FACE_TO_FACE_CONFERENCE);
-  ASSERT_THAT(
-      Do(&conference_v1::ConferenceService::Stub::RecordLetterResponse, response, Ann()),
-      IsOk());
+  ASSERT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::RecordLetterResponse,
+                        response, study_.Facilitator()),
+              IsOk());
 
   // The words: to the allocated facilitator, not to an auditor.
-  auto as_ann = Contact(case_id, Ann());
+  auto as_ann = study_.Contact(case_id, study_.Facilitator());
   ASSERT_THAT(as_ann, IsOk());
   ASSERT_EQ(as_ann->letters_size(), 1);
   const conference_v1::LetterView& letter = as_ann->letters(0);
@@ -416,34 +153,36 @@ TEST_F(ConferenceProcessTest, TheLetterPathRestsOnADecisionAtEachContact) {
   EXPECT_EQ(letter.response().text(),
             "It reads as if it is about him. I want to meet him.");
   EXPECT_EQ(letter.delivery().decision_id(), delivered->approval().decision_id());
-  auto as_auditor = Contact(case_id, Auditor());
+  auto as_auditor = study_.Contact(case_id, study_.Auditor());
   ASSERT_THAT(as_auditor, IsOk());
   EXPECT_TRUE(as_auditor->letters(0).versions(1).text().withheld());
   EXPECT_TRUE(as_auditor->letters(0).response().withheld());
   EXPECT_EQ(as_auditor->letters(0).delivery().decision_id(),
             delivered->approval().decision_id());
-  EXPECT_THAT(Contact(case_id, p_.Token(Role::kFacilitator, "facilitator-bo")),
+  EXPECT_THAT(study_.Contact(case_id, p_.Token(Role::kFacilitator, "facilitator-bo")),
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(ConferenceProcessTest, AWithdrawalCancelsAPendingDelivery) {
   const std::string case_id = p_.ReadyCase("withdraw");
-  const std::string letter_id = ApprovedLetter(case_id);
-  Answer(case_id, "v-1", consent_v1::PARTICIPATE, "withdraw-v-participate");
-  Answer(case_id, "su-1", consent_v1::PARTICIPATE, "withdraw-su-participate");
+  const std::string letter_id = study_.ApprovedLetter(case_id);
+  study_.Answer(case_id, "v-1", consent_v1::PARTICIPATE, "withdraw-v-participate");
+  study_.Answer(case_id, "su-1", consent_v1::PARTICIPATE, "withdraw-su-participate");
   conference_v1::OfferLetterRequest offer;
   offer.set_request_id("withdraw-offer");
   offer.set_case_id(case_id);
   offer.set_letter_id(letter_id);
-  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer, Ann()),
+  ASSERT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer,
+                        study_.Facilitator()),
               IsOk());
 
   const uint64_t withdrawal =
-      Withdraw(case_id, "v-1", consent_v1::RECEIVE_LETTER, "withdraw-letter");
-  auto view = Contact(case_id, Ann());  // waits for the withdrawal (causal token)
+      study_.Withdraw(case_id, "v-1", consent_v1::RECEIVE_LETTER, "withdraw-letter");
+  auto view = study_.Contact(
+      case_id, study_.Facilitator());  // waits for the withdrawal (causal token)
   ASSERT_THAT(view, IsOk());
   EXPECT_EQ(view->letters(0).delivery_cancelled(), conference_v1::CONSENT_WITHDRAWN);
-  auto cancelled = ConferenceEvents<conference_v1::LetterDeliveryCancelled>();
+  auto cancelled = study_.ConferenceEvents<conference_v1::LetterDeliveryCancelled>();
   ASSERT_EQ(cancelled.size(), 1u);
   EXPECT_EQ(cancelled[0].source(), consent_v1::CONSENT_LOG);
   EXPECT_EQ(cancelled[0].source_position(), withdrawal);
@@ -454,29 +193,31 @@ TEST_F(ConferenceProcessTest, AWithdrawalCancelsAPendingDelivery) {
   deliver.set_case_id(case_id);
   deliver.set_letter_id(letter_id);
   deliver.set_version(2);
-  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver, Ann()),
+  EXPECT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::DeliverLetter, deliver,
+                        study_.Facilitator()),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_TRUE(ConferenceEvents<conference_v1::LetterDelivered>().empty());
+  EXPECT_TRUE(study_.ConferenceEvents<conference_v1::LetterDelivered>().empty());
 }
 
 TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
-  const std::string case_id = FaceToFaceCase("meet");
-  const Booked booked = BookConferenceFor(case_id, "meet");
+  const std::string case_id = study_.FaceToFaceCase("meet");
+  study_.ConsentToFaceToFace(case_id, "meet");
+  const CaseStudy::Booked booked = study_.BookConferenceFor(case_id, "meet");
   ASSERT_FALSE(booked.conference.empty());
   const std::string booking_id = booked.conference;
-  auto unprepared = Start(case_id, booking_id, "meet-start-1");
+  auto unprepared = study_.Start(case_id, booking_id, "meet-start-1");
   ASSERT_THAT(unprepared, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(unprepared.status().message(), HasSubstr("prepared"));
-  Prepare(case_id, booked, "meet");
-  auto started = Start(case_id, booking_id, "meet-start-2");
+  study_.Prepare(case_id, booked, "meet");
+  auto started = study_.Start(case_id, booking_id, "meet-start-2");
   ASSERT_THAT(started, IsOk());
   EXPECT_EQ(started->approval().kind(), common_v1::FACE_TO_FACE_CONFERENCE);
-  auto started_events = ConferenceEvents<conference_v1::ConferenceStarted>();
+  auto started_events = study_.ConferenceEvents<conference_v1::ConferenceStarted>();
   ASSERT_EQ(started_events.size(), 1u);
   EXPECT_EQ(started_events[0].approval().decision_id(),
             started->approval().decision_id());
   EXPECT_GE(started_events[0].handled().scheduling_position(),
-            token().scheduling_position());
+            study_.token().scheduling_position());
 
   conference_v1::RecordConferenceHeldRequest held;
   held.set_request_id("meet-held");
@@ -486,9 +227,9 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
   held.add_attendee_ids("v-1");
   held.set_outline("He apologised in person; she asked why him and why her.");
   held.set_apology_made(true);
-  ASSERT_THAT(
-      Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld, held, Ann()),
-      IsOk());
+  ASSERT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld,
+                        held, study_.Facilitator()),
+              IsOk());
 
   // The agreement needs every party.
   conference_v1::RecordOutcomeAgreementRequest agreement;
@@ -505,32 +246,33 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
   auto* v_consent = agreement.add_consents();
   v_consent->set_participant_id("v-1");
   v_consent->set_consented(false);
-  auto not_all = Do(&conference_v1::ConferenceService::Stub::RecordOutcomeAgreement,
-                    agreement, Ann());
+  auto not_all =
+      study_.Do(&conference_v1::ConferenceService::Stub::RecordOutcomeAgreement,
+                agreement, study_.Facilitator());
   ASSERT_THAT(not_all, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(not_all.status().message(), HasSubstr("v-1"));
   v_consent->set_consented(true);
   agreement.set_request_id("meet-agreement-2");
-  ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordOutcomeAgreement,
-                 agreement, Ann()),
+  ASSERT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::RecordOutcomeAgreement,
+                        agreement, study_.Facilitator()),
               IsOk());
-  auto view = Contact(case_id, Ann());
+  auto view = study_.Contact(case_id, study_.Facilitator());
   ASSERT_THAT(view, IsOk());
   ASSERT_EQ(view->agreement().items_size(), 1);
   conference_v1::CompleteItemRequest complete;
   complete.set_request_id("meet-complete");
   complete.set_case_id(case_id);
   complete.set_item_id(view->agreement().items(0).item_id());
-  auto completed =
-      Do(&conference_v1::ConferenceService::Stub::CompleteItem, complete, Ann());
+  auto completed = study_.Do(&conference_v1::ConferenceService::Stub::CompleteItem,
+                             complete, study_.Facilitator());
   ASSERT_THAT(completed, IsOk());
   EXPECT_TRUE(completed->agreement_completed());
 
   conference_v1::InformVictimRequest inform;
   inform.set_request_id("meet-inform");
   inform.set_case_id(case_id);
-  auto informed =
-      Do(&conference_v1::ConferenceService::Stub::InformVictim, inform, Ann());
+  auto informed = study_.Do(&conference_v1::ConferenceService::Stub::InformVictim, inform,
+                            study_.Facilitator());
   ASSERT_THAT(informed, IsOk());
   EXPECT_EQ(informed->approval().kind(), common_v1::APPROACH_VICTIM);
 
@@ -542,19 +284,19 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
     feedback.set_satisfaction(5);
     feedback.set_comments("It helped.");
     feedback.set_would_recommend(true);
-    ASSERT_THAT(
-        Do(&conference_v1::ConferenceService::Stub::RecordFeedback, feedback, Ann()),
-        IsOk());
+    ASSERT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::RecordFeedback,
+                          feedback, study_.Facilitator()),
+                IsOk());
   }
   conference_v1::CompleteFollowUpRequest follow_up;
   follow_up.set_request_id("meet-follow-up");
   follow_up.set_case_id(case_id);
-  ASSERT_THAT(
-      Do(&conference_v1::ConferenceService::Stub::CompleteFollowUp, follow_up, Ann()),
-      IsOk());
+  ASSERT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::CompleteFollowUp,
+                        follow_up, study_.Facilitator()),
+              IsOk());
 
   // Restart: the same view from the log.
-  auto before = Contact(case_id, Ann());
+  auto before = study_.Contact(case_id, study_.Facilitator());
   ASSERT_THAT(before, IsOk());
   EXPECT_TRUE(before->follow_up_completed());
   ASSERT_EQ(before->preparations_size(), 2);
@@ -567,24 +309,25 @@ TEST_F(ConferenceProcessTest, TheConferenceFromPreparationToFollowUp) {
   }
   p_.StopConferenceService();
   p_.StartConferenceService();
-  auto after = Contact(case_id, Ann());
+  auto after = study_.Contact(case_id, study_.Facilitator());
   ASSERT_THAT(after, IsOk());
   EXPECT_TRUE(MessageDifferencer::Equals(*after, *before)) << after->DebugString();
 }
 
 TEST_F(ConferenceProcessTest, AWithdrawalStopsAConferenceInProgress) {
-  const std::string case_id = FaceToFaceCase("stop");
-  const Booked booked = BookConferenceFor(case_id, "stop");
-  Prepare(case_id, booked, "stop");
-  ASSERT_THAT(Start(case_id, booked.conference, "stop-start"), IsOk());
+  const std::string case_id = study_.FaceToFaceCase("stop");
+  study_.ConsentToFaceToFace(case_id, "stop");
+  const CaseStudy::Booked booked = study_.BookConferenceFor(case_id, "stop");
+  study_.Prepare(case_id, booked, "stop");
+  ASSERT_THAT(study_.Start(case_id, booked.conference, "stop-start"), IsOk());
 
   const uint64_t withdrawal =
-      Withdraw(case_id, "v-1", consent_v1::FACE_TO_FACE, "stop-w");
-  auto view = Contact(case_id, Ann());
+      study_.Withdraw(case_id, "v-1", consent_v1::FACE_TO_FACE, "stop-w");
+  auto view = study_.Contact(case_id, study_.Facilitator());
   ASSERT_THAT(view, IsOk());
   ASSERT_EQ(view->conferences_size(), 1);
   EXPECT_EQ(view->conferences(0).stopped(), conference_v1::CONSENT_WITHDRAWN);
-  auto stopped = ConferenceEvents<conference_v1::ConferenceStopped>();
+  auto stopped = study_.ConferenceEvents<conference_v1::ConferenceStopped>();
   ASSERT_EQ(stopped.size(), 1u);
   EXPECT_EQ(stopped[0].source_position(), withdrawal);
   conference_v1::RecordConferenceHeldRequest held;
@@ -594,22 +337,24 @@ TEST_F(ConferenceProcessTest, AWithdrawalStopsAConferenceInProgress) {
   held.add_attendee_ids("su-1");
   held.add_attendee_ids("v-1");
   held.set_outline("-");
-  EXPECT_THAT(
-      Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld, held, Ann()),
-      StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld,
+                        held, study_.Facilitator()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(ConferenceProcessTest, ANewRiskAssessmentInBetweenAndTheStartIsRefused) {
-  const std::string case_id = FaceToFaceCase("gate");
-  const Booked booked = BookConferenceFor(case_id, "gate");
-  Prepare(case_id, booked, "gate");
+  const std::string case_id = study_.FaceToFaceCase("gate");
+  study_.ConsentToFaceToFace(case_id, "gate");
+  const CaseStudy::Booked booked = study_.BookConferenceFor(case_id, "gate");
+  study_.Prepare(case_id, booked, "gate");
   // Reassessed after the booking: face to face no longer allowed. The start
   // asks the gate again, which refuses; the refusal is in the consent log
   // and nothing is recorded here.
-  Assess(case_id, "gate-risk-2", {common_v1::APPROACH_VICTIM});
-  ASSERT_THAT(Contact(case_id, Ann()), IsOk());  // the new assessment is in
+  study_.Assess(case_id, "gate-risk-2", {common_v1::APPROACH_VICTIM});
+  ASSERT_THAT(study_.Contact(case_id, study_.Facilitator()),
+              IsOk());  // the new assessment is in
   const uint64_t head = p_.ConferenceHead();
-  auto refused = Start(case_id, booked.conference, "gate-start");
+  auto refused = study_.Start(case_id, booked.conference, "gate-start");
   ASSERT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(refused.status().message(), HasSubstr("RISK_ASSESSMENT_DISALLOWS_KIND"));
   auto decisions = p_.ListDecisions(case_id);
@@ -621,14 +366,14 @@ TEST_F(ConferenceProcessTest, ANewRiskAssessmentInBetweenAndTheStartIsRefused) {
   EXPECT_EQ(last.purpose(), "conference.start");
   EXPECT_THAT(refused.status().message(), HasSubstr(last.decision_id()));
   EXPECT_EQ(p_.ConferenceHead(), head);
-  EXPECT_TRUE(ConferenceEvents<conference_v1::ConferenceStarted>().empty());
+  EXPECT_TRUE(study_.ConferenceEvents<conference_v1::ConferenceStarted>().empty());
 }
 
 TEST_F(ConferenceProcessTest,
        ShuttleMessagesNeedTheirOwnDecisionAndErasureShredsTheWords) {
   const std::string case_id = p_.ReadyCase("shuttle");
-  Answer(case_id, "v-1", consent_v1::PARTICIPATE, "shuttle-v-p");
-  Answer(case_id, "su-1", consent_v1::PARTICIPATE, "shuttle-su-p");
+  study_.Answer(case_id, "v-1", consent_v1::PARTICIPATE, "shuttle-v-p");
+  study_.Answer(case_id, "su-1", consent_v1::PARTICIPATE, "shuttle-su-p");
   conference_v1::SendShuttleMessageRequest m;
   m.set_request_id("shuttle-1");
   m.set_case_id(case_id);
@@ -636,8 +381,8 @@ TEST_F(ConferenceProcessTest,
   m.set_to_participant_id("su-1");
   m.set_text("Why my house?");
   // The risk assessment allows no shuttle messages: refused, and on record.
-  auto refused =
-      Do(&conference_v1::ConferenceService::Stub::SendShuttleMessage, m, Ann());
+  auto refused = study_.Do(&conference_v1::ConferenceService::Stub::SendShuttleMessage, m,
+                           study_.Facilitator());
   ASSERT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(refused.status().message(), HasSubstr("RISK_ASSESSMENT_DISALLOWS_KIND"));
   auto decisions = p_.ListDecisions(case_id);
@@ -646,18 +391,18 @@ TEST_F(ConferenceProcessTest,
   EXPECT_EQ(decisions->decisions(0).decision().kind(), common_v1::SHUTTLE_MESSAGE);
   EXPECT_EQ(decisions->decisions(0).decision().outcome(), consent_v1::REFUSED);
 
-  Assess(case_id, "shuttle-risk-2",
-         {common_v1::APPROACH_VICTIM, common_v1::SHUTTLE_MESSAGE});
-  Answer(case_id, "v-1", consent_v1::SHUTTLE, "shuttle-v-s");
-  Answer(case_id, "su-1", consent_v1::SHUTTLE, "shuttle-su-s");
+  study_.Assess(case_id, "shuttle-risk-2",
+                {common_v1::APPROACH_VICTIM, common_v1::SHUTTLE_MESSAGE});
+  study_.Answer(case_id, "v-1", consent_v1::SHUTTLE, "shuttle-v-s");
+  study_.Answer(case_id, "su-1", consent_v1::SHUTTLE, "shuttle-su-s");
   m.set_request_id("shuttle-2");
-  auto carried =
-      Do(&conference_v1::ConferenceService::Stub::SendShuttleMessage, m, Ann());
+  auto carried = study_.Do(&conference_v1::ConferenceService::Stub::SendShuttleMessage, m,
+                           study_.Facilitator());
   ASSERT_THAT(carried, IsOk());
   EXPECT_EQ(carried->approval().kind(), common_v1::SHUTTLE_MESSAGE);
   EXPECT_EQ(carried->approval().victim_id(), "v-1");
   EXPECT_FALSE(carried->message_id().empty());
-  auto view = Contact(case_id, Ann());
+  auto view = study_.Contact(case_id, study_.Facilitator());
   ASSERT_THAT(view, IsOk());
   ASSERT_EQ(view->messages_size(), 1);
   EXPECT_EQ(view->messages(0).text().text(), "Why my house?");
@@ -668,18 +413,19 @@ TEST_F(ConferenceProcessTest,
   close.set_request_id("shuttle-close");
   close.set_case_id(case_id);
   close.set_reason(case_v1::WITHDRAWN_BY_VICTIM);
-  ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::CloseCase, close, Manager()),
-              IsOk());
+  ASSERT_THAT(
+      p_.CaseCommand(&case_v1::CaseService::Stub::CloseCase, close, study_.Manager()),
+      IsOk());
   case_v1::EraseParticipantRequest erase;
   erase.set_request_id("shuttle-erase");
   erase.set_case_id(case_id);
   erase.set_participant_id("v-1");
   erase.set_basis(case_v1::ERASURE_REQUEST);
   erase.set_reason("victim-request");
-  ASSERT_THAT(
-      p_.CaseCommand(&case_v1::CaseService::Stub::EraseParticipant, erase, Manager()),
-      IsOk());
-  view = Contact(case_id, Ann());
+  ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::EraseParticipant, erase,
+                             study_.Manager()),
+              IsOk());
+  view = study_.Contact(case_id, study_.Facilitator());
   ASSERT_THAT(view, IsOk());
   EXPECT_TRUE(view->messages(0).text().erased());
   EXPECT_EQ(view->messages(0).approval().decision_id(),
@@ -687,7 +433,7 @@ TEST_F(ConferenceProcessTest,
   // And after a restart (the key stays gone).
   p_.StopConferenceService();
   p_.StartConferenceService();
-  view = Contact(case_id, Ann());
+  view = study_.Contact(case_id, study_.Facilitator());
   ASSERT_THAT(view, IsOk());
   EXPECT_TRUE(view->messages(0).text().erased());
 }
@@ -699,14 +445,15 @@ TEST_F(ConferenceProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
   for (int i = 0; i < kCases; ++i) {
     const std::string prefix = absl::StrCat("kill-", i);
     const std::string case_id = p_.ReadyCase(prefix);
-    const std::string letter_id = ApprovedLetter(case_id);
-    Answer(case_id, "v-1", consent_v1::PARTICIPATE, prefix + "-v");
-    Answer(case_id, "su-1", consent_v1::PARTICIPATE, prefix + "-su");
+    const std::string letter_id = study_.ApprovedLetter(case_id);
+    study_.Answer(case_id, "v-1", consent_v1::PARTICIPATE, prefix + "-v");
+    study_.Answer(case_id, "su-1", consent_v1::PARTICIPATE, prefix + "-su");
     conference_v1::OfferLetterRequest offer;
     offer.set_request_id(prefix + "-offer");
     offer.set_case_id(case_id);
     offer.set_letter_id(letter_id);
-    ASSERT_THAT(Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer, Ann()),
+    ASSERT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::OfferLetter, offer,
+                          study_.Facilitator()),
                 IsOk());
     cases.push_back(case_id);
   }
@@ -722,14 +469,14 @@ TEST_F(ConferenceProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
       pause.set_case_id(cases[i]);
       pause.set_reason("review");
       ASSERT_THAT(
-          p_.CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, Manager()),
+          p_.CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, study_.Manager()),
           IsOk());
       case_v1::ResumeCaseRequest resume;
       resume.set_request_id(absl::StrCat("kill-resume-", round, "-", i));
       resume.set_case_id(cases[i]);
-      ASSERT_THAT(
-          p_.CaseCommand(&case_v1::CaseService::Stub::ResumeCase, resume, Manager()),
-          IsOk());
+      ASSERT_THAT(p_.CaseCommand(&case_v1::CaseService::Stub::ResumeCase, resume,
+                                 study_.Manager()),
+                  IsOk());
     }
   }
   p_.StartConferenceService();
@@ -743,38 +490,22 @@ TEST_F(ConferenceProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
   p_.StartConferenceService();
 
   for (const std::string& case_id : cases) {
-    auto view = Contact(case_id, Ann());  // waits for the whole case log
+    auto view =
+        study_.Contact(case_id, study_.Facilitator());  // waits for the whole case log
     ASSERT_THAT(view, IsOk());
     ASSERT_EQ(view->letters_size(), 1);
     EXPECT_EQ(view->letters(0).delivery_cancelled(), conference_v1::CASE_PAUSED);
   }
-  auto stub = eventlog_v1::EventLog::NewStub(p_.conference_channel());
   std::map<std::string, int> facts;
   int cancellations = 0;
-  int64_t from = 1;
-  for (;;) {
-    eventlog_v1::ReadRequest r;
-    r.set_from_position(from);
-    r.set_max_count(1000);
-    auto page = Call<eventlog_v1::ReadResponse>(
-        Auditor(), [&](grpc::ClientContext* c, eventlog_v1::ReadResponse* o) {
-          return stub->Read(c, r, o);
-        });
-    ASSERT_THAT(page, IsOk());
-    if (page->events().empty()) break;
-    for (const eventlog_v1::RecordedEvent& e : page->events()) {
-      eventlog_v1::StoredRecord record;
-      ASSERT_TRUE(record.ParseFromString(e.record()));
-      if (record.envelope().event_type() == "mend.conference.v1.UpstreamFactRecorded") {
-        conference_v1::UpstreamFactRecorded f;
-        ASSERT_TRUE(f.ParseFromString(record.payload()));
-        ++facts[absl::StrCat(f.source(), "@", f.position())];
-      } else if (record.envelope().event_type() ==
-                 "mend.conference.v1.LetterDeliveryCancelled") {
-        ++cancellations;
-      }
+  for (const LogEvent& e : study_.ReadLog(p_.conference_channel())) {
+    if (e.envelope.event_type() == "mend.conference.v1.UpstreamFactRecorded") {
+      conference_v1::UpstreamFactRecorded f;
+      ASSERT_TRUE(f.ParseFromString(e.payload));
+      ++facts[absl::StrCat(f.source(), "@", f.position())];
+    } else if (e.envelope.event_type() == "mend.conference.v1.LetterDeliveryCancelled") {
+      ++cancellations;
     }
-    from = static_cast<int64_t>(page->events().rbegin()->position()) + 1;
   }
   for (const auto& [fact, n] : facts) EXPECT_EQ(n, 1) << fact;
   // Once per case: the first pause cancels; the later ones find nothing
@@ -787,46 +518,49 @@ TEST_F(ConferenceProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
 
 TEST_F(ConferenceProcessTest, BadInputAndRoles) {
   const std::string case_id = p_.ReadyCase("roles");
-  ASSERT_THAT(Contact(case_id, Ann()), IsOk());  // the case's facts are in
+  ASSERT_THAT(study_.Contact(case_id, study_.Facilitator()),
+              IsOk());  // the case's facts are in
   const uint64_t head = p_.ConferenceHead();
   conference_v1::SubmitLetterDraftRequest draft;
   draft.set_request_id("roles-draft");
   draft.set_case_id(case_id);
   draft.set_text(std::string(20001, 'x'));
-  auto too_long =
-      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Ann());
+  auto too_long = study_.Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft,
+                            draft, study_.Facilitator());
   ASSERT_THAT(too_long, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(too_long.status().message(), HasSubstr("text:"));
   draft.set_text("Sorry.");
-  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, ""),
-              StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(
-      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Auditor()),
-      StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft,
-                 p_.Token(Role::kFacilitator, "facilitator-bo")),
+      study_.Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, ""),
+      StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft,
+                        study_.Auditor()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft,
+                        p_.Token(Role::kFacilitator, "facilitator-bo")),
               StatusIs(absl::StatusCode::kPermissionDenied));
   conference_v1::RecordFeedbackRequest feedback;
   feedback.set_request_id("roles-feedback");
   feedback.set_case_id(case_id);
   feedback.set_participant_id("v-1");
   feedback.set_satisfaction(9);
-  auto bad = Do(&conference_v1::ConferenceService::Stub::RecordFeedback, feedback, Ann());
+  auto bad = study_.Do(&conference_v1::ConferenceService::Stub::RecordFeedback, feedback,
+                       study_.Facilitator());
   ASSERT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(bad.status().message(), HasSubstr("satisfaction:"));
   EXPECT_EQ(p_.ConferenceHead(), head) << "refusals append nothing";
   // A manager may take in a letter; the same request again is the same answer.
-  auto first =
-      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager());
+  auto first = study_.Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft,
+                         draft, study_.Manager());
   ASSERT_THAT(first, IsOk());
-  auto again =
-      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager());
+  auto again = study_.Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft,
+                         draft, study_.Manager());
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(MessageDifferencer::Equals(*first, *again));
   draft.set_text("Other words under the same request id.");
-  EXPECT_THAT(
-      Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft, Manager()),
-      StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(study_.Do(&conference_v1::ConferenceService::Stub::SubmitLetterDraft, draft,
+                        study_.Manager()),
+              StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 }  // namespace

@@ -469,7 +469,7 @@ void ExpectRefusesToStart(const TempDir& dir, std::vector<std::string> args,
 
 TEST_F(RuntimeProcessTest, BadConfigurationStopsTheProcessNamingTheFlag) {
   const std::string data = "--data_dir=" + dir_.Sub("bad");
-  ExpectRefusesToStart(dir_, {data, "--shutdown_grace=soon"}, {}, 1, "shutdown_grace");
+  ExpectRefusesToStart(dir_, {data, "--shutdown_grace=soon"}, {}, 2, "shutdown_grace");
   ExpectRefusesToStart(dir_, {data}, {"MEND_LOG_LEVEL=loud"}, 2, "--log_level");
   ExpectRefusesToStart(dir_, {data}, {"MEND_MAX_MESSAGE_BYTES=many"}, 2,
                        "MEND_MAX_MESSAGE_BYTES");

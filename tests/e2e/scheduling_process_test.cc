@@ -9,7 +9,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -21,10 +20,9 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
-#include "mend/eventlog/v1/record.pb.h"
 #include "mend/scheduling/v1/events.pb.h"
 #include "mend/scheduling/v1/scheduling_service.grpc.pb.h"
+#include "tests/support/case_study.h"
 #include "tests/support/grpc_client.h"
 #include "tests/support/service_processes.h"
 #include "tests/support/test_util.h"
@@ -36,10 +34,11 @@ namespace case_v1 = ::mend::case_::v1;
 namespace common_v1 = ::mend::common::v1;
 namespace consent_v1 = ::mend::consent::v1;
 namespace scheduling_v1 = ::mend::scheduling::v1;
-namespace eventlog_v1 = ::mend::eventlog::v1;
 using ::google::protobuf::util::MessageDifferencer;
 using ::mend::testing::Call;
+using ::mend::testing::CaseStudy;
 using ::mend::testing::IsOk;
+using ::mend::testing::LogEvent;
 using ::mend::testing::ServiceProcesses;
 using ::mend::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -62,12 +61,6 @@ scheduling_v1::LocalTime At(int days, const std::string& time) {
   return t;
 }
 
-// Every event of a log, decoded: (envelope, payload bytes).
-struct LogEvent {
-  eventlog_v1::Envelope envelope;
-  std::string payload;
-};
-
 class SchedulingProcessTest : public ::testing::Test {
  protected:
   SchedulingProcessTest()
@@ -79,35 +72,11 @@ class SchedulingProcessTest : public ::testing::Test {
     p_.StartScheduling();
   }
 
-  std::string Ann() { return p_.Token(Role::kFacilitator, kAnn); }
-  std::string Manager() { return p_.Token(Role::kManager, ServiceProcesses::kManager); }
-  std::string Auditor() { return p_.Token(Role::kAuditor, "auditor-al"); }
-  common_v1::CausalToken& token() { return p_.causal_token(); }
-  // The token without the scheduling position (the consent service does not
-  // follow scheduling).
-  common_v1::CausalToken ConsentToken() {
-    common_v1::CausalToken t = token();
-    t.clear_scheduling_position();
-    return t;
-  }
-
   // ReadyCase, assessed again to allow a face-to-face conference too.
   std::string FaceToFaceCase(const std::string& prefix) {
-    const std::string case_id = p_.ReadyCase(prefix);
-    case_v1::RecordRiskAssessmentRequest risk;
-    risk.set_request_id(prefix + "-risk-f2f");
-    risk.set_case_id(case_id);
-    risk.set_level(case_v1::LOW);
-    risk.add_allowed_kinds(common_v1::APPROACH_VICTIM);
-    risk.add_allowed_kinds(common_v1::LETTER_DELIVERY);
-    risk.add_allowed_kinds(common_v1::VIDEO_MEETING);
-    risk.add_allowed_kinds(common_v1::FACE_TO_FACE_CONFERENCE);
-    risk.set_review_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 90),
-                                          absl::UTCTimeZone()));
-    EXPECT_THAT(
-        p_.CaseCommand(&case_v1::CaseService::Stub::RecordRiskAssessment, risk, Ann()),
-        IsOk());
-    return case_id;
+    return study_.FaceToFaceCase(
+        prefix, {common_v1::APPROACH_VICTIM, common_v1::LETTER_DELIVERY,
+                 common_v1::VIDEO_MEETING, common_v1::FACE_TO_FACE_CONFERENCE});
   }
 
   // A case command by the manager (pause, resume, close, release).
@@ -116,71 +85,7 @@ class SchedulingProcessTest : public ::testing::Test {
                                                                  const Request&,
                                                                  case_v1::CommandResult*),
               Request request) {
-    ASSERT_THAT(p_.CaseCommand(method, request, Manager()), IsOk());
-  }
-
-  // Consent given (or withdrawn) by Ann; the causal token takes its position.
-  uint64_t Give(const std::string& case_id, const std::string& participant,
-                consent_v1::ConsentScope scope, const std::string& request_id) {
-    consent_v1::RecordConsentRequest r;
-    r.set_request_id(request_id);
-    r.set_case_id(case_id);
-    r.set_participant_id(participant);
-    r.set_scope(scope);
-    r.set_answer(consent_v1::GIVEN);
-    r.mutable_informed()->set_leaflet_version("RJ-leaflet-2026-03");
-    r.mutable_informed()->set_channel(consent_v1::PHONE);
-    *r.mutable_causal_token() = ConsentToken();
-    auto out = Call<consent_v1::CommandResult>(
-        Ann(), [&](grpc::ClientContext* c, consent_v1::CommandResult* o) {
-          return p_.consent_stub().RecordConsent(c, r, o);
-        });
-    EXPECT_THAT(out, IsOk());
-    if (!out.ok()) return 0;
-    token().set_consent_position(std::max(token().consent_position(), out->position()));
-    return out->position();
-  }
-  uint64_t Withdraw(const std::string& case_id, const std::string& participant,
-                    consent_v1::ConsentScope scope, const std::string& request_id) {
-    consent_v1::WithdrawConsentRequest r;
-    r.set_request_id(request_id);
-    r.set_case_id(case_id);
-    r.set_participant_id(participant);
-    r.set_scope(scope);
-    r.mutable_informed()->set_channel(consent_v1::PHONE);
-    *r.mutable_causal_token() = ConsentToken();
-    auto out = Call<consent_v1::CommandResult>(
-        Ann(), [&](grpc::ClientContext* c, consent_v1::CommandResult* o) {
-          return p_.consent_stub().WithdrawConsent(c, r, o);
-        });
-    EXPECT_THAT(out, IsOk());
-    if (!out.ok()) return 0;
-    token().set_consent_position(std::max(token().consent_position(), out->position()));
-    return out->position();
-  }
-  void ConsentToFaceToFace(const std::string& case_id) {
-    Give(case_id, "v-1", consent_v1::PARTICIPATE, case_id + "-v-participate");
-    Give(case_id, "su-1", consent_v1::PARTICIPATE, case_id + "-su-participate");
-    Give(case_id, "v-1", consent_v1::FACE_TO_FACE, case_id + "-v-f2f");
-    Give(case_id, "su-1", consent_v1::FACE_TO_FACE, case_id + "-su-f2f");
-  }
-
-  // A scheduling command as `token_text`; the causal token goes with it.
-  template <typename Request>
-  absl::StatusOr<scheduling_v1::CommandResult> Schedule(
-      grpc::Status (scheduling_v1::SchedulingService::Stub::*method)(
-          grpc::ClientContext*, const Request&, scheduling_v1::CommandResult*),
-      Request request, const std::string& token_text) {
-    *request.mutable_causal_token() = token();
-    auto out = Call<scheduling_v1::CommandResult>(
-        token_text, [&](grpc::ClientContext* c, scheduling_v1::CommandResult* o) {
-          return (p_.scheduling_stub().*method)(c, request, o);
-        });
-    if (out.ok()) {
-      token().set_scheduling_position(
-          std::max(token().scheduling_position(), out->last_position()));
-    }
-    return out;
+    ASSERT_THAT(p_.CaseCommand(method, request, study_.Manager()), IsOk());
   }
 
   scheduling_v1::PlanProgrammeRequest Plan(const std::string& case_id,
@@ -228,9 +133,9 @@ class SchedulingProcessTest : public ::testing::Test {
       const std::string& case_id) {
     scheduling_v1::GetCaseScheduleRequest r;
     r.set_case_id(case_id);
-    *r.mutable_causal_token() = token();
+    *r.mutable_causal_token() = study_.token();
     return Call<scheduling_v1::GetCaseScheduleResponse>(
-        Manager(),
+        study_.Manager(),
         [&](grpc::ClientContext* c, scheduling_v1::GetCaseScheduleResponse* o) {
           return p_.scheduling_stub().GetCaseSchedule(c, r, o);
         });
@@ -256,44 +161,8 @@ class SchedulingProcessTest : public ::testing::Test {
     return nullptr;
   }
 
-  // Every event of a service's log, by EventLog.Read.
-  std::vector<LogEvent> ReadLog(const std::shared_ptr<grpc::Channel>& channel) {
-    auto stub = eventlog_v1::EventLog::NewStub(channel);
-    std::vector<LogEvent> out;
-    int64_t from = 1;
-    for (;;) {
-      eventlog_v1::ReadRequest r;
-      r.set_from_position(from);
-      r.set_max_count(1000);
-      auto page = Call<eventlog_v1::ReadResponse>(
-          Auditor(), [&](grpc::ClientContext* c, eventlog_v1::ReadResponse* o) {
-            return stub->Read(c, r, o);
-          });
-      EXPECT_THAT(page, IsOk());
-      if (!page.ok() || page->events().empty()) return out;
-      for (const eventlog_v1::RecordedEvent& e : page->events()) {
-        eventlog_v1::StoredRecord record;
-        EXPECT_TRUE(record.ParseFromString(e.record()));
-        out.push_back({record.envelope(), record.payload()});
-      }
-      from = static_cast<int64_t>(page->events().rbegin()->position()) + 1;
-    }
-  }
-  // The scheduling log's events of one type in one case's stream.
-  template <typename Message>
-  std::vector<Message> SchedulingEvents(const std::string& case_id) {
-    std::vector<Message> out;
-    for (const LogEvent& e : ReadLog(p_.scheduling_channel())) {
-      if (e.envelope.stream_id() != "schedule-" + case_id) continue;
-      if (e.envelope.event_type() != Message::descriptor()->full_name()) continue;
-      Message m;
-      EXPECT_TRUE(m.ParseFromString(e.payload));
-      out.push_back(std::move(m));
-    }
-    return out;
-  }
-
   ServiceProcesses p_;
+  CaseStudy study_{p_};
 };
 
 TEST_F(SchedulingProcessTest, MeetingWithTheVictimIsBookedOnlyOnAnApproval) {
@@ -303,8 +172,9 @@ TEST_F(SchedulingProcessTest, MeetingWithTheVictimIsBookedOnlyOnAnApproval) {
 
   // No consent yet: the gate refuses, the refusal is in the consent log and
   // nothing is booked.
-  auto refused = Schedule(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
-                          Meeting(case_id, "meet-1", "v-1", 10), Ann());
+  auto refused =
+      study_.Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
+                  Meeting(case_id, "meet-1", "v-1", 10), study_.Facilitator());
   ASSERT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(refused.status().message(), HasSubstr("CONSENT_NOT_RECORDED"));
   EXPECT_THAT(refused.status().message(), HasSubstr("nothing was booked"));
@@ -321,10 +191,11 @@ TEST_F(SchedulingProcessTest, MeetingWithTheVictimIsBookedOnlyOnAnApproval) {
 
   // With the victim's and the service user's consent to take part: booked,
   // and the booking names the approval and its consent-log position.
-  Give(case_id, "v-1", consent_v1::PARTICIPATE, "meet-v-participate");
-  Give(case_id, "su-1", consent_v1::PARTICIPATE, "meet-su-participate");
-  auto booked = Schedule(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
-                         Meeting(case_id, "meet-2", "v-1", 10), Ann());
+  study_.Answer(case_id, "v-1", consent_v1::PARTICIPATE, "meet-v-participate");
+  study_.Answer(case_id, "su-1", consent_v1::PARTICIPATE, "meet-su-participate");
+  auto booked =
+      study_.Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
+                  Meeting(case_id, "meet-2", "v-1", 10), study_.Facilitator());
   ASSERT_THAT(booked, IsOk());
   ASSERT_EQ(booked->booking_ids_size(), 1);
   const scheduling_v1::Approval& approval = booked->approval();
@@ -338,23 +209,24 @@ TEST_F(SchedulingProcessTest, MeetingWithTheVictimIsBookedOnlyOnAnApproval) {
   EXPECT_EQ(decisions->decisions(1).position(), approval.consent_position());
 
   // The event records the decision and the upstream positions handled.
-  auto events = SchedulingEvents<scheduling_v1::PreparationMeetingBooked>(case_id);
+  auto events = study_.SchedulingEvents<scheduling_v1::PreparationMeetingBooked>(case_id);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].approval().decision_id(), approval.decision_id());
   EXPECT_EQ(events[0].approval().consent_position(), approval.consent_position());
-  EXPECT_GE(events[0].handled().case_position(), token().case_position());
+  EXPECT_GE(events[0].handled().case_position(), study_.token().case_position());
   EXPECT_GT(events[0].handled().consent_position(), 0u);
 
   // A retry is the same answer, with no new decision and no new booking.
-  auto retried = Schedule(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
-                          Meeting(case_id, "meet-2", "v-1", 10), Ann());
+  auto retried =
+      study_.Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
+                  Meeting(case_id, "meet-2", "v-1", 10), study_.Facilitator());
   ASSERT_THAT(retried, IsOk());
   EXPECT_TRUE(MessageDifferencer::Equals(*retried, *booked));
   EXPECT_EQ(p_.ListDecisions(case_id)->decisions_size(), 2);
 
   // The service user's meeting needs no decision.
-  auto su = Schedule(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
-                     Meeting(case_id, "meet-3", "su-1", 12), Ann());
+  auto su = study_.Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
+                        Meeting(case_id, "meet-3", "su-1", 12), study_.Facilitator());
   ASSERT_THAT(su, IsOk());
   EXPECT_FALSE(su->has_approval());
   EXPECT_EQ(p_.ListDecisions(case_id)->decisions_size(), 2);
@@ -363,14 +235,14 @@ TEST_F(SchedulingProcessTest, MeetingWithTheVictimIsBookedOnlyOnAnApproval) {
 TEST_F(SchedulingProcessTest,
        ConferenceRestsOnAFaceToFaceApprovalAndAWithdrawalCancelsIt) {
   const std::string case_id = FaceToFaceCase("conf");
-  auto refused = Schedule(&scheduling_v1::SchedulingService::Stub::BookConference,
-                          Conference(case_id, "conf-1", 20), Ann());
+  auto refused = study_.Book(&scheduling_v1::SchedulingService::Stub::BookConference,
+                             Conference(case_id, "conf-1", 20), study_.Facilitator());
   ASSERT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(refused.status().message(), HasSubstr("FACE_TO_FACE_CONFERENCE"));
 
-  ConsentToFaceToFace(case_id);
-  auto booked = Schedule(&scheduling_v1::SchedulingService::Stub::BookConference,
-                         Conference(case_id, "conf-2", 20), Ann());
+  study_.ConsentToFaceToFace(case_id, "conf");
+  auto booked = study_.Book(&scheduling_v1::SchedulingService::Stub::BookConference,
+                            Conference(case_id, "conf-2", 20), study_.Facilitator());
   ASSERT_THAT(booked, IsOk());
   EXPECT_EQ(booked->approval().kind(), common_v1::FACE_TO_FACE_CONFERENCE);
   const std::string booking_id = booked->booking_ids(0);
@@ -390,19 +262,19 @@ TEST_F(SchedulingProcessTest,
 
   // A withdrawal of something else cancels nothing; the victim's withdrawal
   // of face-to-face contact cancels the conference at once, naming it.
-  Withdraw(case_id, "su-1", consent_v1::SHARE_INFORMATION, "conf-w-share");
+  study_.Withdraw(case_id, "su-1", consent_v1::SHARE_INFORMATION, "conf-w-share");
   schedule = CaseSchedule(case_id);
   ASSERT_THAT(schedule, IsOk());
   EXPECT_EQ(Find(*schedule, booking_id)->status(), scheduling_v1::SCHEDULED);
 
   const uint64_t withdrawal =
-      Withdraw(case_id, "v-1", consent_v1::FACE_TO_FACE, "conf-w");
+      study_.Withdraw(case_id, "v-1", consent_v1::FACE_TO_FACE, "conf-w");
   schedule = CaseSchedule(case_id);  // waits for the withdrawal (causal token)
   ASSERT_THAT(schedule, IsOk());
   EXPECT_EQ(Find(*schedule, booking_id)->status(), scheduling_v1::CANCELLED);
   EXPECT_EQ(Find(*schedule, booking_id)->cancellation_cause(),
             scheduling_v1::CONSENT_WITHDRAWN);
-  auto cancelled = SchedulingEvents<scheduling_v1::BookingCancelled>(case_id);
+  auto cancelled = study_.SchedulingEvents<scheduling_v1::BookingCancelled>(case_id);
   ASSERT_EQ(cancelled.size(), 1u);
   EXPECT_EQ(cancelled[0].booking_id(), booking_id);
   EXPECT_EQ(cancelled[0].source(), consent_v1::CONSENT_LOG);
@@ -411,22 +283,23 @@ TEST_F(SchedulingProcessTest,
   EXPECT_EQ(cancelled[0].cancelled_by(), "scheduling");
 
   // No new conference on the withdrawn consent.
-  auto again = Schedule(&scheduling_v1::SchedulingService::Stub::BookConference,
-                        Conference(case_id, "conf-3", 21), Ann());
+  auto again = study_.Book(&scheduling_v1::SchedulingService::Stub::BookConference,
+                           Conference(case_id, "conf-3", 21), study_.Facilitator());
   ASSERT_THAT(again, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(again.status().message(), HasSubstr("CONSENT_WITHDRAWN"));
 }
 
 TEST_F(SchedulingProcessTest, PauseHoldsResumeDecidesAgainAndClosureCancels) {
   const std::string case_id = p_.ReadyCase("pause");
-  Give(case_id, "v-1", consent_v1::PARTICIPATE, "pause-v");
-  Give(case_id, "su-1", consent_v1::PARTICIPATE, "pause-su");
-  auto programme = Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                            Plan(case_id, "pause-plan", 7), Ann());
+  study_.Answer(case_id, "v-1", consent_v1::PARTICIPATE, "pause-v");
+  study_.Answer(case_id, "su-1", consent_v1::PARTICIPATE, "pause-su");
+  auto programme = study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                               Plan(case_id, "pause-plan", 7), study_.Facilitator());
   ASSERT_THAT(programme, IsOk());
   ASSERT_EQ(programme->booking_ids_size(), 12);
-  auto meeting = Schedule(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
-                          Meeting(case_id, "pause-meet", "v-1", 9), Ann());
+  auto meeting =
+      study_.Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
+                  Meeting(case_id, "pause-meet", "v-1", 9), study_.Facilitator());
   ASSERT_THAT(meeting, IsOk());
   const std::string meeting_id = meeting->booking_ids(0);
   const std::string first_decision = meeting->approval().decision_id();
@@ -444,8 +317,8 @@ TEST_F(SchedulingProcessTest, PauseHoldsResumeDecidesAgainAndClosureCancels) {
   }
   // Nothing new is booked while paused.
   auto while_paused =
-      Schedule(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
-               Meeting(case_id, "pause-meet-2", "su-1", 11), Ann());
+      study_.Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
+                  Meeting(case_id, "pause-meet-2", "su-1", 11), study_.Facilitator());
   EXPECT_THAT(while_paused, StatusIs(absl::StatusCode::kFailedPrecondition));
 
   case_v1::ResumeCaseRequest resume;
@@ -476,10 +349,10 @@ TEST_F(SchedulingProcessTest, PauseHoldsResumeDecidesAgainAndClosureCancels) {
       EXPECT_EQ(b.status(), scheduling_v1::SCHEDULED) << b.booking_id();
     }
   }
-  auto refused = SchedulingEvents<scheduling_v1::BookingCancelled>(case_id);
+  auto refused = study_.SchedulingEvents<scheduling_v1::BookingCancelled>(case_id);
   ASSERT_EQ(refused.size(), 1u);
   EXPECT_EQ(refused[0].decision_id(), again.decision_id());
-  EXPECT_EQ(SchedulingEvents<scheduling_v1::BookingReleased>(case_id).size(), 12u);
+  EXPECT_EQ(study_.SchedulingEvents<scheduling_v1::BookingReleased>(case_id).size(), 12u);
 
   case_v1::CloseCaseRequest close;
   close.set_request_id("pause-close");
@@ -495,15 +368,15 @@ TEST_F(SchedulingProcessTest, PauseHoldsResumeDecidesAgainAndClosureCancels) {
       EXPECT_EQ(b.cancellation_cause(), scheduling_v1::CASE_CLOSED) << b.booking_id();
     }
   }
-  auto calendar = Calendar(kAnn, Ann());
+  auto calendar = Calendar(kAnn, study_.Facilitator());
   ASSERT_THAT(calendar, IsOk());
   EXPECT_EQ(calendar->bookings_size(), 0) << "cancelled bookings leave the calendar";
 }
 
 TEST_F(SchedulingProcessTest, ReleasedFacilitatorsBookingsAreCancelled) {
   const std::string case_id = p_.ReadyCase("release");
-  auto programme = Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                            Plan(case_id, "release-plan", 7), Ann());
+  auto programme = study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                               Plan(case_id, "release-plan", 7), study_.Facilitator());
   ASSERT_THAT(programme, IsOk());
   case_v1::ReleaseFacilitatorRequest release;
   release.set_request_id("release-ann");
@@ -521,13 +394,13 @@ TEST_F(SchedulingProcessTest, ReleasedFacilitatorsBookingsAreCancelled) {
 TEST_F(SchedulingProcessTest, AFacilitatorIsNeverDoubleBookedAcrossCases) {
   const std::string one = p_.ReadyCase("one");
   const std::string two = p_.ReadyCase("two");
-  ASSERT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                       Plan(one, "one-plan", 7), Ann()),
+  ASSERT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                          Plan(one, "one-plan", 7), study_.Facilitator()),
               IsOk());
   ASSERT_THAT(CaseSchedule(two), IsOk());  // the case's facts are in
   const uint64_t head = p_.SchedulingHead();
-  auto clash = Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                        Plan(two, "two-plan", 7), Ann());
+  auto clash = study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                           Plan(two, "two-plan", 7), study_.Facilitator());
   ASSERT_THAT(clash, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(clash.status().message(), HasSubstr("12 clashes"));
   EXPECT_THAT(clash.status().message(), HasSubstr("session 1"));
@@ -542,19 +415,19 @@ TEST_F(SchedulingProcessTest, AFacilitatorIsNeverDoubleBookedAcrossCases) {
   ASSERT_THAT(CaseSchedule(four), IsOk());
   absl::StatusOr<scheduling_v1::CommandResult> a, b;
   std::thread ta([&] {
-    a = Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                 Plan(three, "three-plan", 100), Ann());
+    a = study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                    Plan(three, "three-plan", 100), study_.Facilitator());
   });
   std::thread tb([&] {
-    b = Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                 Plan(four, "four-plan", 100), Ann());
+    b = study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                    Plan(four, "four-plan", 100), study_.Facilitator());
   });
   ta.join();
   tb.join();
   EXPECT_NE(a.ok(), b.ok()) << a.status() << " / " << b.status();
   const absl::Status& lost = a.ok() ? b.status() : a.status();
   EXPECT_EQ(lost.code(), absl::StatusCode::kFailedPrecondition) << lost;
-  auto calendar = Calendar(kAnn, Ann());
+  auto calendar = Calendar(kAnn, study_.Facilitator());
   ASSERT_THAT(calendar, IsOk());
   EXPECT_EQ(calendar->bookings_size(), 24);
 }
@@ -562,11 +435,11 @@ TEST_F(SchedulingProcessTest, AFacilitatorIsNeverDoubleBookedAcrossCases) {
 TEST_F(SchedulingProcessTest, CalendarPagesThroughEveryBookingOnce) {
   const std::string one = p_.ReadyCase("page-1");
   const std::string two = p_.ReadyCase("page-2");
-  ASSERT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                       Plan(one, "page-1-plan", 7), Ann()),
+  ASSERT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                          Plan(one, "page-1-plan", 7), study_.Facilitator()),
               IsOk());
-  ASSERT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                       Plan(two, "page-2-plan", 200), Ann()),
+  ASSERT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                          Plan(two, "page-2-plan", 200), study_.Facilitator()),
               IsOk());
   scheduling_v1::GetFacilitatorCalendarRequest r;
   r.set_facilitator_id(kAnn);
@@ -578,7 +451,7 @@ TEST_F(SchedulingProcessTest, CalendarPagesThroughEveryBookingOnce) {
   int pages = 0;
   do {
     auto page = Call<scheduling_v1::GetFacilitatorCalendarResponse>(
-        Ann(),
+        study_.Facilitator(),
         [&](grpc::ClientContext* c, scheduling_v1::GetFacilitatorCalendarResponse* o) {
           return p_.scheduling_stub().GetFacilitatorCalendar(c, r, o);
         });
@@ -598,7 +471,7 @@ TEST_F(SchedulingProcessTest, CalendarPagesThroughEveryBookingOnce) {
   r.set_page_token("not-a-token");
   EXPECT_THAT(
       Call<scheduling_v1::GetFacilitatorCalendarResponse>(
-          Ann(),
+          study_.Facilitator(),
           [&](grpc::ClientContext* c, scheduling_v1::GetFacilitatorCalendarResponse* o) {
             return p_.scheduling_stub().GetFacilitatorCalendar(c, r, o);
           }),
@@ -607,12 +480,13 @@ TEST_F(SchedulingProcessTest, CalendarPagesThroughEveryBookingOnce) {
 
 TEST_F(SchedulingProcessTest, RestartReplaysTheSameCalendars) {
   const std::string case_id = FaceToFaceCase("replay");
-  ConsentToFaceToFace(case_id);
-  ASSERT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
-                       Plan(case_id, "replay-plan", 7), Ann()),
+  study_.ConsentToFaceToFace(case_id, "replay");
+  ASSERT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme,
+                          Plan(case_id, "replay-plan", 7), study_.Facilitator()),
               IsOk());
-  auto conference = Schedule(&scheduling_v1::SchedulingService::Stub::BookConference,
-                             Conference(case_id, "replay-conf", 120), Ann());
+  auto conference =
+      study_.Book(&scheduling_v1::SchedulingService::Stub::BookConference,
+                  Conference(case_id, "replay-conf", 120), study_.Facilitator());
   ASSERT_THAT(conference, IsOk());
   scheduling_v1::CancelSessionRequest cancel;
   cancel.set_request_id("replay-cancel");
@@ -620,19 +494,19 @@ TEST_F(SchedulingProcessTest, RestartReplaysTheSameCalendars) {
   cancel.set_booking_id(CaseSchedule(case_id)->bookings(2).booking_id());
   cancel.set_cause(scheduling_v1::VENUE_UNAVAILABLE);
   cancel.set_reason("flooded");
-  ASSERT_THAT(
-      Schedule(&scheduling_v1::SchedulingService::Stub::CancelSession, cancel, Ann()),
-      IsOk());
+  ASSERT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::CancelSession, cancel,
+                          study_.Facilitator()),
+              IsOk());
 
   auto schedule = CaseSchedule(case_id);
-  auto calendar = Calendar(kAnn, Manager());
+  auto calendar = Calendar(kAnn, study_.Manager());
   ASSERT_THAT(schedule, IsOk());
   ASSERT_THAT(calendar, IsOk());
   EXPECT_EQ(calendar->bookings_size(), 12);  // 11 sessions and the conference
   p_.StopScheduling();
   p_.StartScheduling();
   auto replayed = CaseSchedule(case_id);
-  auto replayed_calendar = Calendar(kAnn, Manager());
+  auto replayed_calendar = Calendar(kAnn, study_.Manager());
   ASSERT_THAT(replayed, IsOk());
   ASSERT_THAT(replayed_calendar, IsOk());
   // The followers' positions are the same after a restart too.
@@ -652,15 +526,16 @@ TEST_F(SchedulingProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
     const std::string prefix = absl::StrCat("kill-", i);
     const std::string case_id = p_.ReadyCase(prefix);
     auto plan = Plan(case_id, prefix + "-plan", 7 + i * 90);
-    ASSERT_THAT(
-        Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan, Ann()),
-        IsOk());
+    ASSERT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan,
+                            study_.Facilitator()),
+                IsOk());
     if (i == kGated) {
-      Give(case_id, "v-1", consent_v1::PARTICIPATE, prefix + "-v");
-      Give(case_id, "su-1", consent_v1::PARTICIPATE, prefix + "-su");
+      study_.Answer(case_id, "v-1", consent_v1::PARTICIPATE, prefix + "-v");
+      study_.Answer(case_id, "su-1", consent_v1::PARTICIPATE, prefix + "-su");
       ASSERT_THAT(
-          Schedule(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
-                   Meeting(case_id, prefix + "-meet", "v-1", 7 + i * 90 + 2), Ann()),
+          study_.Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
+                      Meeting(case_id, prefix + "-meet", "v-1", 7 + i * 90 + 2),
+                      study_.Facilitator()),
           IsOk());
     }
     cases.push_back(case_id);
@@ -679,13 +554,13 @@ TEST_F(SchedulingProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
     pause.set_case_id(cases[i]);
     pause.set_reason("review");
     auto paused =
-        p_.CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, Manager());
+        p_.CaseCommand(&case_v1::CaseService::Stub::PauseCase, pause, study_.Manager());
     ASSERT_THAT(paused, IsOk());
     case_v1::ResumeCaseRequest resume;
     resume.set_request_id(absl::StrCat("kill-resume-", i));
     resume.set_case_id(cases[i]);
     auto resumed =
-        p_.CaseCommand(&case_v1::CaseService::Stub::ResumeCase, resume, Manager());
+        p_.CaseCommand(&case_v1::CaseService::Stub::ResumeCase, resume, study_.Manager());
     ASSERT_THAT(resumed, IsOk());
     if (i == kGated) {
       gated_pause = paused->position();
@@ -699,7 +574,7 @@ TEST_F(SchedulingProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
   }
   p_.StartScheduling();
   auto has_fact = [&](uint64_t case_position) {
-    for (const LogEvent& e : ReadLog(p_.scheduling_channel())) {
+    for (const LogEvent& e : study_.ReadLog(p_.scheduling_channel())) {
       if (e.envelope.event_id() == absl::StrCat("case@", case_position, "/0"))
         return true;
     }
@@ -735,7 +610,7 @@ TEST_F(SchedulingProcessTest, SigkillDuringCascadesLosesAndRepeatsNothing) {
   std::map<std::string, int> facts;
   std::map<std::string, int> cancellations;
   int holds = 0, releases = 0;
-  for (const LogEvent& e : ReadLog(p_.scheduling_channel())) {
+  for (const LogEvent& e : study_.ReadLog(p_.scheduling_channel())) {
     if (e.envelope.event_type() == "mend.scheduling.v1.UpstreamFactRecorded") {
       scheduling_v1::UpstreamFactRecorded f;
       ASSERT_TRUE(f.ParseFromString(e.payload));
@@ -806,19 +681,21 @@ TEST_F(SchedulingProcessTest, BadInputIsInvalidArgumentNamingTheField) {
   for (const Row& row : rows) {
     auto r = Plan(case_id, absl::StrCat("bad-", &row - rows.data()), 7);
     row.change(r);
-    auto out = Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme, r, Ann());
+    auto out = study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme, r,
+                           study_.Facilitator());
     ASSERT_THAT(out, StatusIs(absl::StatusCode::kInvalidArgument)) << row.name;
     EXPECT_THAT(out.status().message(), HasSubstr(row.field + ":")) << row.name;
   }
   auto meeting = Meeting(case_id, "bad-meeting", "su-1", 10);
   meeting.set_duration_minutes(24 * 60);
-  EXPECT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
-                       meeting, Ann()),
+  EXPECT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::BookPreparationMeeting,
+                          meeting, study_.Facilitator()),
               StatusIs(absl::StatusCode::kInvalidArgument));
   auto conference = Conference(case_id, "bad-conference", 20);
   conference.set_duration_minutes(5);
-  auto short_conference = Schedule(
-      &scheduling_v1::SchedulingService::Stub::BookConference, conference, Ann());
+  auto short_conference =
+      study_.Book(&scheduling_v1::SchedulingService::Stub::BookConference, conference,
+                  study_.Facilitator());
   ASSERT_THAT(short_conference, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(short_conference.status().message(), HasSubstr("duration_minutes:"));
   scheduling_v1::GetFacilitatorCalendarRequest backwards;
@@ -826,7 +703,7 @@ TEST_F(SchedulingProcessTest, BadInputIsInvalidArgumentNamingTheField) {
   backwards.set_from_unix_micros(2000);
   backwards.set_to_unix_micros(1000);
   auto calendar = Call<scheduling_v1::GetFacilitatorCalendarResponse>(
-      Ann(),
+      study_.Facilitator(),
       [&](grpc::ClientContext* c, scheduling_v1::GetFacilitatorCalendarResponse* o) {
         return p_.scheduling_stub().GetFacilitatorCalendar(c, backwards, o);
       });
@@ -840,26 +717,27 @@ TEST_F(SchedulingProcessTest, RolesAsTheRuntimeDefinesThem) {
   ASSERT_THAT(CaseSchedule(case_id), IsOk());  // the case's facts are in
   const uint64_t head = p_.SchedulingHead();
   auto plan = Plan(case_id, "roles-plan", 7);
-  EXPECT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan, ""),
-              StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(
-      Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan, Auditor()),
-      StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_THAT(Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan,
-                       p_.Token(Role::kFacilitator, "facilitator-bo")),
+      study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan, ""),
+      StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan,
+                          study_.Auditor()),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan,
+                          p_.Token(Role::kFacilitator, "facilitator-bo")),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(p_.SchedulingHead(), head);
   // A manager plans for the allocated facilitator; a facilitator reads only
   // their own calendar; an auditor reads any.
-  ASSERT_THAT(
-      Schedule(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan, Manager()),
-      IsOk());
+  ASSERT_THAT(study_.Book(&scheduling_v1::SchedulingService::Stub::PlanProgramme, plan,
+                          study_.Manager()),
+              IsOk());
   EXPECT_THAT(Calendar(kAnn, p_.Token(Role::kFacilitator, "facilitator-bo")),
               StatusIs(absl::StatusCode::kPermissionDenied));
-  auto own = Calendar(kAnn, Ann());
+  auto own = Calendar(kAnn, study_.Facilitator());
   ASSERT_THAT(own, IsOk());
   EXPECT_EQ(own->bookings_size(), 12);
-  EXPECT_THAT(Calendar(kAnn, Auditor()), IsOk());
+  EXPECT_THAT(Calendar(kAnn, study_.Auditor()), IsOk());
   scheduling_v1::GetCaseScheduleRequest read;
   read.set_case_id(case_id);
   EXPECT_THAT(Call<scheduling_v1::GetCaseScheduleResponse>(

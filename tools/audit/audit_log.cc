@@ -67,7 +67,7 @@ class DirectoryLog final : public AuditLog {
   ~DirectoryLog() override { store_.reset(); }  // before the scratch directory goes
 
   bool is_directory() const override { return true; }
-  absl::StatusOr<uint64_t> HeadPosition() override { return store_->GetHead().position; }
+  absl::StatusOr<eventlog::Head> GetHead() override { return store_->GetHead(); }
 
   absl::Status Scan(uint64_t from, uint64_t to,
                     absl::FunctionRef<bool(uint64_t, std::string_view)> fn) override {
@@ -129,12 +129,12 @@ class AddressLog final : public AuditLog {
 
   bool is_directory() const override { return false; }
 
-  absl::StatusOr<uint64_t> HeadPosition() override {
+  absl::StatusOr<eventlog::Head> GetHead() override {
     v1::GetHeadResponse response;
     MEND_RETURN_IF_ERROR(Call("GetHead", [&](grpc::ClientContext* c) {
       return stub_->GetHead(c, v1::GetHeadRequest(), &response);
     }));
-    return response.position();
+    return eventlog::Head{response.position(), response.hash()};
   }
 
   absl::Status Scan(uint64_t from, uint64_t to,

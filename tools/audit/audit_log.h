@@ -62,9 +62,15 @@ class AuditLog {
   const std::string& spec() const { return spec_; }
   virtual bool is_directory() const = 0;
 
-  // The last position (0 for an empty log): as of opening, for a directory;
-  // as of the call, for an address.
-  virtual absl::StatusOr<uint64_t> HeadPosition() = 0;
+  // The last position (0 for an empty log) and the hash of its record as
+  // the store keeps it: as of opening, for a directory; as of the call, for
+  // an address.
+  virtual absl::StatusOr<eventlog::Head> GetHead() = 0;
+  absl::StatusOr<uint64_t> HeadPosition() {
+    absl::StatusOr<eventlog::Head> head = GetHead();
+    if (!head.ok()) return head.status();
+    return head->position;
+  }
 
   // Calls fn(position, bytes) for each record with from <= position <= to
   // (to 0: up to the head as of the call), in position order, until fn

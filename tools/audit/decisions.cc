@@ -95,7 +95,8 @@ absl::StatusOr<LogRecords> LoadLog(const std::string& spec, Service expected,
   LogRecords out;
   out.service = expected;
   out.spec = spec;
-  MEND_ASSIGN_OR_RETURN(const uint64_t head, log.HeadPosition());
+  MEND_ASSIGN_OR_RETURN(const eventlog::Head log_head, log.GetHead());
+  const uint64_t head = log_head.position;
   MEND_ASSIGN_OR_RETURN(std::optional<eventlog::v1::SignedTreeHead> newest,
                         log.NewestSignedHead());
   LogVerifier::Options options;
@@ -139,7 +140,7 @@ absl::StatusOr<LogRecords> LoadLog(const std::string& spec, Service expected,
   } else if (!scan.ok()) {
     return scan;
   }
-  verifier.Finish(head);
+  verifier.Finish(log_head);
   if (!out.verification.has_value() && verifier.finding().has_value()) {
     out.verification = verifier.finding();
   }

@@ -47,9 +47,10 @@ void PrintCase(const CaseAudit& audit) {
   std::printf("case %s\n", audit.case_id.c_str());
   for (const TimelineEntry& e : audit.timeline) {
     if (e.kind == TimelineEntry::Kind::kFact) continue;  // decisions and contacts
-    std::string line = absl::StrCat(
-        "  ", Time(e.recorded_unix_micros), "  ", std::string(Mark(e.kind)), "  ",
-        std::string(ServiceName(e.log)), " #", e.position, "  ", e.summary);
+    std::string line =
+        absl::StrCat("  ", Time(e.recorded_unix_micros), "  ", std::string(Mark(e.kind)),
+                     "  ", std::string(ServiceName(e.log)), " #", e.position, "  ",
+                     e.event_type, ": ", e.summary);
     if (e.kind == TimelineEntry::Kind::kContact) {
       absl::StrAppend(&line, "  ← decision ", e.decision_id, " (consent #",
                       e.decision_position, ")");

@@ -92,11 +92,15 @@ bool LogVerifier::Add(uint64_t position, std::string_view bytes) {
   return true;
 }
 
-void LogVerifier::Finish(uint64_t head) {
+void LogVerifier::Finish(const eventlog::Head& head) {
   if (finding_.has_value()) return;
-  if (records_ != head) {
-    Fail(records_ + 1,
-         absl::StrCat("the log's head is ", head, " but its records end at ", records_));
+  if (records_ != head.position) {
+    Fail(records_ + 1, absl::StrCat("the log's head is ", head.position,
+                                    " but its records end at ", records_));
+  } else if (!head.hash.empty() && head.hash != last_hash_) {
+    Fail(records_, absl::StrCat("the last record hashes to ", Short(last_hash_),
+                                "…, but the log's head records ", Short(head.hash),
+                                "…: the last record was changed"));
   }
 }
 

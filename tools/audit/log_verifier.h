@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/eventlog/event_types.h"
 #include "common/merkle/merkle.h"
 #include "tools/audit/audit_cli.h"
 #include "tools/audit/event_json.h"
@@ -51,8 +52,13 @@ class LogVerifier {
   bool Add(uint64_t position, std::string_view bytes);
 
   // After the last record: the scan must have ended at `head` (the head the
-  // source reported); a finding if it did not.
-  void Finish(uint64_t head);
+  // source reported), and the last record must hash to the head's hash
+  // (what shows a change to the last record, which no successor covers);
+  // a finding if not. An empty `head.hash` skips the hash (a caller that
+  // has none).
+  void Finish(const eventlog::Head& head);
+  // The same without the head's hash.
+  void Finish(uint64_t head) { Finish(eventlog::Head{head, ""}); }
 
   const std::optional<Finding>& finding() const { return finding_; }
   // Records checked and found good.

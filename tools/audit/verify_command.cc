@@ -69,8 +69,8 @@ int RunVerify(const Args& args) {
   if (!service.ok()) return IoError(service.status());
   const std::string name =
       *service == Service::kUnknown ? log.spec() : std::string(ServiceName(*service));
-  absl::StatusOr<uint64_t> head = log.HeadPosition();
-  if (!head.ok()) return IoError(head.status());
+  absl::StatusOr<eventlog::Head> log_head = log.GetHead();
+  if (!log_head.ok()) return IoError(log_head.status());
   absl::StatusOr<std::optional<v1::SignedTreeHead>> newest = log.NewestSignedHead();
   if (!newest.ok()) return IoError(newest.status());
 
@@ -111,9 +111,9 @@ int RunVerify(const Args& args) {
   if (newest_head.has_value()) options.root_sizes.push_back(newest_head->tree_size());
   LogVerifier verifier(name, options);
   {
-    Progress progress(absl::StrCat("verify ", name), *head);
+    Progress progress(absl::StrCat("verify ", name), log_head->position);
     absl::Status scan =
-        log.Scan(1, *head, [&](uint64_t position, std::string_view bytes) {
+        log.Scan(1, log_head->position, [&](uint64_t position, std::string_view bytes) {
           progress.Update(position);
           return verifier.Add(position, bytes);
         });
@@ -123,7 +123,7 @@ int RunVerify(const Args& args) {
       return IoError(scan);
     }
   }
-  verifier.Finish(*head);
+  verifier.Finish(*log_head);
   if (verifier.finding().has_value())
     findings.insert(findings.begin(), *verifier.finding());
 
