@@ -32,9 +32,9 @@
 #include "absl/time/clock.h"
 #include "common/base/command_context.h"
 #include "common/eventlog/event_store.h"
-#include "rocksdb/db.h"
 #include "services/case/case_decide.h"
 #include "services/case/case_state.h"
+#include "tests/bench/raw_scan.h"
 #include "tests/support/test_util.h"
 #include "tools/audit/audit_log.h"
 #include "tools/audit/log_verifier.h"
@@ -165,42 +165,6 @@ class Populator {
   uint64_t position_ = 0;
 };
 
-double RawScan(const std::string& path, int64_t expected) {
-  std::vector<std::string> names;
-  rocksdb::DB::ListColumnFamilies({}, path, &names).PermitUncheckedError();
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  if (!rocksdb::DB::OpenForReadOnly({}, path, cfs, &handles, &db).ok()) std::exit(1);
-  rocksdb::ColumnFamilyHandle* events = nullptr;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == eventlog::kEventsColumnFamily) events = handles[i];
-  }
-  rocksdb::ReadOptions ro;
-  ro.readahead_size = 2 << 20;
-  ro.fill_cache = false;
-  int64_t count = 0;
-  uint64_t bytes = 0;
-  const auto start = Clock::now();
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, events));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      bytes += it->key().size() + it->value().size();
-      ++count;
-    }
-  }
-  const double elapsed = Seconds(start);
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
-  if (count != expected || bytes == 0) {
-    std::fprintf(stderr, "raw scan saw %lld of %lld events\n",
-                 static_cast<long long>(count), static_cast<long long>(expected));
-    std::exit(1);
-  }
-  return static_cast<double>(count) / elapsed;
-}
-
 struct VerifyRates {
   double total = 0;  // the whole of `verify` on a directory
   double own = 0;    // the audit's own pass
@@ -276,7 +240,7 @@ int main(int argc, char** argv) {
   double scan = 0, replay = 0;
   VerifyRates verify;
   for (int round = 0; round < rounds; ++round) {
-    scan = std::max(scan, RawScan(path, events));
+    scan = std::max(scan, mend::bench::RawScanRate(path, events));
     VerifyRates v = Verify(path, events);
     if (v.total > verify.total) verify = v;
     replay = std::max(replay, Replay(path, events, first_case));

@@ -48,6 +48,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/options.h"
+#include "tests/bench/raw_scan.h"
 #include "tests/fault/fault_file_system.h"
 
 ABSL_FLAG(std::string, dir, "", "working directory (default: a new one under /tmp)");
@@ -288,44 +289,6 @@ double VerifiedReplayRate(EventStore& store, int64_t expected) {
   return static_cast<double>(count) / elapsed;
 }
 
-// Events/s of a raw RocksDB iterator over the same keys, with the same read
-// options as the store's scan, touching every key and value.
-double RawScanRate(const std::string& path, int64_t expected) {
-  std::vector<std::string> names;
-  rocksdb::DB::ListColumnFamilies({}, path, &names).PermitUncheckedError();
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  if (!rocksdb::DB::OpenForReadOnly({}, path, cfs, &handles, &db).ok()) std::exit(1);
-  rocksdb::ColumnFamilyHandle* events = nullptr;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == kEventsColumnFamily) events = handles[i];
-  }
-  rocksdb::ReadOptions ro;
-  ro.readahead_size = 2 << 20;
-  ro.fill_cache = false;
-  int64_t count = 0;
-  uint64_t bytes = 0;
-  const auto start = Clock::now();
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, events));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      bytes += it->key().size() + it->value().size();
-      ++count;
-    }
-  }
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
-  if (count != expected || bytes == 0) {
-    std::fprintf(stderr, "raw scan saw %lld of %lld events\n",
-                 static_cast<long long>(count), static_cast<long long>(expected));
-    std::exit(1);
-  }
-  return static_cast<double>(count) / elapsed;
-}
-
 // Ends the program when a tree call or a proof check fails.
 template <typename T>
 T OrDie(absl::StatusOr<T> v, const char* what, uint64_t a, uint64_t b) {
@@ -519,7 +482,7 @@ int Main() {
       replay = std::max(replay, ReplayRate(*store, replay_events));
       verified = std::max(verified, VerifiedReplayRate(*store, replay_events));
     }
-    scan = std::max(scan, RawScanRate(replay_dir, replay_events));
+    scan = std::max(scan, mend::bench::RawScanRate(replay_dir, replay_events));
   }
   std::printf("  replay (decode every record): %.0f events/s\n", replay);
   std::printf("  verified replay (+ hash chain): %.0f events/s\n", verified);

@@ -13,7 +13,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/audit_corpus.h"
-#include "tests/support/case_study.h"
 #include "tests/support/process.h"
 #include "tests/support/service_processes.h"
 #include "tests/support/test_util.h"
@@ -21,7 +20,6 @@
 namespace mend {
 namespace {
 
-using ::mend::testing::CaseStudy;
 using ::mend::testing::CopyLog;
 using ::mend::testing::InjectEvent;
 using ::mend::testing::LetterCase;
@@ -37,24 +35,15 @@ namespace conference_v1 = ::mend::conference::v1;
 class AuditDecisionsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    processes_ = new ServiceProcesses(MEND_CASE_SERVICE, MEND_CONSENT_SERVICE,
-                                      MEND_SCHEDULING_SERVICE, MEND_CONFERENCE_SERVICE);
-    processes_->StartCase();
-    processes_->StartConsent();
-    processes_->StartScheduling();
-    processes_->StartConferenceService();
-    CaseStudy study(*processes_);
-    letter_ = new LetterCase(DeliverLetterThenWithdraw(*processes_, study, "ad"));
-    // What the conference service had handled when it delivered, for the
-    // injected contacts below.
-    processes_->StopConferenceService();
-    processes_->StopScheduling();
-    processes_->StopConsent();
-    processes_->StopCase();
+    recorded_ = new testing::RecordedLetterCase(
+        testing::RecordLetterCase("ad", MEND_CASE_SERVICE, MEND_CONSENT_SERVICE,
+                                  MEND_SCHEDULING_SERVICE, MEND_CONFERENCE_SERVICE));
+    processes_ = recorded_->processes.get();
+    letter_ = &recorded_->letter;
   }
   static void TearDownTestSuite() {
-    delete letter_;
-    delete processes_;
+    delete recorded_;
+    recorded_ = nullptr;
   }
 
   struct Logs {
@@ -95,11 +84,13 @@ class AuditDecisionsTest : public ::testing::Test {
     return e;
   }
 
+  static testing::RecordedLetterCase* recorded_;
   static ServiceProcesses* processes_;
   static LetterCase* letter_;
   TempDir dir_;
   int runs_ = 0;
 };
+testing::RecordedLetterCase* AuditDecisionsTest::recorded_ = nullptr;
 ServiceProcesses* AuditDecisionsTest::processes_ = nullptr;
 LetterCase* AuditDecisionsTest::letter_ = nullptr;
 

@@ -15,7 +15,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/audit_corpus.h"
-#include "tests/support/case_study.h"
 #include "tests/support/process.h"
 #include "tests/support/service_processes.h"
 #include "tests/support/test_util.h"
@@ -23,7 +22,6 @@
 namespace mend {
 namespace {
 
-using ::mend::testing::CaseStudy;
 using ::mend::testing::CopyLog;
 using ::mend::testing::InjectEvent;
 using ::mend::testing::LetterCase;
@@ -55,22 +53,15 @@ std::vector<std::string> All(const std::string& text, const std::string& pattern
 class AuditReportBrowserTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    processes_ = new ServiceProcesses(MEND_CASE_SERVICE, MEND_CONSENT_SERVICE,
-                                      MEND_SCHEDULING_SERVICE, MEND_CONFERENCE_SERVICE);
-    processes_->StartCase();
-    processes_->StartConsent();
-    processes_->StartScheduling();
-    processes_->StartConferenceService();
-    CaseStudy study(*processes_);
-    letter_ = new LetterCase(DeliverLetterThenWithdraw(*processes_, study, "ar"));
-    processes_->StopConferenceService();
-    processes_->StopScheduling();
-    processes_->StopConsent();
-    processes_->StopCase();
+    recorded_ = new testing::RecordedLetterCase(
+        testing::RecordLetterCase("ar", MEND_CASE_SERVICE, MEND_CONSENT_SERVICE,
+                                  MEND_SCHEDULING_SERVICE, MEND_CONFERENCE_SERVICE));
+    processes_ = recorded_->processes.get();
+    letter_ = &recorded_->letter;
   }
   static void TearDownTestSuite() {
-    delete letter_;
-    delete processes_;
+    delete recorded_;
+    recorded_ = nullptr;
   }
 
   // mend-audit report on the four logs (the conference log given); the
@@ -116,12 +107,14 @@ class AuditReportBrowserTest : public ::testing::Test {
     return path != nullptr && *path != '\0' ? path : "/usr/bin/chromium";
   }
 
+  static testing::RecordedLetterCase* recorded_;
   static ServiceProcesses* processes_;
   static LetterCase* letter_;
   TempDir dir_;
   int runs_ = 0;
   int renders_ = 0;
 };
+testing::RecordedLetterCase* AuditReportBrowserTest::recorded_ = nullptr;
 ServiceProcesses* AuditReportBrowserTest::processes_ = nullptr;
 LetterCase* AuditReportBrowserTest::letter_ = nullptr;
 

@@ -42,6 +42,28 @@ LetterCase DeliverLetterThenWithdraw(ServiceProcesses& p, CaseStudy& study,
   return out;
 }
 
+RecordedLetterCase RecordLetterCase(const std::string& prefix,
+                                    const std::string& case_binary,
+                                    const std::string& consent_binary,
+                                    const std::string& scheduling_binary,
+                                    const std::string& conference_binary) {
+  RecordedLetterCase out;
+  out.processes = std::make_unique<ServiceProcesses>(
+      case_binary, consent_binary, scheduling_binary, conference_binary);
+  ServiceProcesses& p = *out.processes;
+  p.StartCase();
+  p.StartConsent();
+  p.StartScheduling();
+  p.StartConferenceService();
+  CaseStudy study(p);
+  out.letter = DeliverLetterThenWithdraw(p, study, prefix);
+  p.StopConferenceService();
+  p.StopScheduling();
+  p.StopConsent();
+  p.StopCase();
+  return out;
+}
+
 uint64_t InjectEvent(const std::string& log_dir, const std::string& stream_id,
                      const google::protobuf::Message& payload, const std::string& actor) {
   auto store = eventlog::EventStore::Open({.path = log_dir, .create_if_missing = false});

@@ -8,6 +8,7 @@
 #define MEND_TESTS_SUPPORT_AUDIT_CORPUS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "google/protobuf/message.h"
@@ -34,6 +35,21 @@ struct LetterCase {
 // Failures are test failures.
 LetterCase DeliverLetterThenWithdraw(ServiceProcesses& p, CaseStudy& study,
                                      const std::string& prefix);
+
+// The four services started in a temporary directory, the letter case of
+// DeliverLetterThenWithdraw (prefix `prefix`) recorded, and the services
+// stopped (drained: their shutdown heads signed, their logs closed) — the
+// logs an audit test reads and copies. For a suite's SetUpTestSuite, with
+// the four binaries (MEND_CASE_SERVICE, ...).
+struct RecordedLetterCase {
+  std::unique_ptr<ServiceProcesses> processes;
+  LetterCase letter;
+};
+RecordedLetterCase RecordLetterCase(const std::string& prefix,
+                                    const std::string& case_binary,
+                                    const std::string& consent_binary,
+                                    const std::string& scheduling_binary,
+                                    const std::string& conference_binary);
 
 // Appends `payload` (its type is the event type) to `stream_id` of the log
 // in `log_dir` — a copy, with no service running on it — as `actor`.

@@ -1,9 +1,12 @@
 #include "tests/support/service_processes.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <fstream>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -19,6 +22,26 @@ void Write(const std::string& path, const std::string& text) {
 }
 
 }  // namespace
+
+KeyPair NewTreeHeadKey() {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), &EVP_PKEY_free);
+  EXPECT_NE(key, nullptr) << "EVP_PKEY_Q_keygen(ED25519) failed";
+  if (key == nullptr) return {};
+  const auto pem = [](const std::function<int(BIO*)>& write) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+    EXPECT_EQ(write(bio.get()), 1) << "writing a PEM key failed";
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<size_t>(size));
+  };
+  return KeyPair{
+      .private_pem = pem([&](BIO* b) {
+        return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr,
+                                        nullptr);
+      }),
+      .public_pem = pem([&](BIO* b) { return PEM_write_bio_PUBKEY(b, key.get()); })};
+}
 
 ServiceProcesses::ServiceProcesses(std::string case_binary, std::string consent_binary,
                                    std::string scheduling_binary,
@@ -37,6 +60,32 @@ ServiceProcesses::ServiceProcesses(std::string case_binary, std::string consent_
   consent_port_ = PickFreePort();
   scheduling_port_ = PickFreePort();
   conference_port_ = PickFreePort();
+}
+
+void ServiceProcesses::UseTreeHeads(int every_events) {
+  ASSERT_GE(every_events, 1);
+  ASSERT_EQ(starts_, 0) << "UseTreeHeads must come before the first Start";
+  tree_head_every_events_ = every_events;
+  for (const char* service : {"case", "consent", "scheduling", "conference"}) {
+    const KeyPair key = NewTreeHeadKey();
+    Write(TreeHeadPrivateKeyPath(service), key.private_pem);
+    Write(TreeHeadPublicKeyPath(service), key.public_pem);
+  }
+}
+
+std::string ServiceProcesses::TreeHeadPublicKeyPath(const std::string& service) const {
+  return tree_head_every_events_ == 0 ? "" : dir_.Sub(service + "-tree-pub.pem");
+}
+
+std::string ServiceProcesses::TreeHeadPrivateKeyPath(const std::string& service) const {
+  return tree_head_every_events_ == 0 ? "" : dir_.Sub(service + "-tree-key.pem");
+}
+
+std::vector<std::string> ServiceProcesses::TreeHeadArgs(
+    const std::string& service) const {
+  if (tree_head_every_events_ == 0) return {};
+  return {"--tree_head_key=" + TreeHeadPrivateKeyPath(service),
+          absl::StrCat("--tree_head_every_events=", tree_head_every_events_)};
 }
 
 std::string ServiceProcesses::Token(Role role, const std::string& subject) {
@@ -70,13 +119,14 @@ void ServiceProcesses::StartCase() {
   Launch(
       "mend.case.v1.CaseService", case_port_, case_started_,
       [&] {
-        return ChildProcess::Start(
-            case_binary_,
-            {absl::StrCat("--listen=127.0.0.1:", case_port_),
-             "--data_dir=" + dir_.Sub("case"),
-             "--token_public_key=" + dir_.Sub("token.pub"),
-             "--master_key=" + dir_.Sub("master.key"), "--log_level=warn"},
-            dir_.Sub(absl::StrCat("case-", ++starts_)));
+        std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", case_port_),
+                                         "--data_dir=" + dir_.Sub("case"),
+                                         "--token_public_key=" + dir_.Sub("token.pub"),
+                                         "--master_key=" + dir_.Sub("master.key"),
+                                         "--log_level=warn"};
+        for (std::string& a : TreeHeadArgs("case")) args.push_back(std::move(a));
+        return ChildProcess::Start(case_binary_, args,
+                                   dir_.Sub(absl::StrCat("case-", ++starts_)));
       },
       case_, case_channel_);
   case_stub_ = case_v1::CaseService::NewStub(case_channel_);
@@ -85,13 +135,18 @@ void ServiceProcesses::StartCase() {
 // The operator's configuration comes from the environment here, as a
 // manifest would set it.
 absl::StatusOr<ChildProcess> ServiceProcesses::SpawnConsent() {
+  std::vector<std::string> env = {
+      absl::StrCat("MEND_LISTEN=127.0.0.1:", consent_port_),
+      "MEND_DATA_DIR=" + dir_.Sub("consent"),
+      "MEND_TOKEN_PUBLIC_KEY=" + dir_.Sub("token.pub"),
+      "MEND_SERVICE_TOKEN_FILE=" + dir_.Sub("consent.token"),
+      absl::StrCat("MEND_UPSTREAM_CASE=127.0.0.1:", case_port_)};
+  if (tree_head_every_events_ > 0) {
+    env.push_back("MEND_TREE_HEAD_KEY=" + TreeHeadPrivateKeyPath("consent"));
+    env.push_back(absl::StrCat("MEND_TREE_HEAD_EVERY_EVENTS=", tree_head_every_events_));
+  }
   return ChildProcess::Start(consent_binary_, {"--log_level=warn"},
-                             dir_.Sub(absl::StrCat("consent-", ++starts_)),
-                             {absl::StrCat("MEND_LISTEN=127.0.0.1:", consent_port_),
-                              "MEND_DATA_DIR=" + dir_.Sub("consent"),
-                              "MEND_TOKEN_PUBLIC_KEY=" + dir_.Sub("token.pub"),
-                              "MEND_SERVICE_TOKEN_FILE=" + dir_.Sub("consent.token"),
-                              absl::StrCat("MEND_UPSTREAM_CASE=127.0.0.1:", case_port_)});
+                             dir_.Sub(absl::StrCat("consent-", ++starts_)), env);
 }
 
 std::optional<int> ServiceProcesses::ConsentExitStatus(std::string* output) {
@@ -115,16 +170,17 @@ void ServiceProcesses::StartScheduling() {
   Launch(
       "mend.scheduling.v1.SchedulingService", scheduling_port_, scheduling_started_,
       [&] {
-        return ChildProcess::Start(
-            scheduling_binary_,
-            {absl::StrCat("--listen=127.0.0.1:", scheduling_port_),
-             "--data_dir=" + dir_.Sub("scheduling"),
-             "--token_public_key=" + dir_.Sub("token.pub"),
-             "--service_token_file=" + dir_.Sub("scheduling.token"),
-             absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
-             absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_),
-             "--log_level=warn"},
-            dir_.Sub(absl::StrCat("scheduling-", ++starts_)));
+        std::vector<std::string> args = {
+            absl::StrCat("--listen=127.0.0.1:", scheduling_port_),
+            "--data_dir=" + dir_.Sub("scheduling"),
+            "--token_public_key=" + dir_.Sub("token.pub"),
+            "--service_token_file=" + dir_.Sub("scheduling.token"),
+            absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
+            absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_),
+            "--log_level=warn"};
+        for (std::string& a : TreeHeadArgs("scheduling")) args.push_back(std::move(a));
+        return ChildProcess::Start(scheduling_binary_, args,
+                                   dir_.Sub(absl::StrCat("scheduling-", ++starts_)));
       },
       scheduling_, scheduling_channel_);
   scheduling_stub_ = scheduling_v1::SchedulingService::NewStub(scheduling_channel_);
@@ -135,18 +191,19 @@ void ServiceProcesses::StartConferenceService() {
   Launch(
       "mend.conference.v1.ConferenceService", conference_port_, conference_started_,
       [&] {
-        return ChildProcess::Start(
-            conference_binary_,
-            {absl::StrCat("--listen=127.0.0.1:", conference_port_),
-             "--data_dir=" + dir_.Sub("conference"),
-             "--token_public_key=" + dir_.Sub("token.pub"),
-             "--master_key=" + dir_.Sub("master.key"),
-             "--service_token_file=" + dir_.Sub("conference.token"),
-             absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
-             absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_),
-             absl::StrCat("--upstream_scheduling=127.0.0.1:", scheduling_port_),
-             "--log_level=warn"},
-            dir_.Sub(absl::StrCat("conference-", ++starts_)));
+        std::vector<std::string> args = {
+            absl::StrCat("--listen=127.0.0.1:", conference_port_),
+            "--data_dir=" + dir_.Sub("conference"),
+            "--token_public_key=" + dir_.Sub("token.pub"),
+            "--master_key=" + dir_.Sub("master.key"),
+            "--service_token_file=" + dir_.Sub("conference.token"),
+            absl::StrCat("--upstream_case=127.0.0.1:", case_port_),
+            absl::StrCat("--upstream_consent=127.0.0.1:", consent_port_),
+            absl::StrCat("--upstream_scheduling=127.0.0.1:", scheduling_port_),
+            "--log_level=warn"};
+        for (std::string& a : TreeHeadArgs("conference")) args.push_back(std::move(a));
+        return ChildProcess::Start(conference_binary_, args,
+                                   dir_.Sub(absl::StrCat("conference-", ++starts_)));
       },
       conference_, conference_channel_);
   conference_stub_ = conference_v1::ConferenceService::NewStub(conference_channel_);

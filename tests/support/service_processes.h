@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -43,6 +44,11 @@ namespace consent_v1 = ::mend::consent::v1;
 namespace scheduling_v1 = ::mend::scheduling::v1;
 namespace conference_v1 = ::mend::conference::v1;
 
+// A fresh Ed25519 key pair for signing tree heads (PKCS#8 private key,
+// SubjectPublicKeyInfo public key), as `openssl genpkey -algorithm ed25519`
+// makes it.
+KeyPair NewTreeHeadKey();
+
 class ServiceProcesses {
  public:
   static constexpr char kAnn[] = "facilitator-ann";  // allocated by ReadyCase
@@ -52,6 +58,18 @@ class ServiceProcesses {
   ServiceProcesses(std::string case_binary, std::string consent_binary,
                    std::string scheduling_binary = "",
                    std::string conference_binary = "");
+
+  // Before the first Start*: each service signs its tree heads with an
+  // Ed25519 key of its own (made here, in the temporary directory), every
+  // `every_events` events and at shutdown (--tree_head_key,
+  // --tree_head_every_events), so a stopped service's last signed head
+  // covers its whole log.
+  void UseTreeHeads(int every_events);
+  // The PEM files of the tree-head key pair of `service` ("case", "consent",
+  // "scheduling", "conference"): the public key is what auditors check the
+  // heads with. Empty unless UseTreeHeads was called.
+  std::string TreeHeadPublicKeyPath(const std::string& service) const;
+  std::string TreeHeadPrivateKeyPath(const std::string& service) const;
 
   // Start a process (again, on the same port and data) and wait for SERVING;
   // a failure is a test failure with the process's output.
@@ -179,6 +197,8 @@ class ServiceProcesses {
               std::optional<ChildProcess>& child,
               std::shared_ptr<grpc::Channel>& channel);
   absl::StatusOr<ChildProcess> SpawnConsent();
+  // The tree-head flags of `service` (none unless UseTreeHeads was called).
+  std::vector<std::string> TreeHeadArgs(const std::string& service) const;
   uint64_t Head(const std::shared_ptr<grpc::Channel>& channel);
 
   const std::string case_binary_;
@@ -196,6 +216,7 @@ class ServiceProcesses {
   bool scheduling_started_ = false;
   bool conference_started_ = false;
   int starts_ = 0;
+  int tree_head_every_events_ = 0;  // 0: the services sign no tree heads
   std::optional<ChildProcess> case_;
   std::optional<ChildProcess> consent_;
   std::optional<ChildProcess> scheduling_;

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "common/merkle/tree_head.h"
 #include "tools/audit/commands.h"
+#include "tools/audit/heads.h"
 #include "tools/audit/log_verifier.h"
 
 ABSL_FLAG(std::string, log, "",
@@ -107,7 +108,20 @@ int RunVerify(const Args& args) {
     }
   }
 
+  // The saved heads: the records' roots at their sizes are computed in the
+  // same pass.
+  std::vector<v1::SignedTreeHead> saved;
+  if (!heads_file.empty()) {
+    absl::StatusOr<std::vector<v1::SignedTreeHead>> read = ReadHeadsFile(heads_file);
+    if (!read.ok()) return IoError(read.status());
+    if (read->empty()) {
+      return UsageError(absl::StrCat("--heads ", heads_file,
+                                     " holds no head: nothing to check the log against"));
+    }
+    saved = *std::move(read);
+  }
   LogVerifier::Options options;
+  options.root_sizes = RootSizes(saved);
   if (newest_head.has_value()) options.root_sizes.push_back(newest_head->tree_size());
   LogVerifier verifier(name, options);
   {
@@ -155,6 +169,14 @@ int RunVerify(const Args& args) {
                         Time(newest_head->timestamp_unix_micros()),
                         "): the log was changed after it was signed")});
     }
+  }
+
+  // Every saved head: its signature, and that the log still extends it.
+  if (!heads_file.empty()) {
+    absl::StatusOr<std::vector<Finding>> checked = CheckSavedHeads(
+        log, name, saved, *public_key, verifier.roots(), log_head->position, *newest);
+    if (!checked.ok()) return IoError(checked.status());
+    findings.insert(findings.end(), checked->begin(), checked->end());
   }
 
   for (const Finding& f : findings) PrintFinding(f);
