@@ -123,6 +123,66 @@ TEST(EvolveTest, CountsVersionAndRecordsPositionAndTime) {
   EXPECT_EQ(s.state().updated_unix_micros, kStoreEpochMicros + 2);
 }
 
+// A record of the case log carrying `e`, in stream `stream_id`.
+eventlog::RecordView RecordOf(const DomainEvent& e, const std::string& payload,
+                              std::string_view stream_id) {
+  eventlog::RecordView record;
+  record.position = e.position;
+  record.stream_id = stream_id;
+  record.event_type = e.type();
+  record.recorded_unix_micros = e.recorded_unix_micros;
+  record.payload = payload;
+  return record;
+}
+
+TEST(EvolveRecordTest, FoldsTheRecordsEventAsEvolveDoesAndReturnsIt) {
+  Scenario s;
+  APPLY(s, DecideReferCase(s.state(), Referral(), Manager()));
+  CaseState state;
+  for (const DomainEvent& e : s.last()) {
+    const std::string payload = e.SerializePayload();
+    const std::string stream = CaseStreamId(e.case_id());
+    absl::StatusOr<DomainEvent> folded =
+        EvolveRecord(state, e.position, RecordOf(e, payload, stream));
+    ASSERT_THAT(folded, IsOk());
+    EXPECT_EQ(folded->type(), e.type());
+    EXPECT_EQ(folded->position, e.position);
+    EXPECT_EQ(folded->recorded_unix_micros, e.recorded_unix_micros);
+  }
+  EXPECT_TRUE(state == s.state());
+}
+
+TEST(EvolveRecordTest, AnEventInAnotherCasesStreamIsDataLossAndChangesNothing) {
+  Scenario s;
+  APPLY(s, DecideReferCase(s.state(), Referral(), Manager()));
+  const DomainEvent& referred = s.last().at(0);
+  const std::string payload = referred.SerializePayload();
+  CaseState state;
+  EXPECT_THAT(EvolveRecord(state, 7, RecordOf(referred, payload, "case-other")),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("mend.case.v1.CaseReferred at position 7 of case \"c1\" "
+                                 "is in stream \"case-other\"")));
+  EXPECT_FALSE(state.exists());
+}
+
+TEST(EvolveRecordTest, WhatParseDomainEventAndEvolveRefuseIsRefused) {
+  Scenario s;
+  APPLY(s, DecideReferCase(s.state(), Referral(), Manager()));
+  const DomainEvent& referred = s.last().at(0);
+  const std::string stream = CaseStreamId(kCaseId);
+  CaseState state;
+  eventlog::RecordView unknown = RecordOf(referred, "", stream);
+  unknown.event_type = "mend.case.v1.NoSuchEvent";
+  EXPECT_THAT(EvolveRecord(state, 3, unknown),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 3")));
+  // A stage change before the referral: Evolve's refusal.
+  const DomainEvent& stage = s.last().at(1);
+  const std::string payload = stage.SerializePayload();
+  EXPECT_THAT(EvolveRecord(state, 4, RecordOf(stage, payload, stream)),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("has not been referred")));
+  EXPECT_FALSE(state.exists());
+}
+
 // ---------------------------------------------------------------------------
 // Replay.
 

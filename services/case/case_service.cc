@@ -118,16 +118,7 @@ absl::Status CaseServiceImpl::Apply(const ReplayedEvent& event) {
 }
 
 absl::Status CaseServiceImpl::Evolve(CaseState& state, const ReplayedEvent& event) {
-  const eventlog::RecordView& view = event.view;
-  MEND_ASSIGN_OR_RETURN(DomainEvent e,
-                        ParseDomainEvent(view.event_type, view.payload, event.position,
-                                         view.recorded_unix_micros));
-  if (view.stream_id != CaseStreamId(e.case_id())) {
-    return absl::DataLossError(absl::StrCat(e.type(), " at position ", event.position,
-                                            " of case ", Quoted(e.case_id()),
-                                            " is in stream ", Quoted(view.stream_id)));
-  }
-  MEND_RETURN_IF_ERROR(casesvc::Evolve(state, e));
+  MEND_ASSIGN_OR_RETURN(DomainEvent e, EvolveRecord(state, event.position, event.view));
   if (const auto* referred = std::get_if<case_v1::CaseReferred>(&e.event)) {
     int64_t year = 0;
     int64_t number = 0;

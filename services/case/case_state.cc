@@ -470,4 +470,18 @@ absl::Status Evolve(CaseState& state, const DomainEvent& event) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<DomainEvent> EvolveRecord(CaseState& state, uint64_t position,
+                                         const eventlog::RecordView& record) {
+  absl::StatusOr<DomainEvent> e = ParseDomainEvent(record.event_type, record.payload,
+                                                   position, record.recorded_unix_micros);
+  if (!e.ok()) return e.status();
+  if (record.stream_id != CaseStreamId(e->case_id())) {
+    return absl::DataLossError(
+        absl::StrCat(e->type(), " at position ", position, " of case \"", e->case_id(),
+                     "\" is in stream \"", std::string(record.stream_id), "\""));
+  }
+  if (absl::Status s = Evolve(state, *e); !s.ok()) return s;
+  return e;
+}
+
 }  // namespace mend::casesvc

@@ -49,6 +49,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/eventlog/record_codec.h"
 #include "mend/case/v1/events.pb.h"
 #include "mend/common/v1/contact.pb.h"
 
@@ -272,6 +273,16 @@ struct CaseState {
 // give them the values the store recorded (or re-read the appended records)
 // for a restarted process to fold exactly the same state.
 absl::Status Evolve(CaseState& state, const DomainEvent& event);
+
+// One record of the case log folded as the case service folds its log (at
+// start, and after each append): the record's event parsed
+// (ParseDomainEvent, with the record's position and recorded time), checked
+// to be in its case's stream, then Evolve. The event, for what the caller
+// keeps beside the state (e.g. the reference counter). DATA_LOSS as
+// ParseDomainEvent and Evolve, and for an event of case X in a stream other
+// than CaseStreamId(X) (the message names the event, position and stream).
+absl::StatusOr<DomainEvent> EvolveRecord(CaseState& state, uint64_t position,
+                                         const eventlog::RecordView& record);
 
 }  // namespace mend::casesvc
 

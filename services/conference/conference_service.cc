@@ -16,6 +16,7 @@
 #include "common/runtime/uuid.h"
 #include "common/security/key_store.h"
 #include "services/conference/conference_validation.h"
+#include "services/conference/conference_view.h"
 
 namespace mend::conferencesvc {
 namespace {
@@ -111,12 +112,7 @@ ConferenceServiceImpl::ConferenceServiceImpl(ServiceRuntime* runtime,
               .evolve =
                   [this](ConferenceState& state, const ReplayedEvent& e) {
                     MEND_RETURN_IF_ERROR(conferencesvc::Evolve(
-                        state, ConferenceLogEvent{
-                                   .position = e.position,
-                                   .stream_version = e.view.stream_version,
-                                   .event_type = e.view.event_type,
-                                   .payload = e.view.payload,
-                                   .recorded_unix_micros = e.view.recorded_unix_micros}));
+                        state, ConferenceLogEvent::Of(e.position, e.view)));
                     // An erasure: this service's key for the person goes
                     // too (idempotent, so replay repairs a crash after
                     // the fact was durable and before the key was gone).
@@ -232,13 +228,8 @@ absl::StatusOr<common_v1::Sealed> ConferenceServiceImpl::Seal(
 
 conference_v1::Text ConferenceServiceImpl::Show(const std::string& case_id,
                                                 const common_v1::Sealed& sealed,
-                                                std::string_view field, bool may_see) {
+                                                std::string_view field) {
   conference_v1::Text out;
-  if (sealed.ciphertext().empty()) return out;
-  if (!may_see) {
-    out.set_withheld(true);
-    return out;
-  }
   crypto::KeyStore* keys = runtime_->keys();
   absl::StatusOr<std::string> text =
       keys == nullptr
@@ -512,7 +503,7 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::SubmitLetterDraft(
             .text = {},
             .handled = {}};
         MEND_ASSIGN_OR_RETURN(command.text, Seal(request->case_id(), author,
-                                                 request->text(), "letter.text"));
+                                                 request->text(), kSealedLetterText));
         return RunOne(call, *request, command,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideSubmitLetterDraft(s, command, ctx);
@@ -538,7 +529,7 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::ReviewLetter(
                                     .handled = {}};
         MEND_ASSIGN_OR_RETURN(
             command.notes,
-            Seal(request->case_id(), author, request->notes(), "letter.review_notes"));
+            Seal(request->case_id(), author, request->notes(), kSealedLetterReviewNotes));
         return RunOne(call, *request, command,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideReviewLetter(s, command, ctx);
@@ -610,7 +601,7 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordLetterResponse(
         }
         MEND_ASSIGN_OR_RETURN(
             command.response,
-            Seal(request->case_id(), victim, request->response(), "letter.response"));
+            Seal(request->case_id(), victim, request->response(), kSealedLetterResponse));
         return RunOne(call, *request, command,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideRecordLetterResponse(s, command, ctx);
@@ -637,7 +628,7 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::SendShuttleMessage(
         MEND_RETURN_IF_ERROR(ShuttleQuestion(now, command, AskingContext(call)).status());
         MEND_ASSIGN_OR_RETURN(command.text,
                               Seal(request->case_id(), request->from_participant_id(),
-                                   request->text(), "shuttle.text"));
+                                   request->text(), kSealedShuttleText));
         return RunContact(
             call, *request, command, ShuttleQuestion,
             [&](const ConferenceState& s, const CommandContext& ctx) {
@@ -667,9 +658,10 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordPreparation(
             .supporter_id = request->supporter_id(),
             .ready = request->ready(),
             .handled = {}};
-        MEND_ASSIGN_OR_RETURN(command.support_needs, Seal(request->case_id(), participant,
-                                                          request->support_needs(),
-                                                          "preparation.support_needs"));
+        MEND_ASSIGN_OR_RETURN(
+            command.support_needs,
+            Seal(request->case_id(), participant, request->support_needs(),
+                 kSealedPreparationSupportNeeds));
         return RunOne(call, *request, command,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideRecordPreparation(s, command, ctx);
@@ -716,9 +708,9 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordConferenceHeld(
             .outline = {},
             .apology_made = request->apology_made(),
             .handled = {}};
-        MEND_ASSIGN_OR_RETURN(
-            command.outline,
-            Seal(request->case_id(), victim, request->outline(), "conference.outline"));
+        MEND_ASSIGN_OR_RETURN(command.outline,
+                              Seal(request->case_id(), victim, request->outline(),
+                                   kSealedConferenceOutline));
         return RunOne(call, *request, command,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideRecordConferenceHeld(s, command, ctx);
@@ -772,7 +764,7 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordOutcomeAgreement(
           item.set_item_id(NewUuid());
           MEND_ASSIGN_OR_RETURN(
               *item.mutable_what(),
-              Seal(request->case_id(), in.owner_id(), in.what(), "agreement.item"));
+              Seal(request->case_id(), in.owner_id(), in.what(), kSealedAgreementItem));
           item.set_owner_id(in.owner_id());
           item.set_due_date(in.due_date());
           command.items.push_back(std::move(item));
@@ -846,7 +838,7 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::RecordFeedback(
                                       .handled = {}};
         MEND_ASSIGN_OR_RETURN(command.comments,
                               Seal(request->case_id(), request->participant_id(),
-                                   request->comments(), "feedback.comments"));
+                                   request->comments(), kSealedFeedbackComments));
         return RunOne(call, *request, command,
                       [&](const ConferenceState& s, const CommandContext& ctx) {
                         return DecideRecordFeedback(s, command, ctx);
@@ -891,102 +883,13 @@ grpc::ServerUnaryReactor* ConferenceServiceImpl::GetCaseContact(
               HandledNow().case_position(), "; pass a causal token if the case is new)"));
         }
         // Words only for the people who work the case (I5).
-        const bool may_see =
-            call.caller.role == Role::kFacilitator || call.caller.role == Role::kManager;
-        conference_v1::CaseContactView out;
-        out.set_case_id(s.case_id);
-        out.set_version(s.version);
-        for (const std::string& id : s.letter_order) {
-          const LetterFacts& l = s.letters.at(id);
-          conference_v1::LetterView* v = out.add_letters();
-          v->set_letter_id(l.letter_id);
-          v->set_author_id(l.author_id);
-          for (const LetterVersionFacts& lv : l.versions) {
-            conference_v1::LetterVersionView* vv = v->add_versions();
-            vv->set_version(lv.version);
-            *vv->mutable_text() = Show(s.case_id, lv.text, "letter.text", may_see);
-            vv->set_verdict(lv.verdict);
-            *vv->mutable_review_notes() =
-                Show(s.case_id, lv.review_notes, "letter.review_notes", may_see);
-            vv->set_position(lv.position);
-          }
-          if (l.offer.has_value()) *v->mutable_offer() = *l.offer;
-          v->set_delivered_version(l.delivered_version);
-          if (l.delivery.has_value()) *v->mutable_delivery() = *l.delivery;
-          v->set_delivery_cancelled(l.delivery_cancelled);
-          *v->mutable_response() =
-              Show(s.case_id, l.response, "letter.response", may_see);
-          v->set_wants_further_contact(l.wants_further_contact);
-          for (common_v1::ContactKind k : l.further_contact_kinds) {
-            v->add_further_contact_kinds(k);
-          }
+        ShowFn show = Withhold;
+        if (MaySeeWords(call.caller.role)) {
+          show = [&](const common_v1::Sealed& sealed, std::string_view field) {
+            return Show(s.case_id, sealed, field);
+          };
         }
-        for (const MessageFacts& m : s.messages) {
-          conference_v1::MessageView* v = out.add_messages();
-          v->set_message_id(m.message_id);
-          v->set_from_participant_id(m.from_participant_id);
-          v->set_to_participant_id(m.to_participant_id);
-          *v->mutable_text() = Show(s.case_id, m.text, "shuttle.text", may_see);
-          *v->mutable_approval() = m.approval;
-          v->set_position(m.position);
-        }
-        for (const auto& [id, p] : s.preparations) {
-          conference_v1::PreparationView* v = out.add_preparations();
-          v->set_booking_id(p.booking_id);
-          v->set_participant_id(p.participant_id);
-          v->set_expectations_discussed(p.expectations_discussed);
-          *v->mutable_support_needs() =
-              Show(s.case_id, p.support_needs, "preparation.support_needs", may_see);
-          v->set_mental_health_support(p.mental_health_support);
-          v->set_supporter_id(p.supporter_id);
-          v->set_ready(p.ready);
-        }
-        for (const auto& [id, slot] : s.slots) {
-          if (!slot.conference) continue;
-          conference_v1::ConferenceView* v = out.add_conferences();
-          v->set_booking_id(id);
-          v->set_kind(slot.kind);
-          v->set_start_unix_micros(absl::ToUnixMicros(slot.start));
-          v->set_booking_cancelled(slot.cancelled);
-          if (auto it = s.conferences.find(id); it != s.conferences.end()) {
-            const ConferenceFacts& c = it->second;
-            if (c.started.has_value()) *v->mutable_start() = *c.started;
-            v->set_held(c.held);
-            *v->mutable_outline() =
-                Show(s.case_id, c.outline, "conference.outline", may_see);
-            v->set_apology_made(c.apology_made);
-            v->set_abandoned_reason(c.abandoned_reason);
-            v->set_stopped(c.stopped);
-          }
-        }
-        if (s.agreement.has_value()) {
-          conference_v1::AgreementView* v = out.mutable_agreement();
-          v->set_agreement_id(s.agreement->agreement_id);
-          for (const AgreementItemFacts& item : s.agreement->items) {
-            conference_v1::AgreementItemView* iv = v->add_items();
-            iv->set_item_id(item.item_id);
-            *iv->mutable_what() = Show(s.case_id, item.what, "agreement.item", may_see);
-            iv->set_owner_id(item.owner_id);
-            iv->set_due_date(item.due_date);
-            iv->set_completed(item.completed);
-          }
-          for (const conference_v1::PartyConsent& c : s.agreement->consents) {
-            *v->add_consents() = c;
-          }
-          v->set_completed(s.agreement->completed);
-          if (s.agreement->victim_informed.has_value()) {
-            *v->mutable_victim_informed() = *s.agreement->victim_informed;
-          }
-        }
-        for (const auto& [id, f] : s.feedback) {
-          conference_v1::FeedbackView* v = out.add_feedback();
-          v->set_participant_id(f.participant_id);
-          v->set_satisfaction(f.satisfaction);
-          *v->mutable_comments() =
-              Show(s.case_id, f.comments, "feedback.comments", may_see);
-          v->set_would_recommend(f.would_recommend);
-        }
-        out.set_follow_up_completed(s.follow_up_completed);
+        conference_v1::CaseContactView out = ContactView(s, show);
         *out.mutable_handled() = HandledNow();
         return out;
       });

@@ -155,9 +155,11 @@ class ConferenceServiceImpl final
   absl::StatusOr<common_v1::Sealed> Seal(const std::string& case_id,
                                          const std::string& participant_id,
                                          const std::string& text, std::string_view field);
-  // The words of `sealed` as `caller` may see them.
+  // The words of `sealed` (a value given, sealed under `field`), for a
+  // reader who may see them (conference_view.h ShowFn): the text, erased when
+  // the person's key is gone, withheld when it cannot be opened otherwise.
   conference_v1::Text Show(const std::string& case_id, const common_v1::Sealed& sealed,
-                           std::string_view field, bool may_see);
+                           std::string_view field);
   absl::Status EnsureErased(const std::string& case_id,
                             const std::string& participant_id);
   absl::StatusOr<consent_v1::ContactDecision> CallDecideContact(

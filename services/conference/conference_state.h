@@ -12,8 +12,9 @@
 //
 // The facts are the conference service's own projection, folded by its own
 // code from its UpstreamFactRecorded events. Sealed fields stay sealed here:
-// the state holds ciphertext; only the gRPC layer unseals, for readers who
-// may see the words.
+// the state holds ciphertext (sealed under the kSealed* names below); only
+// the gRPC layer unseals, for readers who may see the words (ContactView's
+// ShowFn, conference_view.h).
 //
 // Plain C++: no gRPC, no RocksDB, no clock. Not thread-safe (a value).
 #ifndef MEND_SERVICES_CONFERENCE_CONFERENCE_STATE_H_
@@ -29,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/eventlog/record_codec.h"
 #include "google/protobuf/message.h"
 #include "mend/case/v1/events.pb.h"
 #include "mend/common/v1/contact.pb.h"
@@ -46,6 +48,28 @@ namespace conference_v1 = ::mend::conference::v1;
 inline constexpr char kConferenceStreamPrefix[] = "conference-";
 std::string ConferenceStreamId(std::string_view case_id);
 
+// Field names bound into sealed ciphertexts (KeyStore::Seal's `field`): the
+// gRPC layer seals each request's words under one and unseals with the same
+// (the field name is authenticated, not stored, so a reader must know it).
+// Short names of this service's own, not the proto field names; each is
+// for the event field the Sealed ends up in, all UTF-8 text.
+inline constexpr std::string_view kSealedLetterText =
+    "letter.text";  // LetterDraftSubmitted.text
+inline constexpr std::string_view kSealedLetterReviewNotes =
+    "letter.review_notes";  // LetterReviewed.notes
+inline constexpr std::string_view kSealedLetterResponse =
+    "letter.response";  // LetterResponseRecorded.response
+inline constexpr std::string_view kSealedShuttleText =
+    "shuttle.text";  // ShuttleMessageCarried.text
+inline constexpr std::string_view kSealedPreparationSupportNeeds =
+    "preparation.support_needs";  // PreparationRecorded.support_needs
+inline constexpr std::string_view kSealedConferenceOutline =
+    "conference.outline";  // ConferenceHeld.outline
+inline constexpr std::string_view kSealedAgreementItem =
+    "agreement.item";  // AgreementItem.what (in OutcomeAgreementRecorded)
+inline constexpr std::string_view kSealedFeedbackComments =
+    "feedback.comments";  // FeedbackRecorded.comments
+
 // One event a decide or cascade function returns: its type (the payload's
 // full proto name, e.g. "mend.conference.v1.LetterDelivered") and bytes.
 struct ConferenceEvent {
@@ -61,6 +85,16 @@ struct ConferenceLogEvent {
   std::string_view event_type;
   std::string_view payload;
   int64_t recorded_unix_micros = 0;
+
+  // The record at `position` of the log, as the service folds it (at start,
+  // after each append; the audit tool's replay too). Views into `record`.
+  static ConferenceLogEvent Of(uint64_t position, const eventlog::RecordView& record) {
+    return {.position = position,
+            .stream_version = record.stream_version,
+            .event_type = record.event_type,
+            .payload = record.payload,
+            .recorded_unix_micros = record.recorded_unix_micros};
+  }
 };
 
 bool IsVictimRole(case_v1::ParticipantRole role);  // VICTIM, CO_VICTIM

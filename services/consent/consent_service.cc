@@ -1,6 +1,5 @@
 #include "services/consent/consent_service.h"
 
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -14,6 +13,7 @@
 #include "services/consent/case_observer.h"
 #include "services/consent/consent_decide.h"
 #include "services/consent/consent_validation.h"
+#include "services/consent/consent_view.h"
 #include "services/consent/contact_decision.h"
 #include "services/consent/contact_rule.h"
 
@@ -37,52 +37,6 @@ absl::StatusOr<std::vector<DecidedEvent>> AsDecided(std::string_view type,
   out[0].type = std::string(type);
   event->SerializeToString(&out[0].payload);
   return out;
-}
-
-consent_v1::ContactDecision ToDecision(const DecisionRecord& record) {
-  consent_v1::ContactDecision out;
-  *out.mutable_decision() = record.decision;
-  out.set_position(record.position);
-  out.set_decided_unix_micros(record.decided_unix_micros);
-  return out;
-}
-
-// Every participant, every scope, its history: the GetConsents answer.
-void BuildConsents(const CaseFacts& facts, consent_v1::GetConsentsResponse* response) {
-  consent_v1::GetConsentsResponse& out = *response;
-  out.set_case_id(facts.case_id);
-  out.set_version(facts.version);
-  out.set_case_position(facts.last_case_position);
-  for (const ObservedParticipant& p : facts.case_state.participants) {
-    consent_v1::ParticipantConsents* pc = out.add_participants();
-    pc->set_participant_id(p.participant_id);
-    pc->set_role(p.role);
-    pc->set_erased(p.erased);
-    for (int s = consent_v1::ConsentScope_MIN; s <= consent_v1::ConsentScope_MAX; ++s) {
-      const auto scope = static_cast<consent_v1::ConsentScope>(s);
-      if (scope == consent_v1::CONSENT_SCOPE_UNSPECIFIED ||
-          !consent_v1::ConsentScope_IsValid(s)) {
-        continue;
-      }
-      consent_v1::ScopeConsents* sc = pc->add_scopes();
-      sc->set_scope(scope);
-      auto pit = facts.consents.find(p.participant_id);
-      if (pit == facts.consents.end()) continue;
-      auto sit = pit->second.find(scope);
-      if (sit == pit->second.end()) continue;
-      for (const ConsentEntryFacts& e : sit->second) {
-        consent_v1::ConsentEntry* entry = sc->add_history();
-        entry->set_status(e.status);
-        entry->set_consent_id(e.consent_id);
-        *entry->mutable_informed() = e.informed;
-        entry->set_requested_by_participant(e.requested_by_participant);
-        entry->set_recorded_by(e.recorded_by);
-        entry->set_recorded_unix_micros(e.recorded_unix_micros);
-        entry->set_position(e.position);
-      }
-      if (!sit->second.empty()) sc->set_status(sit->second.back().status);
-    }
-  }
 }
 
 }  // namespace
@@ -162,12 +116,8 @@ absl::Status ConsentServiceImpl::Apply(const ReplayedEvent& event) {
 
 absl::Status ConsentServiceImpl::Evolve(CaseFacts& facts, const ReplayedEvent& event) {
   const eventlog::RecordView& view = event.view;
-  MEND_RETURN_IF_ERROR(consentsvc::Evolve(
-      facts, ConsentLogEvent{.position = event.position,
-                             .stream_version = view.stream_version,
-                             .event_type = view.event_type,
-                             .payload = view.payload,
-                             .recorded_unix_micros = view.recorded_unix_micros}));
+  MEND_RETURN_IF_ERROR(
+      consentsvc::Evolve(facts, ConsentLogEvent::Of(event.position, view)));
   if (view.event_type == kContactDecisionMadeType) {
     absl::MutexLock lock(&decisions_mu_);
     decision_cases_[facts.decisions.back().decision.decision_id()] =
@@ -325,7 +275,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GetConsents(
         consent_v1::GetConsentsResponse out;
         MEND_RETURN_IF_ERROR(
             ReadFacts(request->case_id(), call.caller, [&](const CaseFacts& facts) {
-              BuildConsents(facts, &out);
+              out = ConsentsView(facts);
               return absl::OkStatus();
             }));
         return out;
@@ -368,7 +318,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::DecideContact(
               "decision at position ", outcome.record.first_position, " was not folded"));
         }
         if (outcome.appended) CountDecision(*outcome.answer.decision);
-        return ToDecision(*outcome.answer.decision);
+        return DecisionView(*outcome.answer.decision);
       });
 }
 
@@ -381,7 +331,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::GetDecision(
         MEND_RETURN_IF_ERROR(Validate(*request));
         MEND_ASSIGN_OR_RETURN(DecisionRecord d,
                               ReadableDecision(request->decision_id(), call.caller));
-        return ToDecision(d);
+        return DecisionView(d);
       });
 }
 
@@ -395,26 +345,13 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ListDecisions(
         // The key is the consent-log position of the last decision given.
         MEND_ASSIGN_OR_RETURN(
             uint64_t after,
-            DecodePositionPageToken("ListDecisions", request->page_token()));
+            DecodePositionPageToken(kListDecisionsMethod, request->page_token()));
         const int32_t page_size =
             request->page_size() == 0 ? kDefaultPageSize : request->page_size();
         consent_v1::ListDecisionsResponse out;
         MEND_RETURN_IF_ERROR(
             ReadFacts(request->case_id(), call.caller, [&](const CaseFacts& facts) {
-              auto d =
-                  std::upper_bound(facts.decisions.begin(), facts.decisions.end(), after,
-                                   [](uint64_t position, const DecisionRecord& r) {
-                                     return position < r.position;
-                                   });
-              for (; d != facts.decisions.end(); ++d) {
-                if (out.decisions_size() == page_size) {
-                  out.set_next_page_token(EncodePageToken(
-                      "ListDecisions",
-                      absl::StrCat(out.decisions().rbegin()->position())));
-                  break;
-                }
-                *out.add_decisions() = ToDecision(*d);
-              }
+              out = DecisionsPage(facts, after, page_size);
               return absl::OkStatus();
             }));
         return out;
@@ -458,14 +395,7 @@ grpc::ServerUnaryReactor* ConsentServiceImpl::ExplainDecision(
         }
         MEND_ASSIGN_OR_RETURN(Explanation explained,
                               consentsvc::ExplainDecision(recorded, before));
-        consent_v1::ExplainDecisionResponse out;
-        *out.mutable_decision() = ToDecision(recorded);
-        *out.mutable_recomputed() = std::move(explained.recomputed);
-        out.set_same_outcome(explained.same_outcome);
-        out.set_same_reasons(explained.same_reasons);
-        out.set_same_consulted(explained.same_consulted);
-        out.set_facts_until_position(explained.facts_until_position);
-        return out;
+        return ExplanationView(recorded, std::move(explained));
       });
 }
 

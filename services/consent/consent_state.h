@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/eventlog/record_codec.h"
 #include "mend/common/v1/contact.pb.h"
 #include "mend/consent/v1/events.pb.h"
 #include "services/consent/case_projection.h"
@@ -139,6 +140,16 @@ struct ConsentLogEvent {
   std::string_view event_type;
   std::string_view payload;
   int64_t recorded_unix_micros = 0;
+
+  // The record at `position` of the log, as the service folds it (at start,
+  // after each append; the audit tool's replay too). Views into `record`.
+  static ConsentLogEvent Of(uint64_t position, const eventlog::RecordView& record) {
+    return {.position = position,
+            .stream_version = record.stream_version,
+            .event_type = record.event_type,
+            .payload = record.payload,
+            .recorded_unix_micros = record.recorded_unix_micros};
+  }
 };
 
 // Applies one event of the case's consent stream (deterministic: the same

@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/eventlog/record_codec.h"
 #include "google/protobuf/message.h"
 #include "mend/case/v1/events.pb.h"
 #include "mend/common/v1/contact.pb.h"
@@ -85,6 +86,16 @@ struct ScheduleLogEvent {
   std::string_view event_type;
   std::string_view payload;
   int64_t recorded_unix_micros = 0;
+
+  // The record at `position` of the log, as the service folds it (at start,
+  // after each append; the audit tool's replay too). Views into `record`.
+  static ScheduleLogEvent Of(uint64_t position, const eventlog::RecordView& record) {
+    return {.position = position,
+            .stream_version = record.stream_version,
+            .event_type = record.event_type,
+            .payload = record.payload,
+            .recorded_unix_micros = record.recorded_unix_micros};
+  }
 };
 
 enum class BookingStatus {

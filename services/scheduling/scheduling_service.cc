@@ -18,6 +18,7 @@
 #include "common/rpc/status_convert.h"
 #include "common/runtime/uuid.h"
 #include "services/scheduling/schedule_time.h"
+#include "services/scheduling/schedule_view.h"
 #include "services/scheduling/scheduling_validation.h"
 
 namespace mend::schedulingsvc {
@@ -52,44 +53,6 @@ std::vector<scheduling_v1::Module> Modules(const scheduling_v1::PlanProgrammeReq
   } else {
     for (int m : r.modules()) out.push_back(static_cast<scheduling_v1::Module>(m));
   }
-  return out;
-}
-
-scheduling_v1::BookingStatus StatusOf(BookingStatus s) {
-  switch (s) {
-    case BookingStatus::kScheduled:
-      return scheduling_v1::SCHEDULED;
-    case BookingStatus::kHeld:
-      return scheduling_v1::HELD;
-    case BookingStatus::kCancelled:
-      return scheduling_v1::CANCELLED;
-    case BookingStatus::kRecorded:
-      return scheduling_v1::RECORDED;
-  }
-  return scheduling_v1::BOOKING_STATUS_UNSPECIFIED;
-}
-
-scheduling_v1::Booking ToBooking(const std::string& case_id, const BookingFacts& b) {
-  scheduling_v1::Booking out;
-  out.set_booking_id(b.booking_id);
-  out.set_case_id(case_id);
-  out.set_kind(b.kind);
-  out.set_status(StatusOf(b.status));
-  *out.mutable_slot() = b.slot;
-  out.set_venue(b.venue);
-  for (const std::string& f : b.facilitator_ids) out.add_facilitator_ids(f);
-  for (const scheduling_v1::Attendee& a : b.attendees) *out.add_attendees() = a;
-  out.set_session_number(b.session_number);
-  out.set_module(b.module);
-  out.set_attendance(b.attendance);
-  out.set_makes_up_booking_id(b.makes_up_booking_id);
-  out.set_made_up_by_booking_id(b.made_up_by_booking_id);
-  out.set_cancellation_cause(b.cancellation_cause);
-  if (b.approval.has_value()) *out.mutable_approval() = *b.approval;
-  out.set_format(b.format);
-  out.set_service_user_arrival_unix_micros(b.service_user_arrival_unix_micros);
-  out.set_victim_arrival_unix_micros(b.victim_arrival_unix_micros);
-  out.set_position(b.position);
   return out;
 }
 
@@ -150,43 +113,38 @@ SchedulingServiceImpl::SchedulingServiceImpl(ServiceRuntime* runtime,
       consent_(consent_v1::ConsentService::NewStub(std::move(consent))),
       causal_("scheduling", runtime->store()),
       path_(runtime->store(),
-            Path::Hooks{
-                .stream_prefix = kScheduleStreamPrefix,
-                .evolve =
-                    [this](ScheduleState& state, const ReplayedEvent& e) {
-                      MEND_RETURN_IF_ERROR(schedulingsvc::Evolve(
-                          state, ScheduleLogEvent{.position = e.position,
-                                                  .stream_version = e.view.stream_version,
-                                                  .event_type = e.view.event_type,
-                                                  .payload = e.view.payload,
-                                                  .recorded_unix_micros =
-                                                      e.view.recorded_unix_micros}));
-                      absl::MutexLock lock(&calendar_mu_);
-                      calendar_.Replace(state);
-                      return absl::OkStatus();
-                    },
-                .version = [](const ScheduleState& s) { return s.version; },
-                .answer =
-                    [](const CommandRecord& r, const ScheduleState& s) {
-                      Answer a;
-                      a.result.set_case_id(r.aggregate_id);
-                      a.result.set_version(r.version);
-                      a.result.set_position(r.first_position);
-                      a.result.set_last_position(r.last_position);
-                      for (const std::string& id : s.last_booking_ids) {
-                        a.result.add_booking_ids(id);
-                      }
-                      if (s.last_booking_ids.size() == 1) {
-                        const BookingFacts* b = s.FindBooking(s.last_booking_ids[0]);
-                        if (b != nullptr && b->approval.has_value()) {
-                          *a.result.mutable_approval() = *b->approval;
-                        }
-                      }
-                      a.result.set_programme_completed(
-                          s.programme_completed_position >= r.first_position &&
-                          s.programme_completed_position <= r.last_position);
-                      return a;
-                    }},
+            Path::Hooks{.stream_prefix = kScheduleStreamPrefix,
+                        .evolve =
+                            [this](ScheduleState& state, const ReplayedEvent& e) {
+                              MEND_RETURN_IF_ERROR(schedulingsvc::Evolve(
+                                  state, ScheduleLogEvent::Of(e.position, e.view)));
+                              absl::MutexLock lock(&calendar_mu_);
+                              calendar_.Replace(state);
+                              return absl::OkStatus();
+                            },
+                        .version = [](const ScheduleState& s) { return s.version; },
+                        .answer =
+                            [](const CommandRecord& r, const ScheduleState& s) {
+                              Answer a;
+                              a.result.set_case_id(r.aggregate_id);
+                              a.result.set_version(r.version);
+                              a.result.set_position(r.first_position);
+                              a.result.set_last_position(r.last_position);
+                              for (const std::string& id : s.last_booking_ids) {
+                                a.result.add_booking_ids(id);
+                              }
+                              if (s.last_booking_ids.size() == 1) {
+                                const BookingFacts* b =
+                                    s.FindBooking(s.last_booking_ids[0]);
+                                if (b != nullptr && b->approval.has_value()) {
+                                  *a.result.mutable_approval() = *b->approval;
+                                }
+                              }
+                              a.result.set_programme_completed(
+                                  s.programme_completed_position >= r.first_position &&
+                                  s.programme_completed_position <= r.last_position);
+                              return a;
+                            }},
             NewUuid, absl::Now) {}
 
 void SchedulingServiceImpl::SetFollowers(const Follower* case_follower,
@@ -740,23 +698,7 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::GetCaseSchedule(
                 HandledNow().case_position(),
                 "; pass a causal token if the case is new)"));
           }
-          out.set_case_id(s.case_id);
-          out.set_version(s.version);
-          out.set_programme_id(s.programme_id);
-          out.set_sessions_attended(s.sessions_attended);
-          out.set_minutes_attended(s.minutes_attended);
-          out.set_programme_completed(s.programme_completed);
-          out.set_paused(s.paused);
-          out.set_closed(s.closed);
-          std::vector<const BookingFacts*> bookings;
-          for (const auto& [id, b] : s.bookings) bookings.push_back(&b);
-          std::sort(bookings.begin(), bookings.end(),
-                    [](const BookingFacts* a, const BookingFacts* b) {
-                      return std::tie(a->start, a->booking_id) <
-                             std::tie(b->start, b->booking_id);
-                    });
-          for (const BookingFacts* b : bookings)
-            *out.add_bookings() = ToBooking(s.case_id, *b);
+          out = ScheduleView(s);
           return absl::OkStatus();
         };
         ScheduleState none;
@@ -818,7 +760,7 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::GetFacilitatorCalendar(
               slot.case_id,
               [&](const ScheduleState& s) {
                 if (const BookingFacts* b = s.FindBooking(slot.booking_id)) {
-                  *out.add_bookings() = ToBooking(s.case_id, *b);
+                  *out.add_bookings() = BookingView(s.case_id, *b);
                 }
                 return absl::OkStatus();
               },

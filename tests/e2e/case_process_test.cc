@@ -323,8 +323,9 @@ TEST_F(CaseProcessTest, BadRetentionPeriodExitsWithStatus2) {
        {},
        {"MEND_RETENTION_PERIOD=six years"},
        "MEND_RETENTION_PERIOD"},
-      // absl::ParseCommandLine's own refusal: status 1, naming the flag.
-      {"not a duration", {"--retention_period=six years"}, {}, "Illegal value", 1},
+      // A value absl cannot parse: refused before absl's parse (which would
+      // exit 1), status 2 like every usage error, naming the flag.
+      {"not a duration", {"--retention_period=six years"}, {}, "retention_period", 2},
   };
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
