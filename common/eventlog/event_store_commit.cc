@@ -304,6 +304,7 @@ absl::StatusOr<WriteResult> EventStore::PrepareRequest(const Request& pending,
       if (tree_cf_ != nullptr) {
         for (const merkle::Frontier::Node& node :
              frontier_.Append(merkle::LeafHash(value))) {
+          if (node.level < store_internal::kLowestStoredTreeLevel) continue;
           batch.wb
               .Put(tree_cf_, store_internal::TreeKey(node.level, node.index), node.hash)
               .PermitUncheckedError();

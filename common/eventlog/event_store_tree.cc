@@ -28,6 +28,24 @@ constexpr size_t kBuildBatchNodes = 20000;
 
 absl::StatusOr<std::string> EventStore::TreeNode(const rocksdb::ReadOptions& ro,
                                                  uint64_t level, uint64_t index) const {
+  if (level < store_internal::kLowestStoredTreeLevel) {
+    // Not stored: hashed from the records it covers, positions
+    // index·2^level + 1 .. (index+1)·2^level.
+    auto leaf = [&](uint64_t position) -> absl::StatusOr<std::string> {
+      std::string bytes;
+      rocksdb::Status s = db_->Get(ro, events_cf_, PositionKey(position), &bytes);
+      if (s.IsNotFound()) {
+        return absl::DataLossError(absl::StrCat("Merkle tree leaf ", position - 1,
+                                                ": record ", position, " is missing"));
+      }
+      if (!s.ok()) return FromRocksDb(s, "read a record for the Merkle tree");
+      return merkle::LeafHash(bytes);
+    };
+    if (level == 0) return leaf(index + 1);
+    MEND_ASSIGN_OR_RETURN(std::string left, leaf(2 * index + 1));
+    MEND_ASSIGN_OR_RETURN(std::string right, leaf(2 * index + 2));
+    return merkle::NodeHash(left, right);
+  }
   std::string hash;
   rocksdb::Status s = db_->Get(ro, tree_cf_, TreeKey(level, index), &hash);
   if (s.IsNotFound()) {
@@ -68,6 +86,7 @@ absl::Status EventStore::RecoverTree(uint64_t head_position) {
     }
     for (const merkle::Frontier::Node& node :
          built.Append(merkle::LeafHash(it->value().ToStringView()))) {
+      if (node.level < store_internal::kLowestStoredTreeLevel) continue;
       wb.Put(tree_cf_, TreeKey(node.level, node.index), node.hash).PermitUncheckedError();
     }
     if (!options_.read_only && static_cast<size_t>(wb.Count()) >= kBuildBatchNodes) {

@@ -165,8 +165,9 @@ TEST_F(EventStoreTreeTest, TheTreeSurvivesAReopenAndGrowsOn) {
 }
 
 // Opens the raw database and calls fn with the tree column family.
-absl::Status EditTree(
-    const std::string& path,
+// Runs `fn` on the column family `cf` of the (closed) store at `path`.
+absl::Status EditColumnFamily(
+    const std::string& path, const std::string& cf,
     const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& fn) {
   std::vector<std::string> names;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies({}, path, &names);
@@ -179,10 +180,15 @@ absl::Status EditTree(
   if (!s.ok()) return absl::InternalError(s.ToString());
   std::unique_ptr<rocksdb::DB> db(raw);
   for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == kTreeColumnFamily) fn(db.get(), handles[i]);
+    if (names[i] == cf) fn(db.get(), handles[i]);
   }
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   return absl::OkStatus();
+}
+absl::Status EditTree(
+    const std::string& path,
+    const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& fn) {
+  return EditColumnFamily(path, kTreeColumnFamily, fn);
 }
 
 TEST_F(EventStoreTreeTest, ALogWithoutATreeGetsOneBuiltAtOpen) {
@@ -242,6 +248,79 @@ TEST_F(EventStoreTreeTest, AReadOnlyOpenServesProofs) {
   auto store = EventStore::Open({.path = Path(), .read_only = true});
   ASSERT_THAT(store, IsOk());
   ExpectTreeMatches(**store);
+}
+
+// Verify reads each index in its own order against the records: an entry
+// pointing at another event, and an event without its entry, are found at
+// the event's position.
+TEST_F(EventStoreTreeTest, VerifyFindsAStreamIndexEntryThatPointsElsewhere) {
+  {
+    auto store = EventStore::Open({.path = Path()});
+    ASSERT_THAT(store, IsOk());
+    Append(**store, 20);  // position p is stream s((p-1) % 5)
+    ASSERT_TRUE((*store)->Verify().ok);
+  }
+  // s2's first event is at position 3; its entry now names position 5.
+  ASSERT_THAT(EditColumnFamily(Path(), "streams",
+                               [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+                                 std::string key = "s2";
+                                 key.push_back('\0');
+                                 key.append(std::string(7, '\0')).push_back('\x01');
+                                 rocksdb::WriteOptions wo;
+                                 wo.sync = true;
+                                 ASSERT_TRUE(db->Put(wo, cf, key, PositionKey(5)).ok());
+                               }),
+              IsOk());
+  auto store = EventStore::Open({.path = Path(), .read_only = true});
+  ASSERT_THAT(store, IsOk());
+  VerifyReport report = (*store)->Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_position, 3u);
+  EXPECT_THAT(report.problem,
+              HasSubstr("stream index for s2 version 1 does not point here"));
+}
+
+TEST_F(EventStoreTreeTest, VerifyFindsAnEventMissingFromTheEventIdIndex) {
+  {
+    auto store = EventStore::Open({.path = Path()});
+    ASSERT_THAT(store, IsOk());
+    Append(**store, 20);  // position p has event id e(p-1)
+  }
+  ASSERT_THAT(EditColumnFamily(Path(), "event_ids",
+                               [](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) {
+                                 rocksdb::WriteOptions wo;
+                                 wo.sync = true;
+                                 ASSERT_TRUE(db->Delete(wo, cf, "e7").ok());
+                               }),
+              IsOk());
+  auto store = EventStore::Open({.path = Path(), .read_only = true});
+  ASSERT_THAT(store, IsOk());
+  VerifyReport report = (*store)->Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_position, 8u);
+  EXPECT_THAT(report.problem, HasSubstr("the event-id index has no entry for e7"));
+}
+
+// Only subtrees of four records and more are written; leaves and pairs come
+// from the records (and proofs over them still verify: ExpectTreeMatches).
+TEST_F(EventStoreTreeTest, NodesBelowLevelTwoAreNotStored) {
+  {
+    auto store = EventStore::Open({.path = Path()});
+    ASSERT_THAT(store, IsOk());
+    Append(**store, 16);
+    ExpectTreeMatches(**store);
+  }
+  std::map<int, int> per_level;
+  ASSERT_THAT(EditTree(Path(),
+                       [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tree) {
+                         std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, tree));
+                         for (it->SeekToFirst(); it->Valid(); it->Next()) {
+                           if (it->key().size() == 9) ++per_level[it->key()[0]];
+                         }
+                       }),
+              IsOk());
+  // 16 records: four nodes at level 2, two at 3, one at 4; none below.
+  EXPECT_EQ(per_level, (std::map<int, int>{{2, 4}, {3, 2}, {4, 1}}));
 }
 
 TEST_F(EventStoreTreeTest, ListTreeHeadsGivesEverySavedHeadBySize) {

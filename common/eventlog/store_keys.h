@@ -22,9 +22,13 @@
 //   content_digest        = SHA-256(stream_id '\0' event_type '\0' payload)
 //   tree(level, index)    = RFC 6962 MTH of the records at positions
 //                           [index·2^level + 1, (index+1)·2^level]: every
-//                           perfect subtree of the log's Merkle tree, leaf
-//                           hash SHA-256(0x00 ‖ stored bytes); written in the
-//                           WriteBatch of the append that completes it
+//                           perfect subtree of the log's Merkle tree from
+//                           level kLowestStoredTreeLevel up, leaf hash
+//                           SHA-256(0x00 ‖ stored bytes); written in the
+//                           WriteBatch of the append that completes it.
+//                           The levels below are hashed from the records
+//                           when a proof needs them (one to four records),
+//                           which keeps an append to half a node write
 //
 // Positions start at 1 and have no gaps; versions start at 1 per stream. All
 // keys of one append (and the checkpoints written with it) go into one
@@ -82,6 +86,11 @@ inline std::string TreeKey(uint64_t level, uint64_t index) {
   PutBe64(&key, index);
   return key;
 }
+
+// Tree nodes below this level are not stored: a leaf is its record's hash,
+// a level-1 node its two records' (logs written before kept them all; those
+// are not read).
+inline constexpr uint64_t kLowestStoredTreeLevel = 2;
 
 // Signed tree heads sort after every node (levels are below 64).
 inline constexpr char kTreeHeadPrefix[] = "\xffhead";
