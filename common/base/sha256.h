@@ -1,5 +1,5 @@
-// SHA-256 through OpenSSL 3, with the digest implementation fetched once
-// (OpenSSL 3's implicit per-call fetch costs more than hashing a record).
+// SHA-256 through OpenSSL 3's SHA-256 functions (not EVP: its per-call
+// context setup costs a fifth of hashing a tree node; see sha256.cc).
 #ifndef MEND_COMMON_BASE_SHA256_H_
 #define MEND_COMMON_BASE_SHA256_H_
 

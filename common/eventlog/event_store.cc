@@ -93,6 +93,13 @@ absl::Status EventStore::OpenDb() {
   // flush memtables; and after a failed write (a full disk) the flush would
   // only fail again on a handle that has seen errors.
   db_options.avoid_flush_during_shutdown = true;
+  // A WAL file is kept until every column family with writes in it is
+  // flushed, and the small ones (the head, checkpoints) fill slowly: left
+  // alone (RocksDB's bound is four times all write buffers, over 2 GiB
+  // here) the WAL grows to gigabytes that every open -- a restart, an
+  // auditor's read -- replays. Past this much, the column families holding
+  // the oldest WAL are flushed.
+  db_options.max_total_wal_size = 256 << 20;
   // A failed write stops the store until it is reopened (see the header);
   // RocksDB must not resume writing behind its back either.
   db_options.listeners.push_back(std::make_shared<FailureListener>(

@@ -104,6 +104,36 @@ struct VerifyReport {
   Head head;                        // the last good record seen
 };
 
+// What a pass over a log's records found of them, for the check of what the
+// store keeps beside the records (EventStore::CheckStructures): per
+// position, what the stream and event-id indexes must say; the Merkle tree's
+// nodes the store keeps, as the records hash. Verify() fills it from its own
+// pass; an auditor fills it from its own (mend-audit verify), so the records
+// are read and hashed once. Distinct positions and nodes may be set from
+// different threads.
+struct RecordFacts {
+  struct At {
+    size_t stream_hash = 0;
+    uint64_t version = 0;
+    size_t event_id_hash = 0;
+  };
+  // Room for the facts of a log of `size` records.
+  explicit RecordFacts(uint64_t size);
+  void Set(uint64_t position, const RecordView& view);
+  // A node the records' tree completes; those of levels the store does not
+  // keep are ignored.
+  void SetNode(uint64_t level, uint64_t index, std::string_view hash);
+
+  // Positions 1..good are the records found good (set by the pass), and
+  // `complete` if the pass reached the log's head with none found bad.
+  uint64_t good = 0;
+  bool complete = false;
+  Head head;           // the last good record
+  std::vector<At> at;  // [position - 1]
+  // [level][index]: levels from the lowest stored one up; lower ones empty.
+  std::vector<std::vector<std::array<uint8_t, 32>>> nodes;
+};
+
 // Counters for metrics. Monotonic; read with relaxed loads.
 struct StoreStats {
   std::atomic<uint64_t> events_appended{0};     // durable events
@@ -294,6 +324,14 @@ class EventStore {
   // stream and the stream index points at them, and the last record matches
   // the stored head. Reports the first bad position.
   VerifyReport Verify() const;
+  // The rest of Verify() given the records' facts from a pass that found
+  // positions 1..facts.good good: every stream and event-id index entry
+  // points at the record it names and every good record has one of each,
+  // the stored tree nodes are the records' (every level walked in key
+  // order, on two threads), the stored head is the last record, and the
+  // newest signed tree head is a head of this tree. The earliest bad
+  // position wins; a fact past facts.good is not judged.
+  VerifyReport CheckStructures(const RecordFacts& facts) const;
 
   // The log's RFC 6962 Merkle tree (common/merkle/merkle.h) over its
   // records' stored bytes, one leaf per position (leaf index = position - 1),
@@ -383,6 +421,8 @@ class EventStore {
   absl::Status CheckWritable() const;
   // Whether the record after `position` (or the stored head, for the last
   // record) disagrees with `hash`, the hash of the record at `position`.
+  VerifyReport CheckStructures(const RecordFacts& facts,
+                               const rocksdb::ReadOptions& snapshot_ro) const;
   bool NextLinkBroken(const rocksdb::ReadOptions& ro, uint64_t position,
                       std::string_view hash) const;
   // The stored hash of the perfect subtree (level, index): DATA_LOSS if it

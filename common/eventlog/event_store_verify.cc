@@ -2,6 +2,7 @@
 // (one pass, one hash per record) and the full audit walk, Verify().
 #include <algorithm>
 #include <array>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -176,149 +177,178 @@ absl::Status EventStore::ScanVerified(
   return absl::OkStatus();
 }
 
-// Verify walks the records once, in order, and each index once, in its own
-// key order: no point lookup per record (the walk runs near the speed of a
-// scan). Pass 1, the records: positions, the chain, stream versions, and the
-// Merkle tree's nodes, each compared with the stored one through one
-// iterator per level of the tree (a level's nodes are completed in index
-// order, which is that level's key order); it keeps, per position, what the
-// indexes must say of it. Pass 2, the stream index and the event-id index,
-// each entry checked against pass 1's table, and every record found in each
-// exactly once. The earliest bad position found by either pass is the one
-// reported.
+RecordFacts::RecordFacts(uint64_t size) : at(size) {
+  for (uint64_t level = 0; (size >> level) > 0; ++level) {
+    nodes.emplace_back();
+    if (level >= store_internal::kLowestStoredTreeLevel)
+      nodes.back().resize(size >> level);
+  }
+}
+
+void RecordFacts::Set(uint64_t position, const RecordView& view) {
+  const absl::Hash<absl::string_view> hash;
+  if (position > at.size()) at.resize(position);  // (growth: one thread only)
+  at[position - 1] = {
+      hash(absl::string_view(view.stream_id.data(), view.stream_id.size())),
+      view.stream_version,
+      hash(absl::string_view(view.event_id.data(), view.event_id.size()))};
+}
+
+void RecordFacts::SetNode(uint64_t level, uint64_t index, std::string_view hash) {
+  if (level < store_internal::kLowestStoredTreeLevel || hash.size() != kSha256Size)
+    return;
+  if (level >= nodes.size()) nodes.resize(level + 1);  // (growth: one thread only)
+  std::vector<std::array<uint8_t, 32>>& row = nodes[level];
+  if (index >= row.size()) row.resize(index + 1);
+  std::copy(hash.begin(), hash.end(), row[index].begin());
+}
+
+namespace {
+
+// The earliest problem found by one walk; walks on two threads merge theirs.
+struct Earliest {
+  bool ok = true;
+  uint64_t position = 0;
+  std::string problem;
+
+  void Note(uint64_t at, std::string what) {
+    if (ok || at < position) {
+      ok = false;
+      position = at;
+      problem = std::move(what);
+    }
+  }
+  void Into(VerifyReport& report) const {
+    if (!ok && (report.ok || position < report.first_bad_position)) {
+      report.ok = false;
+      report.first_bad_position = position;
+      report.problem = problem;
+    }
+  }
+};
+
+}  // namespace
+
+// Verify walks the records once, in order (the pass that fills the facts),
+// then CheckStructures walks each index and each level of the stored tree
+// once, in its own key order, against them: no point lookup per record, so
+// the whole runs near the speed of a scan. The earliest bad position found
+// by either is the one reported.
 VerifyReport EventStore::Verify() const {
   VerifyReport report;
   report.head = Head{0, ZeroHash()};
-  // The earliest problem wins (pass 2 may find one before pass 1's).
-  auto note = [&report](uint64_t position, std::string problem) {
-    if (report.ok || position < report.first_bad_position) {
-      report.ok = false;
-      report.first_bad_position = position;
-      report.problem = std::move(problem);
-    }
-  };
-  // What the indexes must say of each position.
-  struct Expected {
-    size_t stream_hash = 0;
-    uint64_t version = 0;
-    size_t event_id_hash = 0;
-  };
-  std::vector<Expected> expected_at;  // [position - 1]
-  const absl::Hash<absl::string_view> hash;
-  auto view_of = [](std::string_view s) { return absl::string_view(s.data(), s.size()); };
-
+  Earliest found;
   // One consistent view of the whole database, even while appends go on.
   std::optional<rocksdb::ManagedSnapshot> snapshot;
-  rocksdb::ReadOptions ro = SnapshotRead(snapshot);
-  // The tree's iterators, one per level, read little each: no readahead.
-  const rocksdb::ReadOptions tree_ro = ro;
+  const rocksdb::ReadOptions structures_ro = SnapshotRead(snapshot);
+  rocksdb::ReadOptions ro = structures_ro;
   ro.readahead_size = 2 << 20;
   ro.fill_cache = false;
 
-  // --- Pass 1: the records, and the tree beside them.
+  RecordFacts facts(GetHead().position);
   {
     absl::flat_hash_map<std::string, uint64_t> versions;
     RecordView env;
     merkle::Frontier tree;
-    // One iterator per level of the stored tree, at that level's next node.
-    std::vector<std::unique_ptr<rocksdb::Iterator>> levels;
-    auto check_node =
-        [&](const merkle::Frontier::Node& node) -> std::optional<std::string> {
-      while (levels.size() <= node.level) {
-        levels.emplace_back(db_->NewIterator(tree_ro, tree_cf_));
-        levels.back()->Seek(store_internal::TreeKey(levels.size() - 1, 0));
-      }  // (the levels below the lowest stored one are never used)
-      rocksdb::Iterator& it = *levels[node.level];
-      const std::string key = store_internal::TreeKey(node.level, node.index);
-      if (!it.Valid() || it.key().ToStringView() != key) {
-        return absl::StrCat("Merkle tree node (level ", node.level, ", index ",
-                            node.index, ") is missing");
-      }
-      if (it.value().ToStringView() != node.hash) {
-        return absl::StrCat("Merkle tree node (level ", node.level, ", index ",
-                            node.index, ") does not match the records");
-      }
-      it.Next();
-      return std::nullopt;
-    };
     uint64_t expected = 1;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
     for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
       if (it->key().size() != 8) {
-        note(expected, "a key in the events column family is not a position");
+        found.Note(expected, "a key in the events column family is not a position");
         break;
       }
       const uint64_t position = GetBe64(it->key().ToStringView());
       if (position != expected) {
-        note(expected, absl::StrCat("position ", expected, " is missing (next stored is ",
-                                    position, ")"));
+        found.Note(expected, absl::StrCat("position ", expected,
+                                          " is missing (next stored is ", position, ")"));
         break;
       }
       const std::string_view bytes = it->value().ToStringView();
       if (absl::Status s = DecodeRecord(bytes, &env); !s.ok()) {
-        note(position, std::string(s.message()));
+        found.Note(position, std::string(s.message()));
         break;
       }
-      const std::string record_hash = Sha256Bytes(bytes);
+      const Sha256Digest record_hash = Sha256(bytes);
       if (env.prev_hash != report.head.hash) {
         // The link between position-1 and position is broken: one of the two
         // records changed. If this record changed, its link to the next
         // record is broken too; if only the previous record changed, it is
         // not.
-        if (position == 1 || NextLinkBroken(ro, position, record_hash)) {
-          note(position,
-               "record does not hash into the chain: its links to both neighbours are "
-               "broken");
+        if (position == 1 || NextLinkBroken(ro, position, AsStringView(record_hash))) {
+          found.Note(position,
+                     "record does not hash into the chain: its links to both "
+                     "neighbours are broken");
         } else {
-          note(position - 1,
-               absl::StrCat("record's bytes no longer hash to the prev_hash "
-                            "stored by position ",
-                            position));
+          found.Note(position - 1, absl::StrCat("record's bytes no longer hash to the "
+                                                "prev_hash stored by position ",
+                                                position));
         }
         break;
       }
       if (env.position != position) {
-        note(position, absl::StrCat("record names position ", env.position));
+        found.Note(position, absl::StrCat("record names position ", env.position));
         break;
       }
-      auto [slot, inserted] = versions.try_emplace(view_of(env.stream_id), 0);
+      auto [slot, inserted] = versions.try_emplace(
+          absl::string_view(env.stream_id.data(), env.stream_id.size()), 0);
       if (env.stream_version != slot->second + 1) {
-        note(position,
-             absl::StrCat("stream ", std::string(env.stream_id), " version ",
-                          env.stream_version, " follows version ", slot->second));
+        found.Note(position,
+                   absl::StrCat("stream ", std::string(env.stream_id), " version ",
+                                env.stream_version, " follows version ", slot->second));
         break;
       }
       slot->second = env.stream_version;
       if (tree_cf_ != nullptr) {
-        std::optional<std::string> bad;
-        for (const merkle::Frontier::Node& node : tree.Append(merkle::LeafHash(bytes))) {
-          if (node.level < store_internal::kLowestStoredTreeLevel)
-            continue;  // not stored
-          if (bad = check_node(node); bad.has_value()) break;
-        }
-        if (bad.has_value()) {
-          note(position, *std::move(bad));
-          break;
-        }
+        tree.Push(merkle::LeafHash(bytes),
+                  [&](uint64_t level, uint64_t index, std::string_view hash) {
+                    facts.SetNode(level, index, hash);
+                  });
       }
-      expected_at.push_back({hash(view_of(env.stream_id)), env.stream_version,
-                             hash(view_of(env.event_id))});
-      report.head = Head{position, record_hash};
+      facts.Set(position, env);
+      report.head.position = position;
+      report.head.hash.assign(AsStringView(record_hash));
       ++report.events_checked;
     }
-    if (report.ok && !it->status().ok()) {
-      note(expected, absl::StrCat("RocksDB: ", it->status().ToString()));
-    }
-    for (const auto& level : levels) {
-      if (report.ok && !level->status().ok()) {
-        note(report.head.position, absl::StrCat("RocksDB: ", level->status().ToString()));
-      }
+    if (found.ok && !it->status().ok()) {
+      found.Note(expected, absl::StrCat("RocksDB: ", it->status().ToString()));
     }
   }
-  const uint64_t checked = report.events_checked;  // positions 1..checked are good
+  found.Into(report);
+  facts.good = report.events_checked;
+  facts.head = report.head;
+  facts.complete = report.ok;
+  const VerifyReport structures = CheckStructures(facts, structures_ro);
+  if (!structures.ok) {
+    Earliest{false, structures.first_bad_position, structures.problem}.Into(report);
+  }
+  return report;
+}
 
-  // --- Pass 2: the indexes, each in its own order, against pass 1's table.
-  // A record past where pass 1 stopped is not judged (it is not trusted).
+VerifyReport EventStore::CheckStructures(const RecordFacts& facts) const {
+  std::optional<rocksdb::ManagedSnapshot> snapshot;
+  return CheckStructures(facts, SnapshotRead(snapshot));
+}
+
+VerifyReport EventStore::CheckStructures(const RecordFacts& facts,
+                                         const rocksdb::ReadOptions& snapshot_ro) const {
+  VerifyReport report;
+  report.head = facts.head;
+  report.events_checked = facts.good;
+  const uint64_t checked = facts.good;  // positions 1..checked are good
+  const absl::Hash<absl::string_view> hash;
+  auto view_of = [](std::string_view s) { return absl::string_view(s.data(), s.size()); };
+  rocksdb::ReadOptions ro = snapshot_ro;
+  ro.readahead_size = 2 << 20;
+  ro.fill_cache = false;
+
+  // An index entry past the good records is wrong only when nothing is
+  // after them: not when the pass stopped early (that is its finding) or
+  // the records after are appends since it read.
+  std::string stored_head;
+  rocksdb::Status head_read = db_->Get(snapshot_ro, meta_cf_, kHeadKey, &stored_head);
+  const bool judge_past = facts.complete && head_read.ok() &&
+                          stored_head.size() == 8 + kSha256Size &&
+                          GetBe64(stored_head) == checked;
   auto record_at = [&](uint64_t position) {
     std::string bytes;
     RecordView view;
@@ -328,89 +358,140 @@ VerifyReport EventStore::Verify() const {
     }
     return std::make_pair(std::string(view.stream_id), std::string(view.event_id));
   };
-  {
+
+  // The stream index, on a second thread (the event-id index on this one).
+  auto stream_index = [&]() {
+    Earliest found;
     std::vector<bool> seen(checked, false);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view key = it->key().ToStringView();
       const std::string_view value = it->value().ToStringView();
       if (key.size() < 9 || key[key.size() - 9] != '\0' || value.size() != 8) {
-        note(checked + 1, "a stream index entry is malformed");
+        found.Note(checked + 1, "a stream index entry is malformed");
         break;
       }
       const std::string_view stream_id = key.substr(0, key.size() - 9);
       const uint64_t version = GetBe64(key.substr(key.size() - 8));
       const uint64_t position = GetBe64(value);
       if (position == 0 || position > checked) {
-        if (position == 0 || report.ok) {
-          note(position == 0 ? 1 : checked + 1,
-               absl::StrCat("stream index for ", std::string(stream_id), " version ",
-                            version, " points to position ", position, ", past the log"));
+        if (position == 0 || judge_past) {
+          found.Note(
+              position == 0 ? 1 : checked + 1,
+              absl::StrCat("stream index for ", std::string(stream_id), " version ",
+                           version, " points to position ", position, ", past the log"));
         }
         continue;
       }
-      const Expected& e = expected_at[position - 1];
+      const RecordFacts::At& e = facts.at[position - 1];
       if (e.stream_hash != hash(view_of(stream_id)) || e.version != version ||
           seen[position - 1]) {
-        note(position,
-             absl::StrCat("stream index for ", std::string(stream_id), " version ",
-                          version, " points here, to another event"));
+        found.Note(position,
+                   absl::StrCat("stream index for ", std::string(stream_id), " version ",
+                                version, " points here, to another event"));
         continue;
       }
       seen[position - 1] = true;
     }
-    if (!it->status().ok()) note(1, absl::StrCat("RocksDB: ", it->status().ToString()));
+    if (!it->status().ok()) {
+      found.Note(1, absl::StrCat("RocksDB: ", it->status().ToString()));
+    }
     if (auto unseen = std::find(seen.begin(), seen.end(), false); unseen != seen.end()) {
       const uint64_t position = static_cast<uint64_t>(unseen - seen.begin()) + 1;
-      note(position,
-           absl::StrCat("stream index for ", record_at(position).first, " version ",
-                        expected_at[position - 1].version, " does not point here"));
+      found.Note(position,
+                 absl::StrCat("stream index for ", record_at(position).first, " version ",
+                              facts.at[position - 1].version, " does not point here"));
     }
-  }
-  {
+    return found;
+  };
+  std::future<Earliest> streams = std::async(std::launch::async, stream_index);
+
+  // Each stored level of the tree, in key order, against the records'
+  // nodes, on a third thread: a node is judged when the good records
+  // complete it, at the position of the record that does. (The tree's
+  // iterators read little each: no readahead.)
+  auto tree_levels = [&]() {
+    Earliest found;
+    if (tree_cf_ == nullptr) return found;
+    for (uint64_t level = store_internal::kLowestStoredTreeLevel;
+         level < facts.nodes.size() && (checked >> level) > 0; ++level) {
+      const uint64_t count = checked >> level;
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(snapshot_ro, tree_cf_));
+      it->Seek(store_internal::TreeKey(level, 0));
+      for (uint64_t index = 0; index < count; ++index, it->Next()) {
+        const uint64_t completed_at = (index + 1) << level;
+        const std::string key = store_internal::TreeKey(level, index);
+        if (!it->Valid() || it->key().ToStringView() != key) {
+          found.Note(completed_at, absl::StrCat("Merkle tree node (level ", level,
+                                                ", index ", index, ") is missing"));
+          break;
+        }
+        if (it->value().ToStringView() != AsStringView(facts.nodes[level][index])) {
+          found.Note(completed_at,
+                     absl::StrCat("Merkle tree node (level ", level, ", index ", index,
+                                  ") does not match the records"));
+          break;
+        }
+      }
+      if (!it->status().ok()) {
+        found.Note(checked, absl::StrCat("RocksDB: ", it->status().ToString()));
+      }
+    }
+    return found;
+  };
+  std::future<Earliest> tree = std::async(std::launch::async, tree_levels);
+
+  Earliest found;
+  {  // The event-id index.
     std::vector<bool> seen(checked, false);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, ids_cf_));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view event_id = it->key().ToStringView();
       const std::string_view value = it->value().ToStringView();
       if (value.size() != 16 + kSha256Size) {
-        note(checked + 1, absl::StrCat("the event-id index entry for ",
-                                       std::string(event_id), " is malformed"));
+        found.Note(checked + 1, absl::StrCat("the event-id index entry for ",
+                                             std::string(event_id), " is malformed"));
         continue;
       }
       const uint64_t position = GetBe64(value);
       const uint64_t version = GetBe64(value.substr(8));
       if (position == 0 || position > checked) {
-        if (position == 0 || report.ok) {
-          note(position == 0 ? 1 : checked + 1,
-               absl::StrCat("the event-id index entry for ", std::string(event_id),
-                            " points to position ", position, ", past the log"));
+        if (position == 0 || judge_past) {
+          found.Note(position == 0 ? 1 : checked + 1,
+                     absl::StrCat("the event-id index entry for ", std::string(event_id),
+                                  " points to position ", position, ", past the log"));
         }
         continue;
       }
-      const Expected& e = expected_at[position - 1];
+      const RecordFacts::At& e = facts.at[position - 1];
       if (e.event_id_hash != hash(view_of(event_id)) || e.version != version ||
           seen[position - 1]) {
-        note(position,
-             absl::StrCat("the event-id index entry for ", std::string(event_id),
-                          " points here, to another event"));
+        found.Note(position,
+                   absl::StrCat("the event-id index entry for ", std::string(event_id),
+                                " points here, to another event"));
         continue;
       }
       seen[position - 1] = true;
     }
-    if (!it->status().ok()) note(1, absl::StrCat("RocksDB: ", it->status().ToString()));
+    if (!it->status().ok()) {
+      found.Note(1, absl::StrCat("RocksDB: ", it->status().ToString()));
+    }
     if (auto unseen = std::find(seen.begin(), seen.end(), false); unseen != seen.end()) {
       const uint64_t position = static_cast<uint64_t>(unseen - seen.begin()) + 1;
-      note(position, absl::StrCat("the event-id index has no entry for ",
-                                  record_at(position).second, ", the event here"));
+      found.Note(position, absl::StrCat("the event-id index has no entry for ",
+                                        record_at(position).second, ", the event here"));
     }
   }
-  if (!report.ok) return report;
+  found.Into(report);
+  streams.get().Into(report);
+  tree.get().Into(report);
+  if (!report.ok || !facts.complete) return report;
 
   // --- The stored head, and the newest signed tree head.
-  std::string stored_head;
-  rocksdb::Status s = db_->Get(ro, meta_cf_, kHeadKey, &stored_head);
-  if (s.ok()) {
+  auto note = [&report](uint64_t position, std::string problem) {
+    Earliest{false, position, std::move(problem)}.Into(report);
+  };
+  if (head_read.ok()) {
     if (stored_head.size() != 8 + kSha256Size) {
       note(report.head.position + 1, "stored head record is malformed");
       return report;
@@ -431,8 +512,8 @@ VerifyReport EventStore::Verify() const {
       note(head_position, "last record does not match the stored head hash");
       return report;
     }
-  } else if (!s.IsNotFound()) {
-    note(report.head.position + 1, absl::StrCat("RocksDB: ", s.ToString()));
+  } else if (!head_read.IsNotFound()) {
+    note(report.head.position + 1, absl::StrCat("RocksDB: ", head_read.ToString()));
     return report;
   } else if (report.head.position > 0) {
     note(report.head.position, "log has events but no stored head");

@@ -1,5 +1,6 @@
 #include "common/merkle/merkle.h"
 
+#include <algorithm>
 #include <bit>
 #include <utility>
 
@@ -304,37 +305,80 @@ absl::StatusOr<Frontier> Frontier::FromNodes(uint64_t size, NodeSource nodes) {
                                               start >> level, ") is ", hash.size(),
                                               " bytes, not ", kHashSize));
     }
-    frontier.hashes_.push_back(std::move(hash));
+    Digest& d = frontier.hashes_.emplace_back();
+    std::copy(hash.begin(), hash.end(), d.begin());
     start += width;
   }
   frontier.size_ = size;
   return frontier;
 }
 
-std::vector<Frontier::Node> Frontier::Append(std::string_view leaf_hash) {
-  std::vector<Node> completed;
-  uint64_t level = 0;
-  uint64_t index = size_;
-  std::string hash(leaf_hash);
-  completed.push_back({level, index, hash});
-  // Each set low bit of the old size is a perfect subtree the new one joins.
+void Frontier::PushSubtree(uint64_t level, const Digest& hash, NodeSink* completed,
+                           bool report_subtree) {
+  const uint64_t added = uint64_t{1} << level;
+  uint64_t index = size_ >> level;
+  Digest node = hash;
+  if (completed != nullptr && report_subtree)
+    (*completed)(level, index, AsStringView(node));
+  // Each set bit of the old size from `level` up, lowest first, is a
+  // perfect subtree of the new one's size that the new one joins.
   while ((size_ >> level) & 1) {
-    hash = NodeHash(hashes_.back(), hash);
+    node = Sha256({std::string_view(kNodePrefix, sizeof(kNodePrefix)),
+                   AsStringView(hashes_.back()), AsStringView(node)});
     hashes_.pop_back();
     ++level;
     index >>= 1;
-    completed.push_back({level, index, hash});
+    if (completed != nullptr) (*completed)(level, index, AsStringView(node));
   }
-  hashes_.push_back(std::move(hash));
-  ++size_;
+  hashes_.push_back(node);
+  size_ += added;
+}
+
+std::vector<Frontier::Node> Frontier::Append(std::string_view leaf_hash) {
+  std::vector<Node> completed;
+  Push(leaf_hash, [&](uint64_t level, uint64_t index, std::string_view hash) {
+    completed.push_back({level, index, std::string(hash)});
+  });
   return completed;
+}
+
+void Frontier::Push(std::string_view leaf_hash, NodeSink completed) {
+  Digest leaf{};
+  std::copy_n(leaf_hash.begin(), std::min(leaf_hash.size(), kHashSize), leaf.begin());
+  PushSubtree(0, leaf, &completed, true);
+}
+
+void Frontier::Push(std::string_view leaf_hash) {
+  Digest leaf{};
+  std::copy_n(leaf_hash.begin(), std::min(leaf_hash.size(), kHashSize), leaf.begin());
+  PushSubtree(0, leaf, nullptr, false);
+}
+
+absl::Status Frontier::Extend(const Frontier& right, NodeSink completed) {
+  if (right.size_ == 0) return absl::OkStatus();
+  if (size_ % std::bit_ceil(right.size_) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("merkle: a tree of ", right.size_,
+                                                   " leaves cannot follow one of ", size_,
+                                                   " (not aligned)"));
+  }
+  // right's subtrees, highest first, each aligned where it lands.
+  size_t i = 0;
+  for (int level = 63; level >= 0; --level) {
+    // Only where one joins one of ours is there a node `right` lacks.
+    if ((right.size_ >> level) & 1)
+      PushSubtree(level, right.hashes_[i++], &completed, false);
+  }
+  return absl::OkStatus();
 }
 
 std::string Frontier::Root() const {
   if (hashes_.empty()) return EmptyRoot();
-  std::string root = hashes_.back();
-  for (size_t i = hashes_.size() - 1; i-- > 0;) root = NodeHash(hashes_[i], root);
-  return root;
+  Digest root = hashes_.back();
+  for (size_t i = hashes_.size() - 1; i-- > 0;) {
+    root = Sha256({std::string_view(kNodePrefix, sizeof(kNodePrefix)),
+                   AsStringView(hashes_[i]), AsStringView(root)});
+  }
+  return std::string(AsStringView(root));
 }
 
 }  // namespace mend::merkle

@@ -25,6 +25,7 @@
 #ifndef MEND_COMMON_MERKLE_MERKLE_H_
 #define MEND_COMMON_MERKLE_MERKLE_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -84,7 +85,10 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, std::string_view 
 
 // The right edge of a tree as it grows: the roots of the perfect subtrees
 // covering the leaves so far (one per set bit of the size). Append gives
-// the nodes the new leaf completes, which a store writes with the leaf.
+// the nodes the new leaf completes, which a store writes with the leaf;
+// Push is the same without building them (a verifier's tree: no
+// allocation a leaf). A tree can be built in parts and joined: the part
+// after an aligned prefix (Extend), so two threads can build one tree.
 class Frontier {
  public:
   struct Node {
@@ -92,6 +96,9 @@ class Frontier {
     uint64_t index = 0;
     std::string hash;
   };
+  // Told of each node a leaf completes (the leaf itself at level 0).
+  using NodeSink =
+      absl::FunctionRef<void(uint64_t level, uint64_t index, std::string_view hash)>;
 
   Frontier() = default;
   // The frontier of a tree of `size` leaves from its stored nodes.
@@ -100,15 +107,33 @@ class Frontier {
   // Adds a leaf; returns the nodes it completes: the leaf itself at level
   // 0, and each perfect subtree it closes (at most log2(size)+1).
   std::vector<Node> Append(std::string_view leaf_hash);
+  // Adds a leaf, telling `completed` of the nodes it completes.
+  void Push(std::string_view leaf_hash, NodeSink completed);
+  void Push(std::string_view leaf_hash);
+
+  // Adds the leaves of `right`, a tree built on its own of the leaves that
+  // follow this one's (indexes counted from its own first leaf), telling
+  // `completed` of the nodes only the joined tree has, indexed in it.
+  // `right` must fit the alignment: size() a multiple of the power of two
+  // at or above right.size(), as when this is a perfect tree no smaller
+  // than `right`. INVALID_ARGUMENT otherwise.
+  absl::Status Extend(const Frontier& right, NodeSink completed);
 
   uint64_t size() const { return size_; }
   // MTH of the leaves so far.
   std::string Root() const;
 
  private:
+  using Digest = std::array<uint8_t, kHashSize>;
+  // Adds the perfect subtree of 2^level leaves with root `hash` (size_ is
+  // a multiple of 2^level), telling `completed` (if any) of the nodes it
+  // completes, itself too if `report_subtree`.
+  void PushSubtree(uint64_t level, const Digest& hash, NodeSink* completed,
+                   bool report_subtree);
+
   uint64_t size_ = 0;
   // hashes_[i]: the subtree of the i-th set bit of size_, highest first.
-  std::vector<std::string> hashes_;
+  std::vector<Digest> hashes_;
 };
 
 }  // namespace mend::merkle

@@ -592,5 +592,85 @@ TEST(MerkleErrorsTest, VerifyMessagesSayWhatIsWrong) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("root2")));
 }
 
+TEST(FrontierTest, PushBuildsTheSameTreeAsAppend) {
+  NodeStore store = GeneratedStore();
+  Frontier pushed;
+  Frontier told;
+  for (uint64_t i = 0; i < kMaxSize; ++i) {
+    SCOPED_TRACE(i);
+    pushed.Push(store.leaves()[i]);
+    std::vector<Frontier::Node> nodes;
+    told.Push(store.leaves()[i], [&](uint64_t level, uint64_t index, std::string_view h) {
+      nodes.push_back({level, index, std::string(h)});
+    });
+    ASSERT_EQ(nodes.size(), static_cast<size_t>(std::countr_one(i)) + 1);
+    for (const Frontier::Node& n : nodes) {
+      const uint64_t begin = n.index << n.level;
+      EXPECT_EQ(n.hash, RootOfLeafHashes(absl::MakeConstSpan(store.leaves())
+                                             .subspan(begin, uint64_t{1} << n.level)));
+    }
+    EXPECT_EQ(pushed.size(), i + 1);
+    EXPECT_EQ(pushed.Root(), store.Root(i + 1));
+    EXPECT_EQ(told.Root(), store.Root(i + 1));
+  }
+}
+
+// Two threads build one tree: a perfect prefix and the rest on its own.
+TEST(FrontierTest, ExtendJoinsATreeBuiltInTwoParts) {
+  NodeStore store = GeneratedStore();
+  for (uint64_t split : {1u, 2u, 4u, 8u, 16u, 32u}) {
+    for (uint64_t rest = 0; rest <= split && split + rest <= kMaxSize; ++rest) {
+      SCOPED_TRACE(absl::StrCat(split, "+", rest));
+      Frontier left, right;
+      std::map<std::pair<uint64_t, uint64_t>, std::string> nodes;
+      for (uint64_t i = 0; i < split; ++i) {
+        left.Push(store.leaves()[i], [&](uint64_t l, uint64_t x, std::string_view h) {
+          nodes[{l, x}] = std::string(h);
+        });
+      }
+      for (uint64_t i = split; i < split + rest; ++i) {
+        right.Push(store.leaves()[i], [&](uint64_t l, uint64_t x, std::string_view h) {
+          // indexed within `right`: shifted to where its leaves are
+          nodes[{l, x + (split >> l)}] = std::string(h);
+        });
+      }
+      std::vector<std::pair<uint64_t, uint64_t>> joined;
+      ASSERT_THAT(left.Extend(right,
+                              [&](uint64_t l, uint64_t x, std::string_view h) {
+                                joined.emplace_back(l, x);
+                                nodes[{l, x}] = std::string(h);
+                              }),
+                  IsOk());
+      EXPECT_EQ(left.size(), split + rest);
+      EXPECT_EQ(left.Root(), store.Root(split + rest));
+      // Only a full second half makes a node neither part has: the root.
+      if (rest == split) {
+        EXPECT_EQ(joined, (std::vector<std::pair<uint64_t, uint64_t>>{
+                              {std::countr_zero(split) + 1u, 0}}));
+      } else {
+        EXPECT_TRUE(joined.empty());
+      }
+      // Every node of the whole tree, and nothing else, was told of once.
+      Frontier whole;
+      std::map<std::pair<uint64_t, uint64_t>, std::string> want;
+      for (uint64_t i = 0; i < split + rest; ++i) {
+        for (Frontier::Node& n : whole.Append(store.leaves()[i])) {
+          want[{n.level, n.index}] = n.hash;
+        }
+      }
+      EXPECT_EQ(nodes, want);
+    }
+  }
+}
+
+TEST(FrontierTest, ExtendRefusesAPartThatDoesNotAlign) {
+  Frontier left, right;
+  for (int i = 0; i < 3; ++i) left.Push(LeafHash("a"));
+  for (int i = 0; i < 2; ++i) right.Push(LeafHash("b"));
+  EXPECT_THAT(left.Extend(right, [](uint64_t, uint64_t, std::string_view) {}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(left.size(), 3u);
+}
+
 }  // namespace
 }  // namespace mend::merkle

@@ -481,11 +481,14 @@ class CommandPath {
                                               Quoted(view.stream_id), " is not a ",
                                               Quoted(hooks_.stream_prefix), " stream"));
     }
-    const std::string aggregate_id(view.stream_id.substr(hooks_.stream_prefix.size()));
+    // (A replay folds every record here: no copy of the id, no state made,
+    // unless the aggregate is new.)
+    const std::string_view aggregate_id =
+        view.stream_id.substr(hooks_.stream_prefix.size());
     auto it = aggregates_.find(aggregate_id);
     const bool fresh = it == aggregates_.end();
-    State scratch;
-    State& state = fresh ? scratch : it->second;
+    std::optional<State> scratch;
+    State& state = fresh ? scratch.emplace() : it->second;
     const uint64_t before = hooks_.version(state);
     if (view.stream_version != before + 1) {
       return absl::DataLossError(absl::StrCat(
@@ -498,7 +501,8 @@ class CommandPath {
           absl::StrCat("position ", event.position, " did not fold to version ",
                        view.stream_version, " of ", Quoted(view.stream_id)));
     }
-    if (fresh) it = aggregates_.emplace(aggregate_id, std::move(scratch)).first;
+    if (fresh)
+      it = aggregates_.emplace(std::string(aggregate_id), *std::move(scratch)).first;
     if (std::optional<CommandEventId> id = ParseCommandEventId(view.event_id)) {
       // A request's record starts at its first event (index 0, always in
       // its own aggregate and first in the log); its later events in that
@@ -510,7 +514,7 @@ class CommandPath {
             requests_.insert_or_assign(id->request_id, std::pair<CommandRecord, Answer>())
                 .first;
         found->second.first = CommandRecord{.method = id->method,
-                                            .aggregate_id = aggregate_id,
+                                            .aggregate_id = std::string(aggregate_id),
                                             .digest = id->digest,
                                             .first_position = event.position};
       }
@@ -535,7 +539,8 @@ class CommandPath {
   KeyedMutexes locks_;  // one per aggregate, held across a command
 
   mutable absl::Mutex mu_;
-  std::map<std::string, State> aggregates_ ABSL_GUARDED_BY(mu_);  // ordered: pages
+  std::map<std::string, State, std::less<>> aggregates_
+      ABSL_GUARDED_BY(mu_);  // ordered: pages
   absl::flat_hash_map<std::string, std::pair<CommandRecord, Answer>> requests_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);

@@ -111,8 +111,9 @@ class DirectoryLog final : public AuditLog {
   absl::StatusOr<std::optional<std::string>> ServedPublicKey() override {
     return std::nullopt;
   }
-  std::optional<eventlog::VerifyReport> StoreVerify() override {
-    return store_->Verify();
+  std::optional<eventlog::VerifyReport> CheckStructures(
+      const eventlog::RecordFacts& facts) override {
+    return store_->CheckStructures(facts);
   }
 
  private:
@@ -210,7 +211,10 @@ class AddressLog final : public AuditLog {
     if (response.public_key_pem().empty()) return std::nullopt;
     return response.public_key_pem();
   }
-  std::optional<eventlog::VerifyReport> StoreVerify() override { return std::nullopt; }
+  std::optional<eventlog::VerifyReport> CheckStructures(
+      const eventlog::RecordFacts&) override {
+    return std::nullopt;
+  }
 
  private:
   absl::Status GetTreeHead(uint64_t size, v1::GetTreeHeadResponse* response) {

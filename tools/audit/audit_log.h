@@ -98,10 +98,12 @@ class AuditLog {
   // directory (the auditor gives --public_key).
   virtual absl::StatusOr<std::optional<std::string>> ServedPublicKey() = 0;
 
-  // The store's own structural check (stream index, idempotency index,
-  // stored tree nodes, stored head): a directory only; nullopt for an
-  // address.
-  virtual std::optional<eventlog::VerifyReport> StoreVerify() = 0;
+  // The store's structural check (stream index, idempotency index, stored
+  // tree nodes, stored head, newest signed head) against the facts of the
+  // audit's own pass over the records (verify_log.h): a directory only;
+  // nullopt for an address.
+  virtual std::optional<eventlog::VerifyReport> CheckStructures(
+      const eventlog::RecordFacts& facts) = 0;
 
   // The service this log belongs to, from its first record's stream
   // (kUnknown for an empty log or an unknown prefix).

@@ -1,12 +1,16 @@
 #include "tools/audit/replay_fold.h"
 
 #include <algorithm>
+#include <deque>
 #include <functional>
+#include <future>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/base/status_macros.h"
 #include "common/runtime/command_path.h"
 #include "common/runtime/replayed_event.h"
@@ -103,6 +107,65 @@ absl::Status EvolveConference(conferencesvc::ConferenceState& state,
                                conferencesvc::ConferenceLogEvent::Of(e.position, e.view));
 }
 
+// Records handed from the thread that reads and checks them to the one that
+// folds them, a batch at a time (copied: the reader's bytes are gone after
+// its next step), at most a few batches ahead.
+class FoldPipe {
+ public:
+  struct Batch {
+    std::vector<uint64_t> positions;
+    std::vector<size_t> ends;  // of each record in `bytes`
+    std::string bytes;
+    void Clear() {
+      positions.clear();
+      ends.clear();
+      bytes.clear();
+    }
+  };
+  static constexpr size_t kBatchRecords = 2048;
+  static constexpr size_t kBatchesAhead = 4;
+
+  // The reader: false once the folder has stopped (a record refused).
+  bool Put(Batch batch) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &FoldPipe::HasRoom));
+    if (stopped_) return false;
+    queue_.push_back(std::move(batch));
+    return true;
+  }
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  // The folder: nullopt when the reader is done and everything is taken.
+  std::optional<Batch> Take() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &FoldPipe::HasBatchOrClosed));
+    if (queue_.empty()) return std::nullopt;
+    Batch batch = std::move(queue_.front());
+    queue_.pop_front();
+    return batch;
+  }
+  void Stop() {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+    queue_.clear();
+  }
+
+ private:
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopped_ || queue_.size() < kBatchesAhead;
+  }
+  bool HasBatchOrClosed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closed_ || !queue_.empty();
+  }
+
+  absl::Mutex mu_;
+  std::deque<Batch> queue_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 absl::StatusOr<ReplayUntil> ParseUntil(std::string_view text) {
@@ -192,34 +255,74 @@ absl::StatusOr<ReplayResult> Replay(AuditLog& log, Service service,
 
   // The records are checked as the service's replay checks them before it
   // folds anything: a state folded from a broken log is not the service's.
-  LogVerifier verifier(name, {.root_sizes = {}, .decode_payloads = false});
-  int64_t last_micros = 0;
+  // This thread reads and checks them; a second folds those found good, in
+  // order, as the service's replay would.
+  LogVerifier verifier(name, {.root_sizes = {}, .decode_payloads = false, .tree = false});
   bool stopped = false;  // at the first record after --until's time
   Progress progress(absl::StrCat("replay ", name), to);
+  FoldPipe pipe;
+  struct Folded {
+    std::optional<Finding> refused;
+    uint64_t until_position = 0;
+    int64_t last_micros = 0;
+  };
+  std::future<Folded> folder = std::async(std::launch::async, [&]() -> Folded {
+    Folded folded;
+    while (std::optional<FoldPipe::Batch> batch = pipe.Take()) {
+      size_t begin = 0;
+      for (size_t i = 0; i < batch->positions.size(); ++i) {
+        const uint64_t position = batch->positions[i];
+        const std::string_view bytes =
+            std::string_view(batch->bytes).substr(begin, batch->ends[i] - begin);
+        begin = batch->ends[i];
+        eventlog::RecordView view;
+        absl::Status s = eventlog::DecodeRecord(bytes, &view);  // (checked: it decodes)
+        if (s.ok()) s = fold->Apply(position, bytes, view);
+        if (!s.ok()) {
+          folded.refused = Finding{
+              name, position,
+              absl::StrCat("the ", name,
+                           " service's replay refuses it: ", std::string(s.message()))};
+          pipe.Stop();
+          return folded;
+        }
+        folded.until_position = position;
+        folded.last_micros = view.recorded_unix_micros;
+      }
+    }
+    return folded;
+  });
+  absl::Status scan = absl::OkStatus();
   if (to > 0) {
-    MEND_RETURN_IF_ERROR(log.Scan(1, to, [&](uint64_t position, std::string_view bytes) {
-      if (!verifier.Add(position, bytes)) return false;
+    FoldPipe::Batch batch;
+    bool folding = true;
+    scan = log.Scan(1, to, [&](uint64_t position, std::string_view bytes) {
       eventlog::RecordView view;
-      if (!eventlog::DecodeRecord(bytes, &view).ok())
-        return false;  // the verifier decoded it
+      if (!verifier.Add(position, bytes, view)) return false;
       if (until.time.has_value() &&
           absl::FromUnixMicros(view.recorded_unix_micros) > *until.time) {
         stopped = true;
         return false;
       }
-      if (absl::Status s = fold->Apply(position, bytes, view); !s.ok()) {
-        result.finding = Finding{
-            name, position,
-            absl::StrCat("the ", name,
-                         " service's replay refuses it: ", std::string(s.message()))};
-        return false;
+      batch.positions.push_back(position);
+      batch.bytes.append(bytes);
+      batch.ends.push_back(batch.bytes.size());
+      if (batch.positions.size() == FoldPipe::kBatchRecords) {
+        folding = pipe.Put(std::move(batch));
+        batch = {};
+        batch.Clear();
       }
-      result.until_position = position;
-      last_micros = view.recorded_unix_micros;
       progress.Update(position);
-      return true;
-    }));
+      return folding;
+    });
+    if (folding && !batch.positions.empty()) pipe.Put(std::move(batch));
   }
+  pipe.Close();
+  Folded folded = folder.get();
+  MEND_RETURN_IF_ERROR(scan);
+  result.finding = folded.refused;
+  result.until_position = folded.until_position;
+  const int64_t last_micros = folded.last_micros;
   progress.Done();
   if (!result.finding.has_value() && !stopped && !verifier.finding().has_value()) {
     // The scan must have reached `to`; at the head, the last record must
@@ -230,7 +333,11 @@ absl::StatusOr<ReplayResult> Replay(AuditLog& log, Service service,
       verifier.Finish(to);
     }
   }
-  if (verifier.finding().has_value()) result.finding = verifier.finding();
+  // A record the fold refused was checked first, so anything the check
+  // found is later (it read ahead): the refusal is the first finding.
+  if (!result.finding.has_value() && verifier.finding().has_value()) {
+    result.finding = verifier.finding();
+  }
   if (result.finding.has_value()) return result;
 
   MEND_ASSIGN_OR_RETURN(std::vector<Json> cases, fold->Cases(case_id));

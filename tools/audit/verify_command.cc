@@ -1,13 +1,13 @@
-// mend-audit verify: the audit's own pass over a log (log_verifier.h), the
-// store's structural check for a directory (stream and idempotency index,
-// stored tree nodes, stored head), the records' tree against the newest
+// mend-audit verify: the audit's own pass over a log (log_verifier.h, on two
+// threads: verify_log.h), the store's structural check for a directory
+// against what that pass found (stream and idempotency index, stored tree
+// nodes, stored head), the records' tree against the newest
 // signed head, and with --heads every head saved outside the service
 // (heads.h): its signature, and that the log still extends it.
 //
 //   mend-audit verify --log /var/lib/mend/consent/eventlog
 //   mend-audit verify --log 127.0.0.1:7002 --token_file auditor.token
 //       --heads consent.heads --public_key consent-tree.pub  (one line)
-#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +20,7 @@
 #include "tools/audit/commands.h"
 #include "tools/audit/heads.h"
 #include "tools/audit/log_verifier.h"
+#include "tools/audit/verify_log.h"
 
 ABSL_FLAG(std::string, log, "",
           "the log: a service's data directory, or host:port of a running service");
@@ -124,48 +125,38 @@ int RunVerify(const Args& args) {
   LogVerifier::Options options;
   options.root_sizes = RootSizes(saved);
   if (newest_head.has_value()) options.root_sizes.push_back(newest_head->tree_size());
-  LogVerifier verifier(name, options);
-  // A directory: the store's own walk (the indexes and the stored tree,
-  // which the records alone cannot show), on a second thread beside the
-  // audit's pass (each reads the log on its own; the store is thread-safe).
-  std::future<std::optional<eventlog::VerifyReport>> store_check =
-      std::async(std::launch::async, [&log] { return log.StoreVerify(); });
-  {
-    Progress progress(absl::StrCat("verify ", name), log_head->position);
-    absl::Status scan =
-        log.Scan(1, log_head->position, [&](uint64_t position, std::string_view bytes) {
-          progress.Update(position);
-          return verifier.Add(position, bytes);
-        });
-    if (absl::IsDataLoss(scan)) {
-      findings.push_back({name, verifier.records() + 1, std::string(scan.message())});
-    } else if (!scan.ok()) {
-      return IoError(scan);
+  // A directory: the facts of the audit's pass for the store's structural
+  // check (the indexes and the stored tree, which the records alone cannot
+  // show), so the records are read and hashed once.
+  std::optional<eventlog::RecordFacts> facts;
+  if (log.is_directory()) facts.emplace(log_head->position);
+  Progress progress(absl::StrCat("verify ", name), log_head->position);
+  absl::StatusOr<VerifiedLog> verified = VerifyLog(
+      log, name, *log_head, options, &progress, facts.has_value() ? &*facts : nullptr);
+  if (!verified.ok()) return IoError(verified.status());
+  if (verified->finding.has_value())
+    findings.insert(findings.begin(), *verified->finding);
+  if (facts.has_value()) {
+    if (std::optional<eventlog::VerifyReport> report = log.CheckStructures(*facts);
+        report.has_value() && !report->ok) {
+      findings.push_back({name, report->first_bad_position,
+                          absl::StrCat("the store's check: ", report->problem)});
     }
   }
-  verifier.Finish(*log_head);
-  if (verifier.finding().has_value())
-    findings.insert(findings.begin(), *verifier.finding());
 
-  if (std::optional<eventlog::VerifyReport> report = store_check.get();
-      report.has_value() && !report->ok) {
-    findings.push_back({name, report->first_bad_position,
-                        absl::StrCat("the store's check: ", report->problem)});
-  }
-
-  if (newest_head.has_value() && !verifier.finding().has_value()) {
+  if (newest_head.has_value() && !verified->finding.has_value()) {
     const uint64_t size = newest_head->tree_size();
     if (newest_head->service() != name && *service != Service::kUnknown) {
       findings.push_back({name, 0,
                           absl::StrCat("the newest signed head is for the ",
                                        newest_head->service(), " service")});
-    } else if (size > verifier.records()) {
+    } else if (size > verified->records) {
       findings.push_back(
-          {name, verifier.records() + 1,
+          {name, verified->records + 1,
            absl::StrCat("the newest signed head covers ", size, " records, the log has ",
-                        verifier.records(), ": the log was truncated")});
-    } else if (auto it = verifier.roots().find(size);
-               it == verifier.roots().end() || it->second != newest_head->root_hash()) {
+                        verified->records, ": the log was truncated")});
+    } else if (auto it = verified->roots.find(size);
+               it == verified->roots.end() || it->second != newest_head->root_hash()) {
       findings.push_back(
           {name, size,
            absl::StrCat("the records' tree root at size ", size,
@@ -178,18 +169,18 @@ int RunVerify(const Args& args) {
   // Every saved head: its signature, and that the log still extends it.
   if (!heads_file.empty()) {
     absl::StatusOr<std::vector<Finding>> checked = CheckSavedHeads(
-        log, name, saved, *public_key, verifier.roots(), log_head->position, *newest);
+        log, name, saved, *public_key, verified->roots, log_head->position, *newest);
     if (!checked.ok()) return IoError(checked.status());
     findings.insert(findings.end(), checked->begin(), checked->end());
   }
 
   for (const Finding& f : findings) PrintFinding(f);
   std::printf("verify %s: %llu records", name.c_str(),
-              static_cast<unsigned long long>(verifier.records()));
+              static_cast<unsigned long long>(verified->records));
   if (findings.empty()) {
     std::printf(", chain, positions, streams%s and payloads good; root %s\n",
                 log.is_directory() ? ", index, stored tree" : "",
-                Hex(verifier.Root()).c_str());
+                Hex(verified->root).c_str());
     if (newest_head.has_value()) {
       std::printf("newest signed head: %llu records, signed %s, root matches%s\n",
                   static_cast<unsigned long long>(newest_head->tree_size()),
