@@ -44,6 +44,15 @@ std::string LogVerifier::VersionOutOfOrder(std::string_view stream_id, uint64_t 
                       " is at version ", version, " here, after version ", after);
 }
 
+std::string LogVerifier::Missing(uint64_t position, uint64_t next) {
+  return absl::StrCat("position ", position, " is missing (the next record is at ", next,
+                      "): a record was removed");
+}
+
+std::string LogVerifier::HeadPastRecords(uint64_t head, uint64_t last) {
+  return absl::StrCat("the log's head is ", head, " but its records end at ", last);
+}
+
 uint64_t LogVerifier::VersionOf(std::string_view stream_id) const {
   auto it = stream_versions_.find(absl::string_view(stream_id.data(), stream_id.size()));
   return it == stream_versions_.end() ? 0 : it->second;
@@ -57,12 +66,11 @@ bool LogVerifier::Add(uint64_t position, std::string_view bytes) {
 bool LogVerifier::Add(uint64_t position, std::string_view bytes,
                       eventlog::RecordView& view) {
   if (finding_.has_value()) return false;
+  if (first_given_ == 0) first_given_ = position;
   const uint64_t expected = next_position();
   if (position != expected) {
     return Fail(expected, position > expected
-                              ? absl::StrCat("position ", expected,
-                                             " is missing (the next record is at ",
-                                             position, "): a record was removed")
+                              ? Missing(expected, position)
                               : absl::StrCat("a record at position ", position,
                                              " comes after position ", expected - 1));
   }
@@ -137,21 +145,15 @@ void LogVerifier::ScanFailed(std::string problem) {
   Fail(next_position(), std::move(problem));
 }
 
-void LogVerifier::FinishPart(uint64_t last) {
-  if (finding_.has_value()) return;
-  if (next_position() != last + 1) {
-    Fail(next_position(), absl::StrCat("position ", next_position(),
-                                       " is missing (the part of the log to ", last,
-                                       " ends before it): a record was removed"));
-  }
+bool LogVerifier::FinishedPart(uint64_t last) const {
+  return finding_.has_value() || next_position() == last + 1;
 }
 
 void LogVerifier::Finish(const eventlog::Head& head) {
   if (finding_.has_value()) return;
   const uint64_t last = next_position() - 1;
   if (last != head.position) {
-    Fail(last + 1, absl::StrCat("the log's head is ", head.position,
-                                " but its records end at ", last));
+    Fail(last + 1, HeadPastRecords(head.position, last));
   } else if (!head.hash.empty() && head.hash != last_hash_) {
     Fail(last, absl::StrCat("the last record hashes to ", Short(last_hash_),
                             "…, but the log's head records ", Short(head.hash),

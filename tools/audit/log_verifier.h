@@ -86,8 +86,12 @@ class LogVerifier {
   void Finish(const eventlog::Head& head);
   // The same without the head's hash.
   void Finish(uint64_t head) { Finish(eventlog::Head{head, ""}); }
-  // After the last record of a part that ends at `last` (not the head).
-  void FinishPart(uint64_t last);
+  // After the last record of a part that ends at `last` (not the head):
+  // true if the part reached it (VerifyLog names what is missing, which
+  // depends on the next part).
+  bool FinishedPart(uint64_t last) const;
+  // The position of the first record given (0: none).
+  uint64_t first_given() const { return first_given_; }
   // A finding when the scan itself failed after the good records.
   void ScanFailed(std::string problem);
 
@@ -118,6 +122,8 @@ class LogVerifier {
                                 std::string_view prev_hash);
   static std::string VersionOutOfOrder(std::string_view stream_id, uint64_t version,
                                        uint64_t after);
+  static std::string Missing(uint64_t position, uint64_t next);
+  static std::string HeadPastRecords(uint64_t head, uint64_t last);
 
  private:
   bool Fail(uint64_t position, std::string problem);
@@ -132,6 +138,7 @@ class LogVerifier {
   std::map<uint64_t, std::string> roots_;
   std::map<uint64_t, merkle::Frontier> part_trees_;
   absl::flat_hash_map<std::string, uint64_t> stream_versions_;
+  uint64_t first_given_ = 0;
   std::string first_prev_hash_;
   absl::flat_hash_map<std::string, FirstVersion> first_versions_;
   PayloadDecoder decoder_;

@@ -20,6 +20,8 @@ struct Part {
   absl::Status read = absl::OkStatus();  // an error reading (not a finding)
 };
 
+// (A part that is not the last is judged short by VerifyLog, which knows
+// where the next record is.)
 void CheckPart(AuditLog& log, uint64_t first, uint64_t last, bool ends_at_head,
                const eventlog::Head& head, std::atomic<uint64_t>& done, Part& part) {
   uint64_t counted = 0;
@@ -34,11 +36,7 @@ void CheckPart(AuditLog& log, uint64_t first, uint64_t last, bool ends_at_head,
     part.read = std::move(scan);
     return;
   }
-  if (ends_at_head) {
-    part.verifier.Finish(head);
-  } else {
-    part.verifier.FinishPart(last);
-  }
+  if (ends_at_head) part.verifier.Finish(head);
 }
 
 // The earliest finding wins: what follows a bad record is not judged.
@@ -99,7 +97,17 @@ absl::StatusOr<VerifiedLog> VerifyLog(AuditLog& log, const std::string& name,
   const LogVerifier& b = second.verifier;
   VerifiedLog out;
   out.roots = a.roots();
-  if (!split || a.finding().has_value()) {
+  if (split && !a.FinishedPart(m)) {
+    // The first part ended short: the next record, if any, is the second
+    // part's first.
+    out.finding = Finding{name, a.records() + 1,
+                          b.first_given() != 0
+                              ? LogVerifier::Missing(a.records() + 1, b.first_given())
+                              : LogVerifier::HeadPastRecords(n, a.records())};
+    out.records = a.records();
+    out.last_hash = a.last_hash();
+    out.root = a.Root();
+  } else if (!split || a.finding().has_value()) {
     out.finding = a.finding();
     out.records = a.records();
     out.last_hash = a.last_hash();
