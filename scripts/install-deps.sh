@@ -18,6 +18,16 @@ PACKAGES=(
   chromium
   # runtime basics a minimal image lacks
   tzdata ca-certificates procps
+  # the image test (label "image", deploy/docker/image_test.sh) builds and runs
+  # the container image with no daemon, FROM a base made from Debian's packages
+  buildah mmdebstrap
+  # the deployment checks (label "deploy", deploy/CMakeLists.txt): promtool;
+  # node and npm for the manifest validators; kubectl for kustomize.
+  # kubernetes-client and Debian's npm only where no kubectl or npm is
+  # installed: they conflict with those some machine images bring
+  prometheus nodejs
+  $(command -v kubectl >/dev/null || echo kubernetes-client)
+  $(command -v npm >/dev/null || echo npm)
 )
 
 SUDO=""

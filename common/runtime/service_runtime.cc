@@ -28,6 +28,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7000",
           "gRPC listening address, host:port (plaintext only on loopback unless "
           "--allow_insecure)");
 ABSL_FLAG(std::string, data_dir, "", "directory of this service's data (required)");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port of a plaintext gRPC port serving only grpc.health.v1.Health, for "
+          "probes that cannot speak TLS (the kubelet's); empty: none");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of the Prometheus /metrics endpoint; empty: no endpoint");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of this service");
@@ -129,6 +132,7 @@ ServiceRuntime::Options ServiceRuntime::OptionsFromFlags(std::string service) {
   o.service = std::move(service);
   o.listen = absl::GetFlag(FLAGS_listen);
   o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.health_listen = absl::GetFlag(FLAGS_health_listen);
   o.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   o.tls.cert = absl::GetFlag(FLAGS_tls_cert);
   o.tls.key = absl::GetFlag(FLAGS_tls_key);
@@ -333,20 +337,23 @@ absl::StatusOr<Follower*> ServiceRuntime::AddFollower(const std::string& upstrea
 }
 
 void ServiceRuntime::SetHealth(bool serving) {
-  if (server_ == nullptr || server_->GetHealthCheckService() == nullptr) return;
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  // "" and each service by its full name (from the method tables), so a
-  // probe can ask for the one it means: another process on the port then
-  // answers SERVICE_UNKNOWN rather than SERVING.
-  health->SetServingStatus("", serving);
   std::vector<const MethodPolicy::Table*> tables = {&eventlog::EventLogPolicy()};
   tables.insert(tables.end(), options_.policies.begin(), options_.policies.end());
-  for (const MethodPolicy::Table* table : tables) {
-    for (const MethodPolicy::Rule& rule : *table) {
-      const std::string& method = rule.method;  // "/pkg.Service/Method"
-      const size_t slash = method.find('/', 1);
-      if (method.size() > 1 && slash != std::string::npos) {
-        health->SetServingStatus(method.substr(1, slash - 1), serving);
+  // The health port answers exactly as the main one.
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr || server->GetHealthCheckService() == nullptr) continue;
+    grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+    // "" and each service by its full name (from the method tables), so a
+    // probe can ask for the one it means: another process on the port then
+    // answers SERVICE_UNKNOWN rather than SERVING.
+    health->SetServingStatus("", serving);
+    for (const MethodPolicy::Table* table : tables) {
+      for (const MethodPolicy::Rule& rule : *table) {
+        const std::string& method = rule.method;  // "/pkg.Service/Method"
+        const size_t slash = method.find('/', 1);
+        if (method.size() > 1 && slash != std::string::npos) {
+          health->SetServingStatus(method.substr(1, slash - 1), serving);
+        }
       }
     }
   }
@@ -394,9 +401,23 @@ absl::Status ServiceRuntime::StartServing() {
     return absl::UnavailableError(
         absl::StrCat("--listen: cannot listen on ", options_.listen));
   }
+  if (!options_.health_listen.empty()) {
+    // Plaintext, on any address: it serves nothing but the health statuses
+    // (the default health service every server gets), no data, no tokens.
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options_.health_listen,
+                                    grpc::InsecureServerCredentials(), &health_port_);
+    health_server_ = health_builder.BuildAndStart();
+    if (health_server_ == nullptr || health_port_ == 0) {
+      health_server_.reset();
+      return absl::UnavailableError(
+          absl::StrCat("--health_listen: cannot listen on ", options_.health_listen));
+    }
+  }
   SetHealth(false);
-  log::Info("listening; replaying the event log",
-            {{"port", port_}, {"tls", !options_.tls.cert.empty()}});
+  log::Info("listening; replaying the event log", {{"port", port_},
+                                                   {"health_port", health_port_},
+                                                   {"tls", !options_.tls.cert.empty()}});
   if (!options_.metrics_listen.empty()) {
     metrics_server_ =
         std::make_unique<metrics::MetricsServer>(metrics_.get(), options_.metrics_listen);
@@ -488,8 +509,10 @@ void ServiceRuntime::Shutdown() {
   SetHealth(false);
   // Freezes every status at NOT_SERVING (watchers have been told), so
   // nothing can report SERVING again while the server drains.
-  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
-    server_->GetHealthCheckService()->Shutdown();
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server != nullptr && server->GetHealthCheckService() != nullptr) {
+      server->GetHealthCheckService()->Shutdown();
+    }
   }
   if (eventlog_service_ != nullptr) eventlog_service_->Shutdown();
   for (auto& follower : followers_) follower->Stop();
@@ -513,6 +536,11 @@ void ServiceRuntime::Shutdown() {
     }
     server_->Shutdown(absl::ToChronoTime(absl::Now()));
     server_->Wait();
+  }
+  // Probes saw NOT_SERVING through the drain; now the port closes.
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    health_server_->Wait();
   }
   // Nothing appends any more: the last signed head covers the whole log.
   if (tree_heads_ != nullptr) tree_heads_->Stop();

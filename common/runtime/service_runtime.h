@@ -18,7 +18,9 @@
 //   }
 //
 // Start() opens the gRPC server first, with the standard health service
-// (grpc.health.v1) reporting NOT_SERVING, and server reflection; then replays
+// (grpc.health.v1) reporting NOT_SERVING, and server reflection (and, with
+// --health_listen, a plaintext port serving the same health statuses and
+// nothing else, for the kubelet's gRPC probes); then replays
 // the local log through the service's replay function; then reports SERVING
 // and starts following upstreams. A service reports SERVING once its own log
 // is replayed, even while an upstream is unreachable (its followers retry and
@@ -98,6 +100,7 @@ class ServiceRuntime {
     std::string listen = "127.0.0.1:0";  // gRPC listening address
     std::string data_dir;                // the event log lives in <data_dir>/eventlog
     std::string metrics_listen;          // host:port for /metrics; empty: none
+    std::string health_listen;           // plaintext, health only; empty: none
     TlsFiles tls;                        // cert empty: no TLS
     bool allow_insecure = false;         // plaintext on a non-loopback address
     std::string token_public_key;        // PEM; empty: development mode
@@ -117,8 +120,8 @@ class ServiceRuntime {
   };
 
   // Options from the runtime's flags (each also a MEND_* variable): --listen,
-  // --data_dir, --metrics_listen, --tls_cert, --tls_key, --tls_ca,
-  // --tls_require_client_cert, --allow_insecure, --token_public_key,
+  // --data_dir, --metrics_listen, --health_listen, --tls_cert, --tls_key,
+  // --tls_ca, --tls_require_client_cert, --allow_insecure, --token_public_key,
   // --master_key, --service_token_file, --log_level, --shutdown_grace,
   // --default_deadline, --max_message_bytes, --tree_head_key,
   // --tree_head_every_events, --tree_head_interval. A value that is present but
@@ -188,6 +191,8 @@ class ServiceRuntime {
   const Authorizer* authorizer() const { return authorizer_.get(); }
 
   int port() const { return port_; }
+  // The health port (--health_listen), 0 without one.
+  int health_port() const { return health_port_; }
   bool serving() const { return serving_.load(); }
   eventlog::EventStore* store() { return store_.get(); }
   crypto::KeyStore* keys() { return keys_.get(); }  // null without --master_key
@@ -219,6 +224,8 @@ class ServiceRuntime {
   std::vector<std::unique_ptr<Follower>> followers_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<grpc::Server> health_server_;  // --health_listen
+  int health_port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> draining_{false};
   // Calls the server is handling now (counted by an interceptor), so a drain

@@ -174,6 +174,68 @@ TEST_F(RuntimeProcessTest,
   EXPECT_EQ(WEXITSTATUS(*status), 0) << child.Output();
 }
 
+// --health_listen: the plaintext port the kubelet's gRPC probes use answers
+// what the service port answers, by service name, and carries nothing else.
+TEST_F(RuntimeProcessTest, HealthPortMirrorsTheServicePortAndServesNothingElse) {
+  const std::string gate = dir_.Sub("gate");
+  ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
+  {
+    std::filesystem::create_directories(dir_.Sub("svc"));
+    auto store = eventlog::EventStore::Open({.path = dir_.Sub("svc") + "/eventlog"});
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->Append("s", eventlog::ExpectedVersion::Any(),
+                                 {eventlog::NewEvent{.event_id = "e1",
+                                                     .event_type = "mend.example.v1.E",
+                                                     .payload = "",
+                                                     .actor_id = "",
+                                                     .actor_role = "",
+                                                     .correlation_id = "",
+                                                     .causation_id = ""}}),
+                IsOk());
+  }
+  const int port = testing::PickFreePort();
+  const int health_port = testing::PickFreePort();
+  ChildProcess child = StartService(
+      "svc", port,
+      {"--replay_gate=" + gate, absl::StrCat("--health_listen=127.0.0.1:", health_port)});
+
+  HealthWatch watch(Connect(health_port), absl::Seconds(30));
+  auto first = watch.Next();
+  ASSERT_TRUE(first.has_value()) << child.Output();
+  EXPECT_EQ(*first, HealthCheckResponse::NOT_SERVING);
+  {
+    std::ofstream open_gate(gate);
+    open_gate << 'g';
+  }
+  ASSERT_TRUE(watch.WaitFor(HealthCheckResponse::SERVING)) << child.Output();
+
+  auto health = grpc::health::v1::Health::NewStub(Connect(health_port));
+  auto check = [&](const std::string& service) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    HealthCheckRequest request;
+    request.set_service(service);
+    HealthCheckResponse response;
+    grpc::Status s = health->Check(&context, request, &response);
+    return s.ok() ? HealthCheckResponse::ServingStatus_Name(response.status())
+                  : absl::StrCat("error ", s.error_code());
+  };
+  EXPECT_EQ(check("mend.eventlog.v1.EventLog"), "SERVING");
+  EXPECT_EQ(check("no.such.Service"),
+            absl::StrCat("error ", grpc::StatusCode::NOT_FOUND));
+  // The log is on the service port only.
+  auto writer = eventlog::v1::EventLogWriter::NewStub(Connect(health_port));
+  EXPECT_EQ(Append(*writer, service_token_, "s", "on-health-port").status().code(),
+            absl::StatusCode::kUnimplemented);
+
+  child.Signal(SIGTERM);
+  EXPECT_TRUE(watch.WaitFor(HealthCheckResponse::NOT_SERVING)) << child.Output();
+  watch.Cancel();
+  auto status = child.Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value()) << child.Output();
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << child.Output();
+}
+
 TEST_F(RuntimeProcessTest, SigtermDuringLoadLosesNoAcknowledgedAppend) {
   const int port = testing::PickFreePort();
   ChildProcess child = StartService("svc", port);
