@@ -38,6 +38,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "tests/support/process.h"
+#include "tests/support/raw_db.h"
 #include "tests/support/service_processes.h"
 #include "tests/support/test_util.h"
 
@@ -50,6 +51,7 @@ using ::mend::eventlog::v1::SignedTreeHead;
 using ::mend::eventlog::v1::TreeHead;
 using ::mend::testing::ChildProcess;
 using ::mend::testing::IsOk;
+using ::mend::testing::RawDb;
 using ::mend::testing::ServiceProcesses;
 using ::mend::testing::TempDir;
 using ::testing::AllOf;
@@ -72,12 +74,6 @@ std::string Be64(uint64_t v) {
   return out;
 }
 
-uint64_t FromBe64(std::string_view in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
-
 // One run of the mend-audit binary.
 struct AuditRun {
   int exit_code = -1;  // -1: it did not exit by itself
@@ -89,51 +85,6 @@ std::ostream& operator<<(std::ostream& os, const AuditRun& run) {
             << run.out << "stderr:\n"
             << run.err;
 }
-
-// A log's RocksDB database opened directly, with every column family: the
-// way an insider with the files edits it (event_store.h names the column
-// families; the keys are store_keys.h's).
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies({}, path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const std::string& n : names)
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    rocksdb::DB* raw = nullptr;
-    const rocksdb::Status s = rocksdb::DB::Open({}, path, cfs, &handles_, &raw);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    db_.reset(raw);
-    for (size_t i = 0; i < handles_.size(); ++i) by_name_[names[i]] = handles_[i];
-  }
-  ~RawDb() {
-    for (rocksdb::ColumnFamilyHandle* h : handles_) db_->DestroyColumnFamilyHandle(h);
-  }
-  rocksdb::DB* db() { return db_.get(); }
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) { return by_name_.at(name); }
-  void Write(rocksdb::WriteBatch* batch) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    const rocksdb::Status s = db_->Write(wo, batch);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  // Every record from `from` on, by position.
-  std::map<uint64_t, std::string> Records(uint64_t from) {
-    std::map<uint64_t, std::string> records;
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions(), cf(eventlog::kEventsColumnFamily)));
-    for (it->Seek(eventlog::PositionKey(from)); it->Valid(); it->Next()) {
-      records[FromBe64(it->key().ToStringView())] = it->value().ToString();
-    }
-    return records;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
-};
 
 // store_keys.h: the tree's signed heads are under 0xff "head" size:be64,
 // after every node (level:u8 index:be64).

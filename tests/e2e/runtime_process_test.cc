@@ -101,6 +101,22 @@ absl::StatusOr<eventlog::v1::AppendResponse> Append(
 
 class RuntimeProcessTest : public ::testing::Test {
  protected:
+  // A log to replay in the service's directory, written before it starts.
+  void WriteOneEventToReplay() {
+    std::filesystem::create_directories(dir_.Sub("svc"));
+    auto store = eventlog::EventStore::Open({.path = dir_.Sub("svc") + "/eventlog"});
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->Append("s", eventlog::ExpectedVersion::Any(),
+                                 {eventlog::NewEvent{.event_id = "e1",
+                                                     .event_type = "mend.example.v1.E",
+                                                     .payload = "",
+                                                     .actor_id = "",
+                                                     .actor_role = "",
+                                                     .correlation_id = "",
+                                                     .causation_id = ""}}),
+                IsOk());
+  }
+
   ChildProcess StartService(const std::string& name, int port,
                             std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", port),
@@ -124,21 +140,7 @@ class RuntimeProcessTest : public ::testing::Test {
 
 TEST_F(RuntimeProcessTest,
        HealthIsNotServingDuringReplayServingAfterAndNotServingOnDrain) {
-  // A log to replay, written before the process starts.
-  {
-    std::filesystem::create_directories(dir_.Sub("svc"));
-    auto store = eventlog::EventStore::Open({.path = dir_.Sub("svc") + "/eventlog"});
-    ASSERT_THAT(store, IsOk());
-    ASSERT_THAT((*store)->Append("s", eventlog::ExpectedVersion::Any(),
-                                 {eventlog::NewEvent{.event_id = "e1",
-                                                     .event_type = "mend.example.v1.E",
-                                                     .payload = "",
-                                                     .actor_id = "",
-                                                     .actor_role = "",
-                                                     .correlation_id = "",
-                                                     .causation_id = ""}}),
-                IsOk());
-  }
+  WriteOneEventToReplay();
   const std::string gate = dir_.Sub("gate");
   ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
   const int port = testing::PickFreePort();
@@ -179,20 +181,7 @@ TEST_F(RuntimeProcessTest,
 TEST_F(RuntimeProcessTest, HealthPortMirrorsTheServicePortAndServesNothingElse) {
   const std::string gate = dir_.Sub("gate");
   ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
-  {
-    std::filesystem::create_directories(dir_.Sub("svc"));
-    auto store = eventlog::EventStore::Open({.path = dir_.Sub("svc") + "/eventlog"});
-    ASSERT_THAT(store, IsOk());
-    ASSERT_THAT((*store)->Append("s", eventlog::ExpectedVersion::Any(),
-                                 {eventlog::NewEvent{.event_id = "e1",
-                                                     .event_type = "mend.example.v1.E",
-                                                     .payload = "",
-                                                     .actor_id = "",
-                                                     .actor_role = "",
-                                                     .correlation_id = "",
-                                                     .causation_id = ""}}),
-                IsOk());
-  }
+  WriteOneEventToReplay();
   const int port = testing::PickFreePort();
   const int health_port = testing::PickFreePort();
   ChildProcess child = StartService(

@@ -11,7 +11,6 @@
 #include <bit>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,7 +19,7 @@
 #include "common/base/sha256.h"
 #include "mend/eventlog/v1/record.pb.h"
 #include "mend/eventlog/v1/tree.pb.h"
-#include "rocksdb/db.h"
+#include "tests/support/raw_db.h"
 #include "tests/support/test_util.h"
 
 namespace mend::audit {
@@ -28,6 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::mend::testing::IsOk;
+using ::mend::testing::RawDb;
 using ::mend::testing::TempDir;
 
 // Long enough to be split, the first part 2^14 records.
@@ -40,53 +40,6 @@ std::string Be64(uint64_t v) {
   for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
   return out;
 }
-
-// The log's RocksDB opened for writing behind the store's back.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies({}, path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const std::string& n : names)
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    rocksdb::DB* raw = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open({}, path, cfs, &handles_, &raw).ok());
-    db_.reset(raw);
-    for (size_t i = 0; i < names.size(); ++i) cfs_[names[i]] = handles_[i];
-  }
-  ~RawDb() {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-  }
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) { return cfs_.at(name); }
-  std::string Get(uint64_t position) {
-    std::string bytes;
-    EXPECT_TRUE(db_->Get({}, cf(eventlog::kEventsColumnFamily),
-                         eventlog::PositionKey(position), &bytes)
-                    .ok());
-    return bytes;
-  }
-  void Put(const std::string& cf_name, const std::string& key, const std::string& value) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    EXPECT_TRUE(db_->Put(wo, cf(cf_name), key, value).ok());
-  }
-  void Put(uint64_t position, const std::string& bytes) {
-    Put(eventlog::kEventsColumnFamily, eventlog::PositionKey(position), bytes);
-  }
-  void Delete(uint64_t position) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    EXPECT_TRUE(db_->Delete(wo, cf(eventlog::kEventsColumnFamily),
-                            eventlog::PositionKey(position))
-                    .ok());
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> cfs_;
-};
 
 class VerifyLogTest : public ::testing::Test {
  protected:
@@ -196,9 +149,9 @@ TEST_F(VerifyLogTest, AChangedRecordIsFoundWhereOnePassFindsIt) {
     const std::string copy = Copy(absl::StrCat("changed-", at));
     {
       RawDb raw(copy);
-      std::string bytes = raw.Get(at);
+      std::string bytes = raw.Record(at);
       bytes[bytes.size() / 2] ^= 0x01;
-      raw.Put(at, bytes);
+      raw.PutRecord(at, bytes);
     }
     const Both both = Check(copy);
     // A changed record breaks its successor's link (or, the last, the head).
@@ -210,7 +163,7 @@ TEST_F(VerifyLogTest, ARemovedRecordIsFoundWhereOnePassFindsIt) {
   for (uint64_t at : {kSplit - 1, kSplit, kSplit + 1, kSplit + 2}) {
     SCOPED_TRACE(at);
     const std::string copy = Copy(absl::StrCat("removed-", at));
-    RawDb(copy).Delete(at);
+    RawDb(copy).DeleteRecord(at);
     ExpectSameFinding(Check(copy), at);
   }
   {
@@ -219,8 +172,8 @@ TEST_F(VerifyLogTest, ARemovedRecordIsFoundWhereOnePassFindsIt) {
     const std::string copy = Copy("removed-both");
     {
       RawDb raw(copy);
-      raw.Delete(kSplit);
-      raw.Delete(kSplit + 1);
+      raw.DeleteRecord(kSplit);
+      raw.DeleteRecord(kSplit + 1);
     }
     const Both both = Check(copy);
     ExpectSameFinding(both, kSplit);
@@ -234,7 +187,7 @@ TEST_F(VerifyLogTest, ARemovedRecordIsFoundWhereOnePassFindsIt) {
 // check compares, names it.
 TEST_F(VerifyLogTest, ARemovedLastRecordIsLeftToTheStoredHead) {
   const std::string copy = Copy("removed-last");
-  RawDb(copy).Delete(kRecords);
+  RawDb(copy).DeleteRecord(kRecords);
   const Both both = Check(copy);
   EXPECT_FALSE(both.one_pass.has_value());
   EXPECT_FALSE(both.split.finding.has_value());
@@ -245,10 +198,10 @@ TEST_F(VerifyLogTest, APairSwappedWhereThePartsMeetIsFoundAtTheFirst) {
   const std::string copy = Copy("swapped");
   {
     RawDb raw(copy);
-    const std::string a = raw.Get(kSplit);
-    const std::string b = raw.Get(kSplit + 1);
-    raw.Put(kSplit, b);
-    raw.Put(kSplit + 1, a);
+    const std::string a = raw.Record(kSplit);
+    const std::string b = raw.Record(kSplit + 1);
+    raw.PutRecord(kSplit, b);
+    raw.PutRecord(kSplit + 1, a);
   }
   ExpectSameFinding(Check(copy), kSplit);
 }
@@ -262,10 +215,10 @@ TEST_F(VerifyLogTest, AStreamVersionOutOfOrderIsFoundInEitherPart) {
     const std::string copy = Copy(absl::StrCat("version-", at));
     {
       RawDb raw(copy);
-      std::string prev_hash = Sha256Bytes(raw.Get(at - 1));
+      std::string prev_hash = Sha256Bytes(raw.Record(at - 1));
       for (uint64_t p = at; p <= kRecords; ++p) {
         eventlog::v1::StoredRecord record;
-        ASSERT_TRUE(record.ParseFromString(raw.Get(p)));
+        ASSERT_TRUE(record.ParseFromString(raw.Record(p)));
         if (p == at) {
           record.mutable_envelope()->set_stream_version(
               record.envelope().stream_version() + 1);
@@ -273,7 +226,7 @@ TEST_F(VerifyLogTest, AStreamVersionOutOfOrderIsFoundInEitherPart) {
         record.set_prev_hash(prev_hash);
         const std::string bytes = record.SerializeAsString();
         prev_hash = Sha256Bytes(bytes);
-        raw.Put(p, bytes);
+        raw.PutRecord(p, bytes);
       }
       raw.Put(eventlog::kMetaColumnFamily, eventlog::kHeadKey,
               Be64(kRecords) + prev_hash);
@@ -293,7 +246,7 @@ TEST_F(VerifyLogTest, TheFactsOfTheSplitPassServeTheStoresCheck) {
   {
     RawDb raw(copy);
     eventlog::v1::StoredRecord record;
-    ASSERT_TRUE(record.ParseFromString(raw.Get(at)));
+    ASSERT_TRUE(record.ParseFromString(raw.Record(at)));
     stream_key = absl::StrCat(record.envelope().stream_id(), std::string(1, '\0'),
                               Be64(record.envelope().stream_version()));
     raw.Put("streams", stream_key, Be64(at + 1));  // points at another event
