@@ -113,8 +113,12 @@ class LogVerifier {
   const absl::flat_hash_map<std::string, FirstVersion>& first_versions() const {
     return first_versions_;
   }
-  // The version a stream reached (0: not in this part, or not at all).
+  // The version a stream reached (0: not in this part, or not at all), and
+  // every stream's.
   uint64_t VersionOf(std::string_view stream_id) const;
+  const absl::flat_hash_map<std::string, uint64_t>& stream_versions() const {
+    return stream_versions_;
+  }
 
   // What a finding says of a break in the chain and of a stream's version
   // out of order (VerifyLog says it where two parts join).

@@ -1,14 +1,13 @@
-// VerifyLog checks a long log in two parts on two threads: every finding,
+// VerifyLog checks a long log in chunks on every core: every finding,
 // the count of good records, and the roots at every size must be those of
 // one pass over the whole (LogVerifier alone), wherever the change is --
-// most of all on either side of where the parts meet. A real log (the
+// most of all on either side of where two chunks meet. A real log (the
 // store, RocksDB), changed on copies the way the audit's tamper tests do.
 #include "tools/audit/verify_log.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <bit>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -30,9 +29,12 @@ using ::mend::testing::IsOk;
 using ::mend::testing::RawDb;
 using ::mend::testing::TempDir;
 
-// Long enough to be split, the first part 2^14 records.
-constexpr uint64_t kRecords = kVerifySplitMinimum + 3000;
-constexpr uint64_t kSplit = std::bit_floor(kRecords - 1);
+// Checked in chunks of 2^14 (two: the second shorter) and of 2^10 (nineteen
+// joins); the changes are made on either side of kSplit, where the first
+// two chunks meet.
+constexpr uint64_t kSplit = uint64_t{1} << 14;
+constexpr uint64_t kSmallChunk = uint64_t{1} << 10;
+constexpr uint64_t kRecords = kSplit + 3000;
 constexpr int kStreams = 50;  // each with records in both parts
 
 std::string Be64(uint64_t v) {
@@ -83,7 +85,8 @@ class VerifyLogTest : public ::testing::Test {
     return copy;
   }
 
-  // Both ways of checking `path`: one pass, and VerifyLog in two parts.
+  // Both ways of checking `path`: one pass, and VerifyLog in chunks (of
+  // 2^14, and of 2^10), each the same as the one pass.
   struct Both {
     std::optional<Finding> one_pass;
     uint64_t one_pass_records = 0;
@@ -105,14 +108,23 @@ class VerifyLogTest : public ::testing::Test {
     one.Finish(*head);
     both.one_pass = one.finding();
     both.one_pass_records = one.records();
-    auto split = VerifyLog(**log, "case", *head, options, nullptr);
-    EXPECT_THAT(split, IsOk());
-    if (!split.ok()) return both;
-    both.split = *std::move(split);
-    EXPECT_EQ(both.split.records, one.records());
-    EXPECT_EQ(both.split.roots, one.roots());
-    EXPECT_EQ(both.split.root, one.Root());
-    EXPECT_EQ(both.split.last_hash, one.last_hash());
+    for (uint64_t chunk : {kSmallChunk, kSplit}) {
+      SCOPED_TRACE(absl::StrCat("chunks of ", chunk));
+      auto split = VerifyLog(**log, "case", *head, options, nullptr, nullptr, chunk);
+      EXPECT_THAT(split, IsOk());
+      if (!split.ok()) return both;
+      EXPECT_EQ(split->records, one.records());
+      EXPECT_EQ(split->roots, one.roots());
+      EXPECT_EQ(split->finding.has_value(), one.finding().has_value());
+      if (split->finding.has_value() && one.finding().has_value()) {
+        EXPECT_EQ(split->finding->position, one.finding()->position);
+        EXPECT_EQ(split->finding->problem, one.finding()->problem);
+      } else {
+        EXPECT_EQ(split->root, one.Root());
+        EXPECT_EQ(split->last_hash, one.last_hash());
+      }
+      both.split = *std::move(split);  // (the 2^14 one is kept)
+    }
     return both;
   }
 
@@ -134,8 +146,7 @@ class VerifyLogTest : public ::testing::Test {
 
 TempDir* VerifyLogTest::dir_ = nullptr;
 
-TEST_F(VerifyLogTest, AnIntactLogHasTheSameRootsInTwoPartsAsInOne) {
-  static_assert(kSplit == 16384);
+TEST_F(VerifyLogTest, AnIntactLogHasTheSameRootsInChunksAsInOnePass) {
   const Both both = Check(dir_->Sub("log"));
   EXPECT_FALSE(both.one_pass.has_value());
   EXPECT_FALSE(both.split.finding.has_value());
@@ -237,9 +248,9 @@ TEST_F(VerifyLogTest, AStreamVersionOutOfOrderIsFoundInEitherPart) {
   }
 }
 
-// The store's structural check on the facts of the audit's pass finds what
+// The store's structural check on the facts of the chunked pass finds what
 // the store's own Verify() finds, at the same position.
-TEST_F(VerifyLogTest, TheFactsOfTheSplitPassServeTheStoresCheck) {
+TEST_F(VerifyLogTest, TheFactsOfTheChunkedPassServeTheStoresCheck) {
   const std::string copy = Copy("index");
   const uint64_t at = kSplit + 7;
   std::string stream_key;
@@ -256,7 +267,7 @@ TEST_F(VerifyLogTest, TheFactsOfTheSplitPassServeTheStoresCheck) {
   auto head = (*log)->GetHead();
   ASSERT_THAT(head, IsOk());
   eventlog::RecordFacts facts(head->position);
-  auto verified = VerifyLog(**log, "case", *head, {}, nullptr, &facts);
+  auto verified = VerifyLog(**log, "case", *head, {}, nullptr, &facts, kSmallChunk);
   ASSERT_THAT(verified, IsOk());
   EXPECT_FALSE(verified->finding.has_value()) << "the records themselves are good";
   EXPECT_EQ(facts.good, kRecords);
