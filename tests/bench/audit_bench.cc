@@ -8,9 +8,9 @@
 //             decoded, nothing checked),
 //   verified  as `mend-audit verify` does on a data directory: the audit's
 //             own pass (positions, chain, stream versions, every payload
-//             decoded by its schema, the records' Merkle tree) and the
-//             store's structural check (indexes, stored tree, stored head),
-//             on two threads as the command runs them,
+//             decoded by its schema, the records' Merkle tree; in chunks on
+//             every core), then the store's structural check against what
+//             it found (indexes, stored tree, stored head),
 //   replayed  as `mend-audit replay --case ID` does: the records checked and
 //             folded through the case domain's Evolve.
 // Each is run --rounds times; the best of each is kept (a pass over a log in
@@ -169,8 +169,8 @@ class Populator {
 
 struct VerifyRates {
   double total = 0;       // the whole of `verify` on a directory
-  double records = 0;     // the audit's pass over the records (two threads)
-  double structures = 0;  // the store's check against its facts (two threads)
+  double records = 0;     // the audit's pass over the records (every core)
+  double structures = 0;  // the store's check against its facts (three walks)
 };
 
 // As `mend-audit verify` does it on a directory: the audit's pass over the

@@ -20,9 +20,9 @@
 //
 // One verifier can also check a part of a log that starts later (Options::
 // first_position): what joins it to the part before (its first prev_hash,
-// the first version of each stream in it) is kept for VerifyLog, which
-// (verify_log.h) checks a log in two parts on two threads and joins them, with the same
-// findings at the same positions as one pass.
+// the first version of each stream in it) is kept for VerifyLog
+// (verify_log.h), which checks a log in chunks on every core and joins
+// them, with the same findings at the same positions as one pass.
 #ifndef MEND_TOOLS_AUDIT_LOG_VERIFIER_H_
 #define MEND_TOOLS_AUDIT_LOG_VERIFIER_H_
 
@@ -121,7 +121,7 @@ class LogVerifier {
   }
 
   // What a finding says of a break in the chain and of a stream's version
-  // out of order (VerifyLog says it where two parts join).
+  // out of order (VerifyLog says it where two chunks join).
   static std::string ChainBreak(uint64_t position, std::string_view last_hash,
                                 std::string_view prev_hash);
   static std::string VersionOutOfOrder(std::string_view stream_id, uint64_t version,

@@ -1,5 +1,5 @@
-// mend-audit verify: the audit's own pass over a log (log_verifier.h, on two
-// threads: verify_log.h), the store's structural check for a directory
+// mend-audit verify: the audit's own pass over a log (log_verifier.h, in
+// chunks on every core: verify_log.h), the store's structural check for a directory
 // against what that pass found (stream and idempotency index, stored tree
 // nodes, stored head), the records' tree against the newest
 // signed head, and with --heads every head saved outside the service
