@@ -2,6 +2,7 @@
 // (one pass, one hash per record) and the full audit walk, Verify().
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -359,52 +360,98 @@ VerifyReport EventStore::CheckStructures(const RecordFacts& facts,
     return std::make_pair(std::string(view.stream_id), std::string(view.event_id));
   };
 
-  // The stream index, on a second thread (the event-id index on this one).
-  auto stream_index = [&]() {
+  // An index of the records, walked in its own key order against the
+  // facts: every entry points at a good record and names what that record
+  // is, once; every good record has an entry. `parse` reads an entry (nullopt:
+  // malformed); `names` says which of a record's facts the entry's name is
+  // hashed against; `entry` names an entry in findings, `unseen` a record
+  // with none.
+  struct IndexEntry {
+    uint64_t position = 0;
+    uint64_t version = 0;
+    std::string_view name;
+  };
+  struct Index {
+    rocksdb::ColumnFamilyHandle* cf;
+    std::function<std::optional<IndexEntry>(std::string_view key, std::string_view value)>
+        parse;
+    size_t RecordFacts::At::*names;
+    std::function<std::string(const IndexEntry&)> entry;
+    std::function<std::string(std::string_view key)> malformed;
+    bool stop_at_malformed;
+    std::function<std::string(uint64_t position)> unseen;
+  };
+  auto walk = [&](const Index& index) {
     Earliest found;
     std::vector<bool> seen(checked, false);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index.cf));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view key = it->key().ToStringView();
-      const std::string_view value = it->value().ToStringView();
-      if (key.size() < 9 || key[key.size() - 9] != '\0' || value.size() != 8) {
-        found.Note(checked + 1, "a stream index entry is malformed");
-        break;
+      const std::optional<IndexEntry> e = index.parse(key, it->value().ToStringView());
+      if (!e.has_value()) {
+        found.Note(checked + 1, index.malformed(key));
+        if (index.stop_at_malformed) break;
+        continue;
       }
-      const std::string_view stream_id = key.substr(0, key.size() - 9);
-      const uint64_t version = GetBe64(key.substr(key.size() - 8));
-      const uint64_t position = GetBe64(value);
-      if (position == 0 || position > checked) {
-        if (position == 0 || judge_past) {
-          found.Note(
-              position == 0 ? 1 : checked + 1,
-              absl::StrCat("stream index for ", std::string(stream_id), " version ",
-                           version, " points to position ", position, ", past the log"));
+      if (e->position == 0 || e->position > checked) {
+        if (e->position == 0 || judge_past) {
+          found.Note(e->position == 0 ? 1 : checked + 1,
+                     absl::StrCat(index.entry(*e), " points to position ", e->position,
+                                  ", past the log"));
         }
         continue;
       }
-      const RecordFacts::At& e = facts.at[position - 1];
-      if (e.stream_hash != hash(view_of(stream_id)) || e.version != version ||
-          seen[position - 1]) {
-        found.Note(position,
-                   absl::StrCat("stream index for ", std::string(stream_id), " version ",
-                                version, " points here, to another event"));
+      const RecordFacts::At& at = facts.at[e->position - 1];
+      if (at.*index.names != hash(view_of(e->name)) || at.version != e->version ||
+          seen[e->position - 1]) {
+        found.Note(e->position,
+                   absl::StrCat(index.entry(*e), " points here, to another event"));
         continue;
       }
-      seen[position - 1] = true;
+      seen[e->position - 1] = true;
     }
     if (!it->status().ok()) {
       found.Note(1, absl::StrCat("RocksDB: ", it->status().ToString()));
     }
     if (auto unseen = std::find(seen.begin(), seen.end(), false); unseen != seen.end()) {
       const uint64_t position = static_cast<uint64_t>(unseen - seen.begin()) + 1;
-      found.Note(position,
-                 absl::StrCat("stream index for ", record_at(position).first, " version ",
-                              facts.at[position - 1].version, " does not point here"));
+      found.Note(position, index.unseen(position));
     }
     return found;
   };
-  std::future<Earliest> streams = std::async(std::launch::async, stream_index);
+  // The stream index (key: stream id, 0, version; value: position), on a
+  // second thread.
+  const Index streams_index{
+      .cf = streams_cf_,
+      .parse = [](std::string_view key,
+                  std::string_view value) -> std::optional<IndexEntry> {
+        if (key.size() < 9 || key[key.size() - 9] != '\0' || value.size() != 8) {
+          return std::nullopt;
+        }
+        return IndexEntry{.position = GetBe64(value),
+                          .version = GetBe64(key.substr(key.size() - 8)),
+                          .name = key.substr(0, key.size() - 9)};
+      },
+      .names = &RecordFacts::At::stream_hash,
+      .entry =
+          [](const IndexEntry& e) {
+            return absl::StrCat("stream index for ", std::string(e.name), " version ",
+                                e.version);
+          },
+      .malformed =
+          [](std::string_view) {
+            return std::string("a stream index entry is malformed");
+          },
+      .stop_at_malformed = true,
+      .unseen =
+          [&](uint64_t position) {
+            return absl::StrCat("stream index for ", record_at(position).first,
+                                " version ", facts.at[position - 1].version,
+                                " does not point here");
+          },
+  };
+  std::future<Earliest> streams =
+      std::async(std::launch::async, [&] { return walk(streams_index); });
 
   // Each stored level of the tree, in key order, against the records'
   // nodes, on a third thread: a node is judged when the good records
@@ -441,47 +488,33 @@ VerifyReport EventStore::CheckStructures(const RecordFacts& facts,
   };
   std::future<Earliest> tree = std::async(std::launch::async, tree_levels);
 
-  Earliest found;
-  {  // The event-id index.
-    std::vector<bool> seen(checked, false);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, ids_cf_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const std::string_view event_id = it->key().ToStringView();
-      const std::string_view value = it->value().ToStringView();
-      if (value.size() != 16 + kSha256Size) {
-        found.Note(checked + 1, absl::StrCat("the event-id index entry for ",
-                                             std::string(event_id), " is malformed"));
-        continue;
-      }
-      const uint64_t position = GetBe64(value);
-      const uint64_t version = GetBe64(value.substr(8));
-      if (position == 0 || position > checked) {
-        if (position == 0 || judge_past) {
-          found.Note(position == 0 ? 1 : checked + 1,
-                     absl::StrCat("the event-id index entry for ", std::string(event_id),
-                                  " points to position ", position, ", past the log"));
-        }
-        continue;
-      }
-      const RecordFacts::At& e = facts.at[position - 1];
-      if (e.event_id_hash != hash(view_of(event_id)) || e.version != version ||
-          seen[position - 1]) {
-        found.Note(position,
-                   absl::StrCat("the event-id index entry for ", std::string(event_id),
-                                " points here, to another event"));
-        continue;
-      }
-      seen[position - 1] = true;
-    }
-    if (!it->status().ok()) {
-      found.Note(1, absl::StrCat("RocksDB: ", it->status().ToString()));
-    }
-    if (auto unseen = std::find(seen.begin(), seen.end(), false); unseen != seen.end()) {
-      const uint64_t position = static_cast<uint64_t>(unseen - seen.begin()) + 1;
-      found.Note(position, absl::StrCat("the event-id index has no entry for ",
-                                        record_at(position).second, ", the event here"));
-    }
-  }
+  // The event-id index (key: event id; value: position, version, digest),
+  // on this thread.
+  Earliest found = walk(Index{
+      .cf = ids_cf_,
+      .parse = [](std::string_view key,
+                  std::string_view value) -> std::optional<IndexEntry> {
+        if (value.size() != 16 + kSha256Size) return std::nullopt;
+        return IndexEntry{
+            .position = GetBe64(value), .version = GetBe64(value.substr(8)), .name = key};
+      },
+      .names = &RecordFacts::At::event_id_hash,
+      .entry =
+          [](const IndexEntry& e) {
+            return absl::StrCat("the event-id index entry for ", std::string(e.name));
+          },
+      .malformed =
+          [](std::string_view key) {
+            return absl::StrCat("the event-id index entry for ", std::string(key),
+                                " is malformed");
+          },
+      .stop_at_malformed = false,
+      .unseen =
+          [&](uint64_t position) {
+            return absl::StrCat("the event-id index has no entry for ",
+                                record_at(position).second, ", the event here");
+          },
+  });
   found.Into(report);
   streams.get().Into(report);
   tree.get().Into(report);
