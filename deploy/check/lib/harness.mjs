@@ -143,3 +143,20 @@ export function renderingsFrom(flags, load) {
     return {label: spec.slice(0, eq), objects: load(spec.slice(eq + 1))};
   });
 }
+
+// Each bad fixture must be refused with the problem it expects: `refusals`
+// is [file, expect, run] with run() the check's problems for that file.
+// Prints a line for each; returns how many were not refused as expected.
+export function expectRefusals(refusals) {
+  let failed = 0;
+  for (const [file, expect, run] of refusals) {
+    const hit = expect && run().find((p) => p.includes(expect));
+    if (hit) {
+      console.log(`ok: refused ${file}: ${hit}`);
+    } else {
+      failed++;
+      console.log(`FAIL: ${file} was not refused with "${expect}"`);
+    }
+  }
+  return failed;
+}
