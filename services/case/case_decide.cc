@@ -455,23 +455,24 @@ absl::StatusOr<std::vector<DomainEvent>> DecideCloseCase(const CaseState& state,
   return std::move(out).Finish();
 }
 
-absl::StatusOr<std::vector<DomainEvent>> DecideStageAdvance(const CaseState& state,
-                                                            case_v1::Stage to,
-                                                            const CommandContext& ctx) {
-  constexpr std::string_view kCmd = "StageAdvance";
-  if (to != case_v1::INDIRECT_CONTACT && to != case_v1::CONFERENCE_SCHEDULED &&
-      to != case_v1::CONFERENCE_HELD && to != case_v1::FOLLOW_UP) {
-    return Invalid(kCmd, absl::StrCat("stage ", StageName(to),
-                                      " is not entered in reaction to another service"));
+absl::StatusOr<std::vector<DomainEvent>> DecideUpstreamFact(
+    const CaseState& state, const case_v1::UpstreamFactRecorded& fact,
+    const CommandContext& ctx) {
+  if (!state.exists() || state.stage == case_v1::CLOSED) {
+    return std::vector<DomainEvent>{};
   }
-  if (!state.exists()) return absl::NotFoundError("StageAdvance: no such case");
-  MEND_RETURN_IF_ERROR(CheckStageGate(kCmd, state, internal::kOpenStagesOnly));
-  if (!IsAllowedStageTransition(state.stage, to)) {
-    return Refuse(kCmd, state,
-                  absl::StrCat("the stage machine has no move to ", StageName(to)));
+  const uint64_t folded = fact.source() == consent_v1::SCHEDULING_LOG
+                              ? state.scheduling_position
+                              : state.conference_position;
+  if (fact.position() <= folded) return std::vector<DomainEvent>{};
+  // Every booking's cancellation is in the scheduling log, after the
+  // booking: one of no conference booking still open is nothing to the case.
+  if (fact.has_conference_booking_cancelled() &&
+      !state.open_conference_bookings.contains(fact.conference_booking_cancelled())) {
+    return std::vector<DomainEvent>{};
   }
   Outcome out(state, ctx);
-  MEND_RETURN_IF_ERROR(out.ChangeStage(to));
+  MEND_RETURN_IF_ERROR(out.Add(fact));
   return std::move(out).Finish();
 }
 

@@ -253,21 +253,37 @@ absl::StatusOr<std::vector<DomainEvent>> DecideCloseCase(const CaseState& state,
                                                          const CloseCaseCommand& command,
                                                          const CommandContext& ctx);
 
-// EXTENSION POINT for the later stages — not a command, no RPC calls it.
-// INDIRECT_CONTACT, CONFERENCE_SCHEDULED, CONFERENCE_HELD and FOLLOW_UP are
-// entered in reaction to other services' events (conference: letter
-// delivered, conference scheduled / cancelled / held, follow-up; scheduling:
-// programme completed), which a later issue handles in the case service's
-// followers. Such a reaction decides with this: the one StageChanged from
-// the current stage to `to`.
-//   INVALID_ARGUMENT    `to` is not one of those four stages
-//   NOT_FOUND           no such case
-//   FAILED_PRECONDITION the case is CLOSED or PAUSED, or the stage machine
-//                       has no move from the current stage to `to`
-// No role check: it runs for the service's own follower, never for a caller.
-absl::StatusOr<std::vector<DomainEvent>> DecideStageAdvance(const CaseState& state,
-                                                            case_v1::Stage to,
-                                                            const CommandContext& ctx);
+// Derived stages. INDIRECT_CONTACT, CONFERENCE_SCHEDULED, CONFERENCE_HELD
+// and FOLLOW_UP are entered in reaction to other services' events, which the
+// case service's followers turn into UpstreamFactRecorded (scheduling:
+// the programme completed, a conference booked or its booking cancelled;
+// conference: the conference held, abandoned or stopped, the follow-up
+// completed). The stage machine's automatic moves then follow from the
+// facts the case holds:
+//   PREPARING             → CONFERENCE_SCHEDULED once a conference is booked
+//                           (or was held: the conference log may be folded
+//                           before the scheduling log's booking), else
+//                           → INDIRECT_CONTACT once the programme is complete
+//                           (or the follow-up is done)
+//   INDIRECT_CONTACT      → CONFERENCE_SCHEDULED likewise; → FOLLOW_UP once
+//                           the follow-up is done
+//   CONFERENCE_SCHEDULED  → CONFERENCE_HELD once held; → INDIRECT_CONTACT
+//                           once no booked conference is left
+//   CONFERENCE_HELD       → FOLLOW_UP once the follow-up is done
+// A PAUSED case keeps the facts and moves on ResumeCase; a FOUND_UNSUITABLE
+// case keeps them and moves only when found suitable and prepared again.
+//
+// This decides one fact: the fact, then the moves it allows. Nothing (no
+// events) when the case does not exist, is CLOSED (I4: closed is closed) or
+// has already folded that upstream position (a follower never repeats one;
+// this keeps a reset upstream from doing it either), and for the
+// cancellation of a booking that is no open conference booking of the case
+// (a programme session's, a preparation meeting's). `ctx.now` is the time
+// the decided events carry until the store records them. No role check: it
+// runs for the service's own followers, never for a caller.
+absl::StatusOr<std::vector<DomainEvent>> DecideUpstreamFact(
+    const CaseState& state, const case_v1::UpstreamFactRecorded& fact,
+    const CommandContext& ctx);
 
 }  // namespace mend::casesvc
 

@@ -125,6 +125,7 @@ namespace {
 // The stage the automatic moves of the machine take `s` to next (its own
 // stage when there is none).
 case_v1::Stage NextStage(const CaseState& s) {
+  const bool conference = !s.open_conference_bookings.empty() || s.conference_held;
   switch (s.stage) {
     case case_v1::REFERRED:
       return s.acknowledged.has_value() || s.suitable.has_value() ? case_v1::SCREENING
@@ -136,8 +137,21 @@ case_v1::Stage NextStage(const CaseState& s) {
       return s.risk_assessments.empty() ? s.stage : case_v1::ASSESSING;
     case case_v1::ASSESSING:
       return s.ReadyForPreparation() ? case_v1::PREPARING : s.stage;
+    // The derived stages (case_decide.h): what the other services' logs say.
+    case case_v1::PREPARING:
+      if (conference) return case_v1::CONFERENCE_SCHEDULED;
+      return s.programme_completed || s.follow_up_completed ? case_v1::INDIRECT_CONTACT
+                                                            : s.stage;
+    case case_v1::INDIRECT_CONTACT:
+      if (conference) return case_v1::CONFERENCE_SCHEDULED;
+      return s.follow_up_completed ? case_v1::FOLLOW_UP : s.stage;
+    case case_v1::CONFERENCE_SCHEDULED:
+      if (s.conference_held) return case_v1::CONFERENCE_HELD;
+      return s.open_conference_bookings.empty() ? case_v1::INDIRECT_CONTACT : s.stage;
+    case case_v1::CONFERENCE_HELD:
+      return s.follow_up_completed ? case_v1::FOLLOW_UP : s.stage;
     default:
-      return s.stage;  // later stages follow other services' events
+      return s.stage;
   }
 }
 
@@ -148,6 +162,12 @@ absl::Status Outcome::ChangeStage(case_v1::Stage to) {
   changed.set_case_id(scratch_.case_id);
   changed.set_from(scratch_.stage);
   changed.set_to(to);
+  // Every move into these stages is the machine's reaction to an upstream
+  // fact (case_decide.h, "Derived stages"), but a resume's.
+  changed.set_derived(scratch_.stage != case_v1::PAUSED &&
+                      (to == case_v1::INDIRECT_CONTACT ||
+                       to == case_v1::CONFERENCE_SCHEDULED ||
+                       to == case_v1::CONFERENCE_HELD || to == case_v1::FOLLOW_UP));
   return Add(std::move(changed));
 }
 

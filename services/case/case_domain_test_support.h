@@ -203,13 +203,71 @@ class Scenario {
 // Runs `decided` on `scenario` and fails the test if it is not OK.
 #define APPLY(scenario, decided) ASSERT_THAT((scenario).Apply(decided), IsOk())
 
+// Upstream facts of case `id` at `position` of the scheduling or conference
+// log, as the case service's followers make them (case_upstream.h).
+inline case_v1::UpstreamFactRecorded UpstreamFactAt(const std::string& id,
+                                                    consent_v1::FactSource source,
+                                                    uint64_t position) {
+  case_v1::UpstreamFactRecorded f;
+  f.set_case_id(id);
+  f.set_source(source);
+  f.set_position(position);
+  return f;
+}
+inline case_v1::UpstreamFactRecorded ProgrammeCompletedAt(const std::string& id,
+                                                          uint64_t position) {
+  case_v1::UpstreamFactRecorded f =
+      UpstreamFactAt(id, consent_v1::SCHEDULING_LOG, position);
+  f.set_programme_completed("programme-1");
+  return f;
+}
+inline case_v1::UpstreamFactRecorded ConferenceBookedAt(const std::string& id,
+                                                        uint64_t position,
+                                                        const std::string& booking) {
+  case_v1::UpstreamFactRecorded f =
+      UpstreamFactAt(id, consent_v1::SCHEDULING_LOG, position);
+  f.set_conference_booked(booking);
+  return f;
+}
+inline case_v1::UpstreamFactRecorded BookingCancelledAt(const std::string& id,
+                                                        uint64_t position,
+                                                        const std::string& booking) {
+  case_v1::UpstreamFactRecorded f =
+      UpstreamFactAt(id, consent_v1::SCHEDULING_LOG, position);
+  f.set_conference_booking_cancelled(booking);
+  return f;
+}
+inline case_v1::UpstreamFactRecorded ConferenceHeldAt(const std::string& id,
+                                                      uint64_t position,
+                                                      const std::string& booking) {
+  case_v1::UpstreamFactRecorded f =
+      UpstreamFactAt(id, consent_v1::CONFERENCE_LOG, position);
+  f.set_conference_held(booking);
+  return f;
+}
+inline case_v1::UpstreamFactRecorded ConferenceNotHeldAt(const std::string& id,
+                                                         uint64_t position,
+                                                         const std::string& booking) {
+  case_v1::UpstreamFactRecorded f =
+      UpstreamFactAt(id, consent_v1::CONFERENCE_LOG, position);
+  f.set_conference_not_held(booking);
+  return f;
+}
+inline case_v1::UpstreamFactRecorded FollowUpCompletedAt(const std::string& id,
+                                                         uint64_t position) {
+  case_v1::UpstreamFactRecorded f =
+      UpstreamFactAt(id, consent_v1::CONFERENCE_LOG, position);
+  f.set_follow_up_completed(true);
+  return f;
+}
+
 // A case walked (by a manager) to `stage`:
 //   REFERRED   referred (service user su1, victim v1)
 //   SCREENING  + found suitable
 //   ALLOCATED  + facilitator f1
 //   ASSESSING  + risk assessment r1 (not approved)
 //   PREPARING  + acknowledged (+ r1 approved if sensitive)
-//   INDIRECT_CONTACT / CONFERENCE_* / FOLLOW_UP  + the extension point's moves
+//   INDIRECT_CONTACT / CONFERENCE_* / FOLLOW_UP  + the upstream facts that derive them
 //   PAUSED     ASSESSING + paused;  CLOSED  ASSESSING + closed
 //   FOUND_UNSUITABLE  PREPARING + found unsuitable (RISK_TOO_HIGH)
 inline absl::StatusOr<Scenario> AtStage(case_v1::Stage stage, bool sensitive = false,
@@ -248,28 +306,28 @@ inline absl::StatusOr<Scenario> AtStage(case_v1::Stage stage, bool sensitive = f
         DecideRecordSuitability(s.state(), {id, false, case_v1::RISK_TOO_HIGH}, m));
     return s;
   }
-  std::vector<case_v1::Stage> path;
+  std::vector<case_v1::UpstreamFactRecorded> facts;
   switch (stage) {
     case case_v1::PREPARING:
       break;
     case case_v1::INDIRECT_CONTACT:
-      path = {case_v1::INDIRECT_CONTACT};
+      facts = {ProgrammeCompletedAt(id, 7)};
       break;
     case case_v1::CONFERENCE_SCHEDULED:
-      path = {case_v1::CONFERENCE_SCHEDULED};
+      facts = {ConferenceBookedAt(id, 9, "b1")};
       break;
     case case_v1::CONFERENCE_HELD:
-      path = {case_v1::CONFERENCE_SCHEDULED, case_v1::CONFERENCE_HELD};
+      facts = {ConferenceBookedAt(id, 9, "b1"), ConferenceHeldAt(id, 4, "b1")};
       break;
     case case_v1::FOLLOW_UP:
-      path = {case_v1::CONFERENCE_SCHEDULED, case_v1::CONFERENCE_HELD,
-              case_v1::FOLLOW_UP};
+      facts = {ConferenceBookedAt(id, 9, "b1"), ConferenceHeldAt(id, 4, "b1"),
+               FollowUpCompletedAt(id, 5)};
       break;
     default:
       return absl::InternalError(absl::StrCat("no fixture for ", StageName(stage)));
   }
-  for (case_v1::Stage to : path) {
-    FIXTURE_STEP(DecideStageAdvance(s.state(), to, Ctx(Role::kService, "case")));
+  for (const case_v1::UpstreamFactRecorded& fact : facts) {
+    FIXTURE_STEP(DecideUpstreamFact(s.state(), fact, Ctx(Role::kService, "case")));
   }
   return s;
 #undef FIXTURE_STEP

@@ -9,7 +9,7 @@ namespace {
 
 TEST(DomainEventTest, EveryEventTypeRoundTrips) {
   const std::vector<std::string> types = CaseEventTypes();
-  ASSERT_EQ(types.size(), 14u);
+  ASSERT_EQ(types.size(), 15u);
   for (const std::string& type : types) {
     SCOPED_TRACE(type);
     EXPECT_THAT(type, HasSubstr("mend.case.v1."));
@@ -226,8 +226,8 @@ TEST(ReplayTest, RefoldingEveryDecidedEventReproducesTheState) {
   APPLY(s, DecideRecordRiskAssessment(s.state(), Assessment("r2"), f));
   APPLY(s, DecideReleaseFacilitator(s.state(), {kCaseId, "f2"}, m));
   APPLY(s, DecideApproveRiskAssessment(s.state(), {kCaseId, "r2"}, m));
-  APPLY(s, DecideStageAdvance(s.state(), case_v1::INDIRECT_CONTACT, Service()));
-  APPLY(s, DecideStageAdvance(s.state(), case_v1::FOLLOW_UP, Service()));
+  APPLY(s, DecideUpstreamFact(s.state(), ProgrammeCompletedAt(kCaseId, 3), Service()));
+  APPLY(s, DecideUpstreamFact(s.state(), FollowUpCompletedAt(kCaseId, 8), Service()));
   APPLY(s, DecideCloseCase(s.state(), {kCaseId, case_v1::COMPLETED}, m));
   // The store's time of CaseClosed, not the command's.
   const int64_t closed_micros = kStoreEpochMicros + static_cast<int64_t>(s.size()) - 1;

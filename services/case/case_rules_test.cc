@@ -4,6 +4,8 @@
 namespace mend::casesvc::test {
 namespace {
 
+using ::mend::testing::IsOkAndHolds;
+
 // ---------------------------------------------------------------------------
 // The rule tables.
 
@@ -303,34 +305,104 @@ TEST(StageMachineTest, ReferToPreparingEndToEnd) {
   EXPECT_TRUE(s.state().ReadyForPreparation());
 }
 
-TEST(StageMachineTest, ExtensionPointMovesOnlyAlongTheMachine) {
+// The stages after PREPARING follow the other services' logs
+// (case_decide.h, "Derived stages").
+TEST(DerivedStageTest, ProgrammeBookingsConferenceAndFollowUpMoveTheCase) {
   AT_STAGE(s, case_v1::PREPARING);
   const CommandContext svc = Ctx(Role::kService, "case");
-  EXPECT_THAT(
-      DecideStageAdvance(s.state(), case_v1::CONFERENCE_HELD, svc),
-      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage PREPARING")));
-  EXPECT_THAT(DecideStageAdvance(s.state(), case_v1::PREPARING, svc),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(DecideStageAdvance(s.state(), case_v1::CLOSED, svc),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(DecideStageAdvance(CaseState{}, case_v1::FOLLOW_UP, svc),
-              StatusIs(absl::StatusCode::kNotFound));
-  APPLY(s, DecideStageAdvance(s.state(), case_v1::INDIRECT_CONTACT, svc));
-  ASSERT_THAT(Types(s.last()), ElementsAre("StageChanged"));
-  APPLY(s, DecideStageAdvance(s.state(), case_v1::CONFERENCE_SCHEDULED, svc));
-  APPLY(s, DecideStageAdvance(s.state(), case_v1::INDIRECT_CONTACT, svc));  // cancelled
+  APPLY(s, DecideUpstreamFact(s.state(), ProgrammeCompletedAt(kCaseId, 40), svc));
+  EXPECT_THAT(Types(s.last()), ElementsAre("UpstreamFactRecorded", "StageChanged"));
   EXPECT_EQ(s.state().stage, case_v1::INDIRECT_CONTACT);
-  AT_STAGE(paused, case_v1::PAUSED);
-  EXPECT_THAT(DecideStageAdvance(paused.state(), case_v1::INDIRECT_CONTACT, svc),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stage PAUSED")));
-  // Nothing moves a case found unsuitable towards contact.
-  AT_STAGE(unsuitable, case_v1::FOUND_UNSUITABLE);
-  for (case_v1::Stage to : {case_v1::INDIRECT_CONTACT, case_v1::CONFERENCE_SCHEDULED,
-                            case_v1::CONFERENCE_HELD, case_v1::FOLLOW_UP}) {
-    EXPECT_THAT(DecideStageAdvance(unsuitable.state(), to, svc),
-                StatusIs(absl::StatusCode::kFailedPrecondition,
-                         HasSubstr("stage FOUND_UNSUITABLE")));
-  }
+  APPLY(s, DecideUpstreamFact(s.state(), ConferenceBookedAt(kCaseId, 41, "b1"), svc));
+  EXPECT_EQ(s.state().stage, case_v1::CONFERENCE_SCHEDULED);
+  // A session's cancellation is nothing to the case; the conference's is.
+  APPLY(s,
+        DecideUpstreamFact(s.state(), BookingCancelledAt(kCaseId, 42, "session-3"), svc));
+  EXPECT_THAT(s.last(), IsEmpty());
+  APPLY(s, DecideUpstreamFact(s.state(), BookingCancelledAt(kCaseId, 43, "b1"), svc));
+  EXPECT_EQ(s.state().stage, case_v1::INDIRECT_CONTACT);
+  APPLY(s, DecideUpstreamFact(s.state(), ConferenceBookedAt(kCaseId, 44, "b2"), svc));
+  APPLY(s, DecideUpstreamFact(s.state(), ConferenceHeldAt(kCaseId, 20, "b2"), svc));
+  EXPECT_EQ(s.state().stage, case_v1::CONFERENCE_HELD);
+  APPLY(s, DecideUpstreamFact(s.state(), FollowUpCompletedAt(kCaseId, 21), svc));
+  EXPECT_EQ(s.state().stage, case_v1::FOLLOW_UP);
+  EXPECT_THAT(s.Replay(), IsOkAndHolds(s.state()));
+}
+
+TEST(DerivedStageTest, AConferenceHeldBeforeItsBookingIsFoldedMovesThroughScheduled) {
+  // The case's conference follower may run ahead of its scheduling follower.
+  AT_STAGE(s, case_v1::PREPARING);
+  const CommandContext svc = Ctx(Role::kService, "case");
+  APPLY(s, DecideUpstreamFact(s.state(), ConferenceHeldAt(kCaseId, 30, "b1"), svc));
+  EXPECT_THAT(Types(s.last()),
+              ElementsAre("UpstreamFactRecorded", "StageChanged", "StageChanged"));
+  EXPECT_EQ(s.state().stage, case_v1::CONFERENCE_HELD);
+  // The booking, folded late, opens nothing again.
+  APPLY(s, DecideUpstreamFact(s.state(), ConferenceBookedAt(kCaseId, 50, "b1"), svc));
+  EXPECT_THAT(Types(s.last()), ElementsAre("UpstreamFactRecorded"));
+  EXPECT_TRUE(s.state().open_conference_bookings.empty());
+  EXPECT_EQ(s.state().stage, case_v1::CONFERENCE_HELD);
+}
+
+TEST(DerivedStageTest, AConferenceNotHeldReturnsTheCaseToIndirectContact) {
+  AT_STAGE(s, case_v1::CONFERENCE_SCHEDULED);
+  APPLY(s, DecideUpstreamFact(s.state(), ConferenceNotHeldAt(kCaseId, 12, "b1"),
+                              Ctx(Role::kService, "case")));
+  EXPECT_EQ(s.state().stage, case_v1::INDIRECT_CONTACT);
+}
+
+TEST(DerivedStageTest, APausedCaseKeepsTheFactAndMovesOnResume) {
+  AT_STAGE(s, case_v1::PREPARING);
+  const CommandContext svc = Ctx(Role::kService, "case");
+  APPLY(s, DecidePauseCase(s.state(), {kCaseId, "victim unwell"}, Facilitator()));
+  APPLY(s, DecideUpstreamFact(s.state(), ProgrammeCompletedAt(kCaseId, 40), svc));
+  EXPECT_THAT(Types(s.last()), ElementsAre("UpstreamFactRecorded"));
+  EXPECT_EQ(s.state().stage, case_v1::PAUSED);
+  APPLY(s, DecideResumeCase(s.state(), {kCaseId}, Facilitator()));
+  EXPECT_EQ(s.state().stage, case_v1::INDIRECT_CONTACT);
+}
+
+TEST(DerivedStageTest, AnAssessingCaseMovesOnceItIsPrepared) {
+  AT_STAGE(s, case_v1::ASSESSING);
+  APPLY(s, DecideUpstreamFact(s.state(), ProgrammeCompletedAt(kCaseId, 40),
+                              Ctx(Role::kService, "case")));
+  EXPECT_EQ(s.state().stage, case_v1::ASSESSING);
+  APPLY(s, DecideRecordAcknowledgement(s.state(), {kCaseId, true, {}}, Manager()));
+  EXPECT_EQ(s.state().stage, case_v1::INDIRECT_CONTACT);
+}
+
+TEST(DerivedStageTest, NothingIsKeptForAClosedOrUnknownCaseOrARepeatedPosition) {
+  const CommandContext svc = Ctx(Role::kService, "case");
+  AT_STAGE(closed, case_v1::CLOSED);
+  EXPECT_THAT(DecideUpstreamFact(closed.state(), ProgrammeCompletedAt(kCaseId, 40), svc),
+              IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(DecideUpstreamFact(CaseState{}, ProgrammeCompletedAt(kCaseId, 40), svc),
+              IsOkAndHolds(IsEmpty()));
+  AT_STAGE(s, case_v1::PREPARING);
+  APPLY(s, DecideUpstreamFact(s.state(), ConferenceBookedAt(kCaseId, 40, "b1"), svc));
+  EXPECT_THAT(DecideUpstreamFact(s.state(), ProgrammeCompletedAt(kCaseId, 40), svc),
+              IsOkAndHolds(IsEmpty()));
+  // The conference log's positions are its own.
+  EXPECT_THAT(DecideUpstreamFact(s.state(), ConferenceHeldAt(kCaseId, 40, "b1"), svc),
+              IsOkAndHolds(Not(IsEmpty())));
+}
+
+TEST(DerivedStageTest, NothingMovesACaseFoundUnsuitableTowardsContact) {
+  AT_STAGE(s, case_v1::FOUND_UNSUITABLE);
+  const CommandContext svc = Ctx(Role::kService, "case");
+  APPLY(s, DecideUpstreamFact(s.state(), ConferenceBookedAt(kCaseId, 40, "b1"), svc));
+  APPLY(s, DecideUpstreamFact(s.state(), ProgrammeCompletedAt(kCaseId, 41), svc));
+  EXPECT_EQ(s.state().stage, case_v1::FOUND_UNSUITABLE);
+}
+
+TEST(DerivedStageTest, EvolveRefusesAFactOfNoSourceOrAnOldPosition) {
+  AT_STAGE(s, case_v1::INDIRECT_CONTACT);
+  CaseState state = s.state();
+  DomainEvent old{ProgrammeCompletedAt(kCaseId, 7), 99, 0};
+  EXPECT_THAT(Evolve(state, old), StatusIs(absl::StatusCode::kDataLoss,
+                                           HasSubstr("not after the last one folded")));
+  DomainEvent nowhere{UpstreamFactAt(kCaseId, consent_v1::CASE_LOG, 100), 99, 0};
+  EXPECT_THAT(Evolve(state, nowhere), StatusIs(absl::StatusCode::kDataLoss));
 }
 
 }  // namespace

@@ -98,7 +98,8 @@ CaseServiceImpl::CaseServiceImpl(ServiceRuntime* runtime, Options options)
                               result.set_stage(state.stage);
                               return result;
                             }},
-            NewUuid, absl::Now) {}
+            NewUuid, absl::Now),
+      causal_("case", runtime->store()) {}
 
 // ---------------------------------------------------------------------------
 // Replay and the in-memory state.
@@ -470,6 +471,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::CloseCase(
       context, "CloseCase", response,
       [&](const Call& call) -> absl::StatusOr<case_v1::CommandResult> {
         MEND_RETURN_IF_ERROR(Validate(*request));
+        MEND_RETURN_IF_ERROR(WaitFor(request->causal_token(), call.deadline));
         return Run(
             call, *request, request->case_id(),
             [&](const CaseState& state, const CommandContext& ctx, const std::string&) {

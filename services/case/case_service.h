@@ -81,9 +81,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/base/command_context.h"
+#include "common/runtime/causal_token.h"
 #include "common/runtime/command_handler.h"
 #include "common/runtime/command_path.h"
+#include "common/runtime/follower.h"
 #include "common/runtime/service_runtime.h"
 #include "common/security/auth.h"
 #include "mend/case/v1/case_service.grpc.pb.h"
@@ -126,6 +129,23 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   //              version that disagrees with the event's case.
   //   other      erasing the key of an erased participant failed.
   absl::Status Apply(const ReplayedEvent& event);
+
+  // The followers of the scheduling and the conference log (main.cc: either
+  // may be null when its --upstream_* flag is not given; then the stages it
+  // drives are never entered). Before the runtime starts.
+  void SetFollowers(const Follower* scheduling, const Follower* conference);
+  // The followers' handlers: upstream records → the facts kept
+  // (case_upstream.h) and the stage moves they allow (DecideUpstreamFact),
+  // appended to the case's stream with ids "<upstream>@<position>/<index>"
+  // in one write with the checkpoint. A case the service does not know, or
+  // a closed one, keeps nothing. A batch stops before a second event of a
+  // case it already writes to (the follower calls again from there), so
+  // each event is decided on a state that includes the ones before it.
+  BatchEffects ObserveScheduling(absl::Span<const UpstreamEvent> events);
+  BatchEffects ObserveConference(absl::Span<const UpstreamEvent> events);
+  // A follower's write is durable: fold it into the in-memory cases.
+  void Observed(const eventlog::WriteRequest& request,
+                const eventlog::WriteResult& result);
 
   grpc::ServerUnaryReactor* ReferCase(grpc::CallbackServerContext* context,
                                       const case_v1::ReferCaseRequest* request,
@@ -200,6 +220,18 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   absl::StatusOr<case_v1::CommandResult> RunAcross(const Call& call,
                                                    const Request& request, ReachFn reach,
                                                    DecideFn decide);
+  BatchEffects ObserveBatch(consent_v1::FactSource source,
+                            absl::Span<const UpstreamEvent> events);
+  // The case an upstream event is a fact of (nullopt: none the case keeps).
+  absl::StatusOr<std::optional<std::string>> CaseOfUpstream(
+      consent_v1::FactSource source, const UpstreamEvent& event) const;
+  // One upstream event → its write (empty: nothing to keep).
+  absl::StatusOr<eventlog::WriteRequest> ObserveOne(consent_v1::FactSource source,
+                                                    const UpstreamEvent& event);
+  // Waits until the scheduling and conference positions `token` names are
+  // handled (the consent position is not the case service's to wait for).
+  absl::Status WaitFor(const common_v1::CausalToken& token, absl::Time deadline) const;
+
   // The command path's fold: one case record into its state.
   absl::Status Evolve(CaseState& state, const ReplayedEvent& event);
   // Deletes the key (a PersonKeyId) if it still exists.
@@ -235,6 +267,7 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   const CommandHandler handler_;
 
   Path path_;
+  CausalWaiter causal_;
 
   absl::Mutex references_mu_;
   // Year → the highest reference number used in it.

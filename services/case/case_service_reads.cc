@@ -32,6 +32,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCase(grpc::CallbackServerContext* 
       context, "GetCase", response,
       [&](const Call& call) -> absl::StatusOr<case_v1::CaseView> {
         MEND_RETURN_IF_ERROR(Validate(*request));
+        MEND_RETURN_IF_ERROR(WaitFor(request->causal_token(), call.deadline));
         CaseState state;
         MEND_RETURN_IF_ERROR(path_.Read(
             request->case_id(),
@@ -54,6 +55,7 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListCases(
       context, "ListCases", response,
       [&](const Call& call) -> absl::StatusOr<case_v1::ListCasesResponse> {
         MEND_RETURN_IF_ERROR(Validate(*request));
+        MEND_RETURN_IF_ERROR(WaitFor(request->causal_token(), call.deadline));
         // The key is the last case id of the previous page.
         MEND_ASSIGN_OR_RETURN(std::string after,
                               DecodePageToken("ListCases", request->page_token()));

@@ -257,6 +257,54 @@ struct Applier {
     p->linked.push_back(other);
     return absl::OkStatus();
   }
+
+  absl::Status operator()(const case_v1::UpstreamFactRecorded& e) {
+    uint64_t* folded = nullptr;
+    if (e.source() == consent_v1::SCHEDULING_LOG) {
+      folded = &state.scheduling_position;
+    } else if (e.source() == consent_v1::CONFERENCE_LOG) {
+      folded = &state.conference_position;
+    } else {
+      return Misfit(event, "its source is neither the scheduling nor the conference log");
+    }
+    if (e.position() <= *folded) {
+      return Misfit(event,
+                    absl::StrCat("upstream position ", e.position(),
+                                 " is not after the last one folded (", *folded, ")"));
+    }
+    *folded = e.position();
+    switch (e.fact_case()) {
+      case case_v1::UpstreamFactRecorded::kProgrammeCompleted:
+        state.programme_completed = true;
+        break;
+      case case_v1::UpstreamFactRecorded::kConferenceBooked:
+        if (!state.ended_conference_bookings.contains(e.conference_booked())) {
+          state.open_conference_bookings.insert(e.conference_booked());
+        }
+        break;
+      case case_v1::UpstreamFactRecorded::kConferenceBookingCancelled:
+        EndBooking(e.conference_booking_cancelled());
+        break;
+      case case_v1::UpstreamFactRecorded::kConferenceHeld:
+        EndBooking(e.conference_held());
+        state.conference_held = true;
+        break;
+      case case_v1::UpstreamFactRecorded::kConferenceNotHeld:
+        EndBooking(e.conference_not_held());
+        break;
+      case case_v1::UpstreamFactRecorded::kFollowUpCompleted:
+        state.follow_up_completed = true;
+        break;
+      case case_v1::UpstreamFactRecorded::FACT_NOT_SET:
+        return Misfit(event, "it records no fact");
+    }
+    return absl::OkStatus();
+  }
+
+  void EndBooking(const std::string& booking_id) {
+    state.open_conference_bookings.erase(booking_id);
+    state.ended_conference_bookings.insert(booking_id);
+  }
 };
 
 }  // namespace
@@ -409,7 +457,14 @@ bool operator==(const CaseState& a, const CaseState& b) {
          a.pause_reason == b.pause_reason && a.closure_reason == b.closure_reason &&
          a.closed_unix_micros == b.closed_unix_micros &&
          a.last_position == b.last_position &&
-         a.updated_unix_micros == b.updated_unix_micros;
+         a.updated_unix_micros == b.updated_unix_micros &&
+         a.programme_completed == b.programme_completed &&
+         a.open_conference_bookings == b.open_conference_bookings &&
+         a.ended_conference_bookings == b.ended_conference_bookings &&
+         a.conference_held == b.conference_held &&
+         a.follow_up_completed == b.follow_up_completed &&
+         a.scheduling_position == b.scheduling_position &&
+         a.conference_position == b.conference_position;
 }
 
 const ParticipantState* CaseState::FindParticipant(

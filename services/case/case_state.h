@@ -42,6 +42,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -57,6 +58,7 @@ namespace mend::casesvc {
 
 namespace case_v1 = ::mend::case_::v1;
 namespace common_v1 = ::mend::common::v1;
+namespace consent_v1 = ::mend::consent::v1;
 
 // Field names bound into sealed ciphertexts (KeyStore::Seal's `field`).
 inline constexpr std::string_view kSealedParticipantDetails =
@@ -131,7 +133,7 @@ using CaseEvent =
                  case_v1::RiskAssessmentApproved, case_v1::SuitabilityRecorded,
                  case_v1::StageChanged, case_v1::CasePaused, case_v1::CaseResumed,
                  case_v1::CaseClosed, case_v1::ParticipantErased,
-                 case_v1::ParticipantLinked>;
+                 case_v1::ParticipantLinked, case_v1::UpstreamFactRecorded>;
 
 // An event with where and when the log recorded it. Events returned by the
 // decide functions have position 0 (not yet appended) and the command's time;
@@ -234,6 +236,20 @@ struct CaseState {
   int64_t closed_unix_micros = 0;
   uint64_t last_position = 0;       // position of the last event folded
   int64_t updated_unix_micros = 0;  // recorded time of the last event folded
+
+  // What the case knows of the other services' logs (UpstreamFactRecorded):
+  // the later stages follow from these (case_decide.h, "Derived stages").
+  bool programme_completed = false;
+  // Conference bookings made and not yet cancelled, held or ended unheld;
+  // and those that have ended (a booking fact that arrives after its end,
+  // from a follower that lags behind the other, opens nothing).
+  std::set<std::string> open_conference_bookings;
+  std::set<std::string> ended_conference_bookings;
+  bool conference_held = false;
+  bool follow_up_completed = false;
+  // The last position folded from each upstream log (0: none yet).
+  uint64_t scheduling_position = 0;
+  uint64_t conference_position = 0;
 
   bool exists() const { return version > 0; }
   // The participant with that id, or null.

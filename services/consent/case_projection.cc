@@ -169,6 +169,11 @@ class Folder {
   absl::Status operator()(const case_v1::CasePaused&) { return absl::OkStatus(); }
   absl::Status operator()(const case_v1::CaseResumed&) { return absl::OkStatus(); }
   absl::Status operator()(const case_v1::CaseClosed&) { return absl::OkStatus(); }
+  // What the case learnt from scheduling and conference: what it means for
+  // contact is the StageChanged it records with it.
+  absl::Status operator()(const case_v1::UpstreamFactRecorded&) {
+    return absl::OkStatus();
+  }
 
   absl::Status operator()(const case_v1::ParticipantErased& e) {
     ObservedParticipant* p = MutableParticipant(e.participant_id());

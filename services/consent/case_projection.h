@@ -70,7 +70,7 @@ using CaseEvent =
                  case_v1::RiskAssessmentApproved, case_v1::SuitabilityRecorded,
                  case_v1::StageChanged, case_v1::CasePaused, case_v1::CaseResumed,
                  case_v1::CaseClosed, case_v1::ParticipantErased,
-                 case_v1::ParticipantLinked>;
+                 case_v1::ParticipantLinked, case_v1::UpstreamFactRecorded>;
 
 // The event stored as (`event_type`, `payload`) at case-log `position`.
 // DATA_LOSS naming the type and position if `event_type` is not a

@@ -100,7 +100,7 @@ TEST(CaseProjectionTest, EveryCaseEventTypeIsFolded) {
   std::sort(events.begin(), events.end());
   std::sort(folded.begin(), folded.end());
   EXPECT_EQ(folded, events);
-  EXPECT_EQ(folded.size(), 14u);
+  EXPECT_EQ(folded.size(), 15u);
 }
 
 TEST(CaseProjectionTest, UnknownTypeOrBadPayloadDoesNotParse) {

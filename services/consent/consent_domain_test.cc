@@ -171,6 +171,26 @@ TEST(ConsentLapseTest, AStageChangeWithNoCorrelationLapses) {
               Optional(CaseRef(moved, TypeOf<case_v1::StageChanged>())));
 }
 
+TEST(ConsentLapseTest, AMoveDerivedFromAnotherLogDoesNotLapse) {
+  // The case moves to CONFERENCE_SCHEDULED because scheduling booked the
+  // conference, through the gate, on this assessment: were that to lapse
+  // it, the conference could never start.
+  ConsentStream s;
+  PrepareCase(s, case_v1::VIOLENCE);
+  case_v1::StageChanged booked = Stage(case_v1::PREPARING, case_v1::CONFERENCE_SCHEDULED);
+  booked.set_derived(true);
+  s.Command("scheduling@12/0", {booked});
+  EXPECT_EQ(s.facts().risk_assessment_lapsed_by, std::nullopt);
+  EXPECT_EQ(s.facts().case_state.stage, case_v1::CONFERENCE_SCHEDULED);
+  // The same move not marked derived (as every move recorded before the
+  // field) lapses it, as contact-gate/1 and /2 always did.
+  ConsentStream old;
+  PrepareCase(old, case_v1::VIOLENCE);
+  const uint64_t moved = old.ChangeStage("cmd-booked", case_v1::CONFERENCE_SCHEDULED);
+  EXPECT_THAT(old.facts().risk_assessment_lapsed_by,
+              Optional(CaseRef(moved, TypeOf<case_v1::StageChanged>())));
+}
+
 TEST(ConsentLapseTest, ANewAssessmentStartsAfresh) {
   ConsentStream s;
   PrepareCase(s, case_v1::DOMESTIC_ABUSE);

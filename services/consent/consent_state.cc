@@ -104,9 +104,10 @@ absl::Status EvolveObserved(CaseFacts& facts, const ConsentLogEvent& event) {
           const bool completes_assessment =
               e.to() == case_v1::ASSESSING || e.to() == case_v1::PREPARING;
           const bool resumes = e.from() == case_v1::PAUSED && e.to() != case_v1::CLOSED;
+          const bool derived = e.derived();
           if (facts.risk_assessment_recorded.has_value() &&
               !facts.risk_assessment_lapsed_by.has_value() && !completes_assessment &&
-              !resumes) {
+              !resumes && !derived) {
             facts.risk_assessment_lapsed_by = ref;
           }
         } else if constexpr (std::is_same_v<T, case_v1::ParticipantErased>) {

@@ -23,8 +23,16 @@
 // the case moves to PREPARING when the last of acknowledgement, suitability,
 // allocation and a counting assessment arrives) and a resume out of PAUSED
 // (the pause already lapsed any assessment older than it; one recorded while
-// paused is for the stage the case returns to). A new assessment starts
-// afresh; approving an assessment that has lapsed does not revive it.
+// paused is for the stage the case returns to) — and a move marked
+// `derived` (StageChanged.derived: the case service's reaction to the
+// scheduling or conference log — a programme completed, a conference booked,
+// cancelled or held, the follow-up done). Those record what was done under
+// the assessment, already through this gate, not anything new about risk:
+// were a booking to lapse the assessment the conference was booked on, the
+// conference could never start. No move recorded before the field existed
+// is marked, so contact-gate/1 and /2 answer every earlier log as they did.
+// A new assessment starts afresh; approving an assessment that has lapsed
+// does not revive it.
 //
 // Plain C++: no gRPC, no RocksDB, no clock. Not thread-safe (a value).
 #ifndef MEND_SERVICES_CONSENT_CONSENT_STATE_H_

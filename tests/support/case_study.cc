@@ -263,4 +263,83 @@ absl::StatusOr<conference_v1::CommandResult> CaseStudy::Start(
             Facilitator());
 }
 
+void CaseStudy::HoldAndFollowUp(const std::string& case_id, const std::string& booking_id,
+                                const std::string& prefix) {
+  conference_v1::RecordConferenceHeldRequest held;
+  held.set_request_id(prefix + "-held");
+  held.set_case_id(case_id);
+  held.set_booking_id(booking_id);
+  held.add_attendee_ids("su-1");
+  held.add_attendee_ids("v-1");
+  held.set_outline("He apologised in person; she asked why him and why her.");
+  held.set_apology_made(true);
+  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordConferenceHeld, held,
+                 Facilitator()),
+              IsOk());
+
+  conference_v1::RecordOutcomeAgreementRequest agreement;
+  agreement.set_request_id(prefix + "-agreement");
+  agreement.set_case_id(case_id);
+  auto* item = agreement.add_items();
+  item->set_what("Write to the victim support charity about what he learned.");
+  item->set_owner_id("su-1");
+  item->set_due_date(absl::FormatTime("%Y-%m-%d", absl::Now() + absl::Hours(24 * 30),
+                                      absl::UTCTimeZone()));
+  for (const char* who : {"su-1", "v-1"}) {
+    auto* consent = agreement.add_consents();
+    consent->set_participant_id(who);
+    consent->set_consented(true);
+  }
+  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordOutcomeAgreement,
+                 agreement, Facilitator()),
+              IsOk());
+  absl::StatusOr<conference_v1::CaseContactView> view = Contact(case_id, Facilitator());
+  EXPECT_THAT(view, IsOk());
+  if (!view.ok() || view->agreement().items_size() != 1) {
+    ADD_FAILURE() << "no agreement item to complete";
+    return;
+  }
+  conference_v1::CompleteItemRequest complete;
+  complete.set_request_id(prefix + "-complete");
+  complete.set_case_id(case_id);
+  complete.set_item_id(view->agreement().items(0).item_id());
+  EXPECT_THAT(
+      Do(&conference_v1::ConferenceService::Stub::CompleteItem, complete, Facilitator()),
+      IsOk());
+  conference_v1::InformVictimRequest inform;
+  inform.set_request_id(prefix + "-inform");
+  inform.set_case_id(case_id);
+  EXPECT_THAT(
+      Do(&conference_v1::ConferenceService::Stub::InformVictim, inform, Facilitator()),
+      IsOk());
+  for (const char* who : {"su-1", "v-1"}) {
+    conference_v1::RecordFeedbackRequest feedback;
+    feedback.set_request_id(absl::StrCat(prefix, "-feedback-", who));
+    feedback.set_case_id(case_id);
+    feedback.set_participant_id(who);
+    feedback.set_satisfaction(5);
+    feedback.set_comments("It helped.");
+    feedback.set_would_recommend(true);
+    EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::RecordFeedback, feedback,
+                   Facilitator()),
+                IsOk());
+  }
+  conference_v1::CompleteFollowUpRequest follow_up;
+  follow_up.set_request_id(prefix + "-follow-up");
+  follow_up.set_case_id(case_id);
+  EXPECT_THAT(Do(&conference_v1::ConferenceService::Stub::CompleteFollowUp, follow_up,
+                 Facilitator()),
+              IsOk());
+}
+
+absl::StatusOr<case_v1::CaseView> CaseStudy::Case(const std::string& case_id) {
+  case_v1::GetCaseRequest r;
+  r.set_case_id(case_id);
+  *r.mutable_causal_token() = token();
+  return Call<case_v1::CaseView>(Facilitator(),
+                                 [&](grpc::ClientContext* c, case_v1::CaseView* out) {
+                                   return p_.case_stub().GetCase(c, r, out);
+                                 });
+}
+
 }  // namespace mend::testing

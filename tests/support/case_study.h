@@ -200,6 +200,18 @@ class CaseStudy {
   absl::StatusOr<conference_v1::CommandResult> Start(const std::string& case_id,
                                                      const std::string& booking_id,
                                                      const std::string& request_id);
+  // After Start: the conference held (both attended, an apology made), the
+  // outcome agreement (one item, every party consenting), the item
+  // completed, the victim informed (APPROACH_VICTIM), feedback from both and
+  // the follow-up completed (request ids `prefix`-held, ...). Each step a
+  // test failure if it fails.
+  void HoldAndFollowUp(const std::string& case_id, const std::string& booking_id,
+                       const std::string& prefix);
+
+  // The case as the case service answers GetCase for the facilitator once it
+  // has handled the scheduling and conference positions of the causal token
+  // (the stages it derives from them).
+  absl::StatusOr<case_v1::CaseView> Case(const std::string& case_id);
 
  private:
   ServiceProcesses& p_;

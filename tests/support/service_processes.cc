@@ -55,6 +55,8 @@ ServiceProcesses::ServiceProcesses(std::string case_binary, std::string consent_
   Write(dir_.Sub("consent.token"), Token(Role::kService, "consent"));
   Write(dir_.Sub("scheduling.token"), Token(Role::kService, "scheduling"));
   Write(dir_.Sub("conference.token"), Token(Role::kService, "conference"));
+  Write(dir_.Sub("case.token"), Token(Role::kService, "case"));
+  Write(TokenKeyPath(), key_.private_pem);
   EXPECT_THAT(crypto::KeyStore::WriteNewMasterKey(dir_.Sub("master.key")), IsOk());
   case_port_ = PickFreePort();
   consent_port_ = PickFreePort();
@@ -124,6 +126,19 @@ void ServiceProcesses::StartCase() {
                                          "--token_public_key=" + dir_.Sub("token.pub"),
                                          "--master_key=" + dir_.Sub("master.key"),
                                          "--log_level=warn"};
+        // The cycle case ⇄ scheduling, conference: the ports are picked
+        // before any service starts, so each follows the other's address.
+        if (!scheduling_binary_.empty() || !conference_binary_.empty()) {
+          args.push_back("--service_token_file=" + dir_.Sub("case.token"));
+        }
+        if (!scheduling_binary_.empty()) {
+          args.push_back(
+              absl::StrCat("--upstream_scheduling=127.0.0.1:", scheduling_port_));
+        }
+        if (!conference_binary_.empty()) {
+          args.push_back(
+              absl::StrCat("--upstream_conference=127.0.0.1:", conference_port_));
+        }
         for (std::string& a : TreeHeadArgs("case")) args.push_back(std::move(a));
         return ChildProcess::Start(case_binary_, args,
                                    dir_.Sub(absl::StrCat("case-", ++starts_)));

@@ -1,5 +1,5 @@
-// The case, consent and scheduling services as real processes for
-// end-to-end tests: the mend-case, mend-consent and mend-scheduling binaries
+// The four services as real processes for end-to-end tests: the mend-case,
+// mend-consent, mend-scheduling and mend-conference binaries
 // on loopback with a token verification key, a master key and the
 // downstream services' service tokens, their stubs,
 // signed tokens for any caller, and the calls most tests make. Nothing
@@ -107,6 +107,9 @@ class ServiceProcesses {
   void KillConferenceService();
 
   std::string Token(Role role, const std::string& subject);
+  // The PEM file of the private key the services' tokens are signed with
+  // (for tools that mint their own, e.g. mend-scenario --token_key).
+  std::string TokenKeyPath() const { return dir_.Sub("token.key"); }
 
   // A case command as `token`'s caller; on success the causal token takes
   // its last position.

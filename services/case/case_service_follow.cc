@@ -1,0 +1,163 @@
+// CaseServiceImpl's followers: the scheduling and conference logs, folded
+// into the facts the case keeps of them (case_upstream.h) and the stages
+// derived from those facts (case_decide.h, "Derived stages").
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/base/status_macros.h"
+#include "common/observability/logging.h"
+#include "services/case/case_service.h"
+#include "services/case/case_upstream.h"
+
+namespace mend::casesvc {
+namespace {
+
+// "scheduling" or "conference": the upstream's name in event ids and logs.
+const char* SourceName(consent_v1::FactSource source) {
+  return source == consent_v1::SCHEDULING_LOG ? "scheduling" : "conference";
+}
+
+}  // namespace
+
+void CaseServiceImpl::SetFollowers(const Follower* scheduling,
+                                   const Follower* conference) {
+  if (scheduling != nullptr) causal_.Follow("scheduling", scheduling);
+  if (conference != nullptr) causal_.Follow("conference", conference);
+}
+
+absl::Status CaseServiceImpl::WaitFor(const common_v1::CausalToken& token,
+                                      absl::Time deadline) const {
+  common_v1::CausalToken upstreams = token;
+  upstreams.clear_consent_position();
+  return causal_.Wait(upstreams, deadline);
+}
+
+BatchEffects CaseServiceImpl::ObserveScheduling(absl::Span<const UpstreamEvent> events) {
+  return ObserveBatch(consent_v1::SCHEDULING_LOG, events);
+}
+
+BatchEffects CaseServiceImpl::ObserveConference(absl::Span<const UpstreamEvent> events) {
+  return ObserveBatch(consent_v1::CONFERENCE_LOG, events);
+}
+
+// Each event is decided on its case as the store has it. Whether a fact is
+// kept at all depends on that state (a cancellation counts only for an
+// open conference booking), so the batch stops before a second event of a
+// case this batch already writes to: the follower writes the part before
+// it, and calls again from there on the state that includes it.
+BatchEffects CaseServiceImpl::ObserveBatch(consent_v1::FactSource source,
+                                           absl::Span<const UpstreamEvent> events) {
+  BatchEffects out;
+  absl::flat_hash_set<std::string> written;
+  for (; out.handled < events.size(); ++out.handled) {
+    absl::StatusOr<std::optional<std::string>> case_id =
+        CaseOfUpstream(source, events[out.handled]);
+    if (!case_id.ok()) {
+      out.error = case_id.status();
+      return out;
+    }
+    if (case_id->has_value() && written.contains(**case_id)) break;
+    absl::StatusOr<eventlog::WriteRequest> write =
+        ObserveOne(source, events[out.handled]);
+    if (!write.ok()) {
+      out.error = write.status();
+      return out;
+    }
+    for (eventlog::StreamAppend& append : write->appends) {
+      out.write.appends.push_back(std::move(append));
+      written.insert(**case_id);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> CaseServiceImpl::CaseOfUpstream(
+    consent_v1::FactSource source, const UpstreamEvent& event) const {
+  MEND_ASSIGN_OR_RETURN(std::optional<case_v1::UpstreamFactRecorded> fact,
+                        source == consent_v1::SCHEDULING_LOG
+                            ? SchedulingFact(event.position, event.bytes, event.view)
+                            : ConferenceFact(event.position, event.bytes, event.view));
+  if (!fact.has_value()) return std::nullopt;
+  return fact->case_id();
+}
+
+absl::StatusOr<eventlog::WriteRequest> CaseServiceImpl::ObserveOne(
+    consent_v1::FactSource source, const UpstreamEvent& event) {
+  MEND_ASSIGN_OR_RETURN(std::optional<case_v1::UpstreamFactRecorded> fact,
+                        source == consent_v1::SCHEDULING_LOG
+                            ? SchedulingFact(event.position, event.bytes, event.view)
+                            : ConferenceFact(event.position, event.bytes, event.view));
+  if (!fact.has_value()) return eventlog::WriteRequest{};  // nothing to keep
+  const std::string& case_id = fact->case_id();
+  MEND_RETURN_IF_ERROR(path_.Sync(case_id));
+  CaseState state;
+  MEND_RETURN_IF_ERROR(path_.Read(
+      case_id,
+      [&](const CaseState& s) {
+        state = s;
+        return absl::OkStatus();
+      },
+      [] { return absl::OkStatus(); }));
+  if (!state.exists()) {
+    // The other services learn of cases from this log: an event of a case
+    // it never had is a defect upstream, and nothing the case can keep.
+    log::Warn("an upstream event names a case this service does not have",
+              {{"upstream", SourceName(source)},
+               {"position", absl::StrCat(event.position)},
+               {"event_type", std::string(event.view.event_type)},
+               {"case_id", case_id}});
+    return eventlog::WriteRequest{};
+  }
+  MEND_ASSIGN_OR_RETURN(std::vector<DomainEvent> decided,
+                        DecideUpstreamFact(state, *fact,
+                                           CommandContext{.actor_id = "case",
+                                                          .role = Role::kService,
+                                                          .now = absl::Now()}));
+  if (decided.empty()) return eventlog::WriteRequest{};
+
+  eventlog::StreamAppend append{
+      .stream_id = CaseStreamId(case_id),
+      .expected = eventlog::ExpectedVersion::Exact(state.version),
+      .events = {}};
+  for (size_t i = 0; i < decided.size(); ++i) {
+    eventlog::NewEvent e;
+    e.event_id = absl::StrCat(SourceName(source), "@", event.position, "/", i);
+    e.event_type = decided[i].type();
+    e.payload = decided[i].SerializePayload();
+    e.actor_id = "case";
+    e.actor_role = "service";
+    e.correlation_id = std::string(event.view.correlation_id);
+    e.causation_id = std::string(event.view.event_id);
+    append.events.push_back(std::move(e));
+  }
+  if (const auto* moved = std::get_if<case_v1::StageChanged>(&decided.back().event)) {
+    log::Info("stage derived from an upstream event",
+              {{"case_id", case_id},
+               {"upstream", SourceName(source)},
+               {"position", absl::StrCat(event.position)},
+               {"stage", StageName(moved->to())}});
+  }
+  eventlog::WriteRequest write;
+  write.appends.push_back(std::move(append));
+  return write;
+}
+
+void CaseServiceImpl::Observed(const eventlog::WriteRequest& request,
+                               const eventlog::WriteResult& /*result*/) {
+  const std::string prefix = CaseStreamId("");
+  for (const eventlog::StreamAppend& append : request.appends) {
+    if (!append.stream_id.starts_with(prefix)) continue;
+    const std::string case_id = append.stream_id.substr(prefix.size());
+    if (absl::Status s = path_.Sync(case_id); !s.ok()) {
+      log::Error("folding an upstream fact failed",
+                 {{"case_id", case_id}, {"error", std::string(s.message())}});
+    }
+  }
+}
+
+}  // namespace mend::casesvc
