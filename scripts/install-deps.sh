@@ -18,6 +18,8 @@ PACKAGES=(
   chromium
   # runtime basics a minimal image lacks
   tzdata ca-certificates procps
+  # scripts/mend-local.sh status reads each service's metrics endpoint
+  curl
   # the image test (label "image", deploy/docker/image_test.sh) builds and runs
   # the container image with no daemon, FROM a base made from Debian's packages
   buildah mmdebstrap

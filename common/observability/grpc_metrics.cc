@@ -93,8 +93,12 @@ class MetricsInterceptor final : public Interceptor {
   bool request_unparsed_ = false;
   // The status of such a call is recorded once the call is closed.
   bool unparsed_pending_ = false;
-  bool closed_ = false;     // POST_RECV_CLOSE came
-  bool cancelled_ = false;  // and the call was cancelled
+  bool closed_ = false;  // POST_RECV_CLOSE came
+  // Whether the call was cancelled, asked only of a call whose request did
+  // not parse: asked at every POST_RECV_CLOSE, a sync-API method's (server
+  // reflection's) IsCancelled() plucks the very completion being
+  // intercepted, which runs this hook again, until the stack overflows.
+  bool Cancelled() const { return context_ != nullptr && context_->IsCancelled(); }
 
   // Counts the call as answered with `code` and writes its access-log line.
   void Record(grpc::StatusCode code);
@@ -219,8 +223,8 @@ void MetricsInterceptor::Intercept(InterceptorBatchMethods* methods) {
       methods->ModifySendStatus(
           grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, kUnparsedRequestMessage));
       if (closed_) {
-        Record(cancelled_ ? grpc::StatusCode::CANCELLED
-                          : grpc::StatusCode::INVALID_ARGUMENT);
+        Record(Cancelled() ? grpc::StatusCode::CANCELLED
+                           : grpc::StatusCode::INVALID_ARGUMENT);
       } else {
         unparsed_pending_ = true;
       }
@@ -230,11 +234,10 @@ void MetricsInterceptor::Intercept(InterceptorBatchMethods* methods) {
   }
   if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_CLOSE)) {
     closed_ = true;
-    cancelled_ = context_ != nullptr && context_->IsCancelled();
     if (unparsed_pending_) {
       unparsed_pending_ = false;
-      Record(cancelled_ ? grpc::StatusCode::CANCELLED
-                        : grpc::StatusCode::INVALID_ARGUMENT);
+      Record(Cancelled() ? grpc::StatusCode::CANCELLED
+                         : grpc::StatusCode::INVALID_ARGUMENT);
     }
   }
   methods->Proceed();

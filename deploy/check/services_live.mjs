@@ -184,7 +184,10 @@ async function main() {
     ports.set(s, {grpc: await freePort(), health: await freePort(), metrics: await freePort()});
   }
   const running = new Map();
-  for (const s of kServices) {  // upstreams first
+  // In kServices order. Case follows scheduling and conference, which start
+  // after it: its followers retry with backoff until they are up, as in a
+  // cluster, where no pod waits for another.
+  for (const s of kServices) {
     const pod = pods.get(s);
     const root = path.join(tmp, s, "root");
     makeVolumes(pod, root);

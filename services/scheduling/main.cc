@@ -23,6 +23,11 @@ ABSL_FLAG(absl::Duration, arrival_gap, absl::Minutes(15),
           "this before the start, the victim's side this before (1m..2h)");
 ABSL_FLAG(absl::Duration, decide_timeout, absl::Seconds(10),
           "the bound on each contact decision a resume cascade asks for (1s..5m)");
+ABSL_FLAG(absl::Duration, attendance_before_start, absl::ZeroDuration(),
+          "how long before a session's start its attendance may already be recorded "
+          "(0..8784h): 0, the default, is once it has started. Only for a training or "
+          "demonstration environment that runs a twelve-week programme through in "
+          "minutes (mend-scenario); never in production");
 
 int main(int argc, char** argv) {
   mend::BlockTerminationSignals();
@@ -44,7 +49,8 @@ int main(int argc, char** argv) {
   }
   mend::schedulingsvc::SchedulingServiceImpl::Options service_options{
       .arrival_gap = absl::GetFlag(FLAGS_arrival_gap),
-      .decide_timeout = absl::GetFlag(FLAGS_decide_timeout)};
+      .decide_timeout = absl::GetFlag(FLAGS_decide_timeout),
+      .attendance_before_start = absl::GetFlag(FLAGS_attendance_before_start)};
   if (service_options.arrival_gap < absl::Minutes(1) ||
       service_options.arrival_gap > absl::Hours(2)) {
     mend::ExitWithFlagError("arrival_gap", "must be 1m..2h");
@@ -52,6 +58,10 @@ int main(int argc, char** argv) {
   if (service_options.decide_timeout < absl::Seconds(1) ||
       service_options.decide_timeout > absl::Minutes(5)) {
     mend::ExitWithFlagError("decide_timeout", "must be 1s..5m");
+  }
+  if (service_options.attendance_before_start < absl::ZeroDuration() ||
+      service_options.attendance_before_start > absl::Hours(8784)) {
+    mend::ExitWithFlagError("attendance_before_start", "must be 0..8784h (366 days)");
   }
   options.policies = {&mend::schedulingsvc::SchedulingPolicy()};
   auto runtime = mend::ServiceRuntime::Create(options);

@@ -600,10 +600,13 @@ absl::StatusOr<AttendanceDecided> DecideRecordAttendance(
   }
   MEND_ASSIGN_OR_RETURN(const BookingFacts* b, FindSession(state, command.booking_id));
   MEND_RETURN_IF_ERROR(CheckScheduled(*b));
-  if (b->start > ctx.now) {
+  if (b->start > ctx.now + command.before_start) {
     return absl::FailedPreconditionError(
         absl::StrCat("session ", b->session_number, " starts at ", Utc(b->start),
-                     ": attendance is recorded once it has started"));
+                     command.before_start == absl::ZeroDuration()
+                         ? ": attendance is recorded once it has started"
+                         : absl::StrCat(": attendance is recorded from ",
+                                        Utc(b->start - command.before_start))));
   }
 
   AttendanceDecided decided;

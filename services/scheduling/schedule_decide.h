@@ -155,14 +155,19 @@ struct RecordAttendanceCommand {
   scheduling_v1::Attendance attendance;
   std::string reason;
   Handled handled;
+  // How long before its start a session's attendance may already be
+  // recorded: the service's --attendance_before_start, zero (once it has
+  // started) except where a training or demonstration environment runs a
+  // twelve-week programme through in minutes (mend-scenario).
+  absl::Duration before_start{};
 };
 struct AttendanceDecided {
   scheduling_v1::AttendanceRecorded recorded;
   // When this attendance is the twelfth: appended after it.
   std::optional<scheduling_v1::ProgrammeCompleted> completed;
 };
-// A scheduled (not held) session that has started by ctx.now (else
-// FAILED_PRECONDITION), not recorded yet.
+// A scheduled (not held) session that has started by ctx.now +
+// command.before_start (else FAILED_PRECONDITION), not recorded yet.
 absl::StatusOr<AttendanceDecided> DecideRecordAttendance(
     const ScheduleState& state, const RecordAttendanceCommand& command,
     const CommandContext& ctx);

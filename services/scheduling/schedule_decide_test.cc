@@ -776,6 +776,22 @@ TEST_F(ScheduleDecideTest, AttendanceIsRecordedOnceASessionHasStarted) {
               StatusIs(absl::StatusCode::kInvalidArgument, "attendance: is required"));
 }
 
+// A training environment's allowance (--attendance_before_start): a session
+// still to come within it may have its attendance recorded; beyond it not,
+// and the refusal says from when.
+TEST_F(ScheduleDecideTest, AttendanceBeforeTheStartOnlyWithinTheAllowance) {
+  Planned();
+  RecordAttendanceCommand c{kCase, "s-12", scheduling_v1::ATTENDED, "", Token(10)};
+  c.before_start = absl::Hours(24 * 7 * 12);
+  EXPECT_THAT(DecideRecordAttendance(state(), c, Manager(Utc(2027, 3, 15, 10, 0))),
+              IsOk());
+  c.before_start = absl::Hours(24 * 7);
+  EXPECT_THAT(DecideRecordAttendance(state(), c, Manager(Utc(2027, 3, 15, 10, 0))),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "session 12 starts at 2027-06-01T09:00:00Z: attendance is "
+                       "recorded from 2027-05-25T09:00:00Z"));
+}
+
 TEST_F(ScheduleDecideTest, TwelveAttendedCompleteTheProgramme) {
   Planned();
   for (int i = 1; i < kProgrammeSessions; ++i) {

@@ -565,7 +565,8 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::RecordAttendance(
                                         .booking_id = request->booking_id(),
                                         .attendance = request->attendance(),
                                         .reason = request->reason(),
-                                        .handled = {}};
+                                        .handled = {},
+                                        .before_start = options_.attendance_before_start};
         MEND_ASSIGN_OR_RETURN(
             scheduling_v1::CommandResult result,
             Run(call, *request, {},

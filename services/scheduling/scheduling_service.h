@@ -97,6 +97,9 @@ class SchedulingServiceImpl final
     absl::Duration arrival_gap = absl::Minutes(15);
     // The bound on one DecideContact a resume cascade asks.
     absl::Duration decide_timeout = absl::Seconds(10);
+    // How long before a session's start its attendance may be recorded
+    // (RecordAttendanceCommand::before_start): zero in production.
+    absl::Duration attendance_before_start = absl::ZeroDuration();
   };
 
   // `consent`: a channel to the consent service (DecideContact), e.g.

@@ -6,11 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,8 +15,8 @@
 #include "common/eventlog/record_codec.h"
 #include "common/rpc/status_convert.h"
 #include "common/security/auth.h"
-#include "common/security/tls.h"
 #include "mend/eventlog/v1/eventlog_service.grpc.pb.h"
+#include "tools/client/client_channel.h"
 
 namespace mend::audit {
 namespace {
@@ -257,21 +254,6 @@ bool LooksLikeAddress(std::string_view spec) {
   return spec.starts_with("dns:") || spec.find('/') == std::string_view::npos;
 }
 
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--token_file ", path, ": cannot be read"));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(text.str()));
-  if (token.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--token_file ", path, ": is empty"));
-  }
-  return token;
-}
-
 }  // namespace
 
 std::string_view ServiceName(Service service) {
@@ -351,21 +333,19 @@ absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const std::string& spec,
     return absl::InvalidArgumentError(
         absl::StrCat(spec, ": no such directory, and not a host:port"));
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      grpc::InsecureChannelCredentials();
-  if (!connect.tls_ca.empty()) {
-    MEND_ASSIGN_OR_RETURN(
-        credentials,
-        MakeChannelCredentials(connect.tls_ca, connect.tls_cert, connect.tls_key));
-  }
-  std::string token;
-  if (!connect.token_file.empty()) {
-    MEND_ASSIGN_OR_RETURN(token, ReadToken(connect.token_file));
-  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  auto log = std::make_unique<AddressLog>(
-      spec, grpc::CreateCustomChannel(spec, credentials, args), std::move(token));
+  MEND_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                        client::MakeClientChannel(spec,
+                                                  {.tls_ca = connect.tls_ca,
+                                                   .tls_cert = connect.tls_cert,
+                                                   .tls_key = connect.tls_key},
+                                                  args));
+  std::string token;
+  if (!connect.token_file.empty()) {
+    MEND_ASSIGN_OR_RETURN(token, client::ReadTokenFile(connect.token_file));
+  }
+  auto log = std::make_unique<AddressLog>(spec, std::move(channel), std::move(token));
   MEND_RETURN_IF_ERROR(log->HeadPosition().status());
   return std::unique_ptr<AuditLog>(std::move(log));
 }

@@ -4,12 +4,12 @@
 // consent's DecideContact at --upstream_consent (DESIGN.md, "The contact gate
 // is synchronous").
 //
-// DESIGN.md's table ("Services") also has case listening to scheduling
-// (programme completed) and conference (conference held, follow-up done):
-// mend-case follows no upstream yet (services/case/main.cc, "No upstreams
-// yet"; it accepts no --upstream_* flag), so those are not edges.
-// network_policy_check.mjs --binary compares this list with the flags the
-// binaries accept.
+// Every row of DESIGN.md's table ("Services") is live: case follows
+// scheduling (programme completed, conference bookings) and conference
+// (conference held, follow-up done) with --upstream_scheduling and
+// --upstream_conference (services/case/main.cc), so case and scheduling, and
+// case and conference, dial each other. network_policy_check.mjs --binary
+// compares this list with the flags the binaries accept.
 export const kEdges = [
   ["consent", "case"],
   ["scheduling", "case"],
@@ -17,6 +17,8 @@ export const kEdges = [
   ["conference", "case"],
   ["conference", "consent"],
   ["conference", "scheduling"],
+  ["case", "scheduling"],
+  ["case", "conference"],
 ];
 
 export const kServices = ["case", "consent", "scheduling", "conference"];
