@@ -172,8 +172,7 @@ absl::StatusOr<case_v1::CaseView> CaseStory::GetCase() {
   return view;
 }
 
-absl::Status CaseStory::AwaitStage(case_v1::Stage to, absl::string_view after,
-                                   const std::vector<common_v1::ContactKind>& kinds) {
+absl::Status CaseStory::AwaitStage(case_v1::Stage to, absl::string_view after) {
   MEND_ASSIGN_OR_RETURN(case_v1::CaseView view, GetCase());
   if (view.stage() != to) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -183,9 +182,7 @@ absl::Status CaseStory::AwaitStage(case_v1::Stage to, absl::string_view after,
         token_.conference_position(), ")"));
   }
   NoteStage(view.stage(), after);
-  if (kinds.empty()) return absl::OkStatus();
-  return Assess(absl::StrCat("risk-", absl::AsciiStrToLower(case_v1::Stage_Name(to))),
-                kinds, absl::StrCat("risk reviewed for ", case_v1::Stage_Name(to)));
+  return absl::OkStatus();
 }
 
 absl::Status CaseStory::Assess(absl::string_view step,

@@ -105,10 +105,10 @@ class CaseStory {
                       const std::vector<common_v1::ContactKind>& kinds,
                       absl::string_view why);
   // GetCase with the causal token of what was done: the stage must be `to`.
-  // The change is printed and recorded, then the risk is reviewed for
-  // `kinds` (the stage lapsed the assessment) unless `kinds` is empty.
-  absl::Status AwaitStage(case_v1::Stage to, absl::string_view after,
-                          const std::vector<common_v1::ContactKind>& kinds);
+  // The change is printed and recorded. A stage the case derives from
+  // another service's log lapses no risk assessment (consent_state.h,
+  // "Lapse"), so the story goes on on the assessment it has.
+  absl::Status AwaitStage(case_v1::Stage to, absl::string_view after);
   // A consent answer recorded by Ann.
   absl::Status Answer(absl::string_view step, const std::string& participant,
                       consent_v1::ConsentScope scope, consent_v1::ConsentAnswer answer,

@@ -136,8 +136,7 @@ absl::Status CaseStory::BookConference() {
   SayDecided("scheduling", "BookConference",
              absl::StrCat("face to face at community-centre-2, ", r.start().time(),
                           ", with both facilitators"));
-  return AwaitStage(case_v1::CONFERENCE_SCHEDULED, "ConferenceBooked",
-                    {common_v1::APPROACH_VICTIM, common_v1::FACE_TO_FACE_CONFERENCE});
+  return AwaitStage(case_v1::CONFERENCE_SCHEDULED, "ConferenceBooked");
 }
 
 absl::Status CaseStory::HoldConference() {
@@ -168,8 +167,7 @@ absl::Status CaseStory::HoldConference() {
                         held, ann_)
           .status());
   Say("conference", "RecordConferenceHeld: held; he apologised to her in person");
-  return AwaitStage(case_v1::CONFERENCE_HELD, "ConferenceHeld",
-                    {common_v1::APPROACH_VICTIM});
+  return AwaitStage(case_v1::CONFERENCE_HELD, "ConferenceHeld");
 }
 
 absl::Status CaseStory::AgreeOutcome() {
@@ -266,7 +264,7 @@ absl::Status CaseStory::FollowUp() {
           .status());
   Say("conference", "CompleteFollowUp: follow-up done");
   // No contact follows: the closure needs no risk review.
-  return AwaitStage(case_v1::FOLLOW_UP, "FollowUpCompleted", {});
+  return AwaitStage(case_v1::FOLLOW_UP, "FollowUpCompleted");
 }
 
 absl::Status CaseStory::Close() {

@@ -127,8 +127,7 @@ absl::Status CaseStory::AttendProgramme() {
         "report the programme completed");
   }
   Say("scheduling", "ProgrammeCompleted: twelve sessions, 36 hours");
-  return AwaitStage(case_v1::INDIRECT_CONTACT, "ProgrammeCompleted",
-                    {common_v1::APPROACH_VICTIM, common_v1::LETTER_DELIVERY});
+  return AwaitStage(case_v1::INDIRECT_CONTACT, "ProgrammeCompleted");
 }
 
 }  // namespace mend::scenario
