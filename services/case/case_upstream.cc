@@ -1,11 +1,8 @@
 #include "services/case/case_upstream.h"
 
-#include <climits>
-#include <string>
+#include <utility>
 
-#include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "common/base/sha256.h"
+#include "common/eventlog/upstream_fact.h"
 #include "mend/conference/v1/events.pb.h"
 #include "mend/consent/v1/events.pb.h"
 #include "mend/scheduling/v1/events.pb.h"
@@ -19,10 +16,6 @@ namespace scheduling_v1 = ::mend::scheduling::v1;
 namespace conference_v1 = ::mend::conference::v1;
 using Fact = case_v1::UpstreamFactRecorded;
 
-const char* LogName(consent_v1::FactSource source) {
-  return source == consent_v1::SCHEDULING_LOG ? "scheduling" : "conference";
-}
-
 // If `view` holds a T: the fact of it, filled in by `fill(event, fact)`.
 // nullopt for another type; DATA_LOSS if the payload does not parse or names
 // no case.
@@ -31,28 +24,7 @@ absl::StatusOr<std::optional<Fact>> FactIf(consent_v1::FactSource source,
                                            uint64_t position, std::string_view bytes,
                                            const eventlog::RecordView& view, Fill fill) {
   if (view.event_type != T::descriptor()->full_name()) return std::nullopt;
-  T event;
-  if (view.payload.size() > static_cast<size_t>(INT_MAX) ||
-      !event.ParseFromArray(view.payload.data(), static_cast<int>(view.payload.size()))) {
-    return absl::DataLossError(absl::StrCat(T::descriptor()->full_name(), " at ",
-                                            LogName(source), "-log position ", position,
-                                            ": payload does not parse"));
-  }
-  if (event.case_id().empty()) {
-    return absl::DataLossError(absl::StrCat(T::descriptor()->full_name(), " at ",
-                                            LogName(source), "-log position ", position,
-                                            ": no case_id"));
-  }
-  Fact fact;
-  fact.set_case_id(event.case_id());
-  fact.set_source(source);
-  fact.set_position(position);
-  fact.set_event_type(std::string(view.event_type));
-  fact.set_event_id(std::string(view.event_id));
-  fact.set_record_hash(Sha256Bytes(bytes));
-  fact.set_recorded_unix_micros(view.recorded_unix_micros);
-  fill(event, fact);
-  return fact;
+  return eventlog::UpstreamFact<Fact, T>(source, position, bytes, view, std::move(fill));
 }
 
 // The first of `tries` that recognises the event's type.

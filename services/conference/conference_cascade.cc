@@ -4,13 +4,12 @@
 // keeps only ids, roles and times (never a Sealed field).
 #include "services/conference/conference_cascade.h"
 
-#include <climits>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/base/sha256.h"
+#include "common/eventlog/upstream_fact.h"
 #include "mend/scheduling/v1/events.pb.h"
 
 namespace mend::conferencesvc {
@@ -24,53 +23,6 @@ bool Is(std::string_view type) {
   return type == T::descriptor()->full_name();
 }
 
-// "case", "consent" or "scheduling", for messages.
-const char* LogName(consent_v1::FactSource source) {
-  switch (source) {
-    case consent_v1::CONSENT_LOG:
-      return "consent";
-    case consent_v1::SCHEDULING_LOG:
-      return "scheduling";
-    default:
-      return "case";
-  }
-}
-
-// Parses the payload of `view` as T; DATA_LOSS if it does not parse or names
-// no case.
-template <typename T>
-absl::StatusOr<T> ParsePayload(const eventlog::RecordView& view, uint64_t position,
-                               consent_v1::FactSource source) {
-  T message;
-  if (view.payload.size() > static_cast<size_t>(INT_MAX) ||
-      !message.ParseFromArray(view.payload.data(),
-                              static_cast<int>(view.payload.size()))) {
-    return absl::DataLossError(absl::StrCat(T::descriptor()->full_name(), " at ",
-                                            LogName(source), "-log position ", position,
-                                            ": payload does not parse"));
-  }
-  if (message.case_id().empty()) {
-    return absl::DataLossError(absl::StrCat(T::descriptor()->full_name(), " at ",
-                                            LogName(source), "-log position ", position,
-                                            ": no case_id"));
-  }
-  return message;
-}
-
-// The fact's envelope: everything but the fact itself.
-Fact FactOf(std::string_view case_id, consent_v1::FactSource source, uint64_t position,
-            std::string_view bytes, const eventlog::RecordView& view) {
-  Fact fact;
-  fact.set_case_id(std::string(case_id));
-  fact.set_source(source);
-  fact.set_position(position);
-  fact.set_event_type(std::string(view.event_type));
-  fact.set_event_id(std::string(view.event_id));
-  fact.set_record_hash(Sha256Bytes(bytes));
-  fact.set_recorded_unix_micros(view.recorded_unix_micros);
-  return fact;
-}
-
 // Builds the fact for an event of type T from `source`, `fill` setting the
 // fact.
 template <typename T, typename Fill>
@@ -78,11 +30,7 @@ absl::StatusOr<std::optional<Fact>> FactFrom(consent_v1::FactSource source,
                                              uint64_t position, std::string_view bytes,
                                              const eventlog::RecordView& view,
                                              Fill fill) {
-  absl::StatusOr<T> event = ParsePayload<T>(view, position, source);
-  if (!event.ok()) return event.status();
-  Fact fact = FactOf(event->case_id(), source, position, bytes, view);
-  fill(*event, fact);
-  return fact;
+  return eventlog::UpstreamFact<Fact, T>(source, position, bytes, view, std::move(fill));
 }
 
 template <typename T, typename Fill>
@@ -314,13 +262,13 @@ absl::StatusOr<std::optional<conference_v1::UpstreamFactRecorded>> SchedulingFac
   }
   if (Is<scheduling_v1::BookingCancelled>(type)) {
     absl::StatusOr<scheduling_v1::BookingCancelled> event =
-        ParsePayload<scheduling_v1::BookingCancelled>(view, position,
-                                                      consent_v1::SCHEDULING_LOG);
+        eventlog::ParseUpstreamPayload<scheduling_v1::BookingCancelled>(
+            view, position, consent_v1::SCHEDULING_LOG);
     if (!event.ok()) return event.status();
     // Scheduling cancels sessions too: only the bookings this service knows.
     if (state.FindSlot(event->booking_id()) == nullptr) return std::nullopt;
-    Fact fact =
-        FactOf(event->case_id(), consent_v1::SCHEDULING_LOG, position, bytes, view);
+    Fact fact = eventlog::UpstreamFactEnvelope<Fact>(
+        event->case_id(), consent_v1::SCHEDULING_LOG, position, bytes, view);
     fact.set_booking_cancelled(event->booking_id());
     return fact;
   }
@@ -373,8 +321,8 @@ absl::StatusOr<std::vector<ConferenceEvent>> Cascade(
       break;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(fact.event_type(), " at ", LogName(fact.source()), "-log position ",
-                   fact.position(), ": the recorded fact has no fact"));
+      absl::StrCat(fact.event_type(), " at ", eventlog::UpstreamLogName(fact.source()),
+                   "-log position ", fact.position(), ": the recorded fact has no fact"));
 }
 
 }  // namespace mend::conferencesvc

@@ -5,12 +5,11 @@
 #include "services/scheduling/schedule_cascade.h"
 
 #include <algorithm>
-#include <climits>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/base/sha256.h"
+#include "common/eventlog/upstream_fact.h"
 
 namespace mend::schedulingsvc {
 namespace {
@@ -20,48 +19,6 @@ constexpr char kCascadeActor[] = "scheduling";
 template <typename T>
 bool Is(std::string_view type) {
   return type == T::descriptor()->full_name();
-}
-
-// "case" or "consent", for messages.
-const char* LogName(consent_v1::FactSource source) {
-  return source == consent_v1::CONSENT_LOG ? "consent" : "case";
-}
-
-// Parses the payload of `view` as T; DATA_LOSS if it does not parse or names
-// no case.
-template <typename T>
-absl::StatusOr<T> ParsePayload(const eventlog::RecordView& view, uint64_t position,
-                               consent_v1::FactSource source) {
-  T message;
-  if (view.payload.size() > static_cast<size_t>(INT_MAX) ||
-      !message.ParseFromArray(view.payload.data(),
-                              static_cast<int>(view.payload.size()))) {
-    return absl::DataLossError(absl::StrCat(T::descriptor()->full_name(), " at ",
-                                            LogName(source), "-log position ", position,
-                                            ": payload does not parse"));
-  }
-  if (message.case_id().empty()) {
-    return absl::DataLossError(absl::StrCat(T::descriptor()->full_name(), " at ",
-                                            LogName(source), "-log position ", position,
-                                            ": no case_id"));
-  }
-  return message;
-}
-
-// The fact's envelope: everything but the fact itself.
-scheduling_v1::UpstreamFactRecorded FactOf(std::string_view case_id,
-                                           consent_v1::FactSource source,
-                                           uint64_t position, std::string_view bytes,
-                                           const eventlog::RecordView& view) {
-  scheduling_v1::UpstreamFactRecorded fact;
-  fact.set_case_id(std::string(case_id));
-  fact.set_source(source);
-  fact.set_position(position);
-  fact.set_event_type(std::string(view.event_type));
-  fact.set_event_id(std::string(view.event_id));
-  fact.set_record_hash(Sha256Bytes(bytes));
-  fact.set_recorded_unix_micros(view.recorded_unix_micros);
-  return fact;
 }
 
 // Only the id, role and who they support: never the Sealed details or needs.
@@ -77,12 +34,8 @@ template <typename T, typename Fill>
 absl::StatusOr<std::optional<scheduling_v1::UpstreamFactRecorded>> CaseFactOf(
     uint64_t position, std::string_view bytes, const eventlog::RecordView& view,
     Fill fill) {
-  absl::StatusOr<T> event = ParsePayload<T>(view, position, consent_v1::CASE_LOG);
-  if (!event.ok()) return event.status();
-  scheduling_v1::UpstreamFactRecorded fact =
-      FactOf(event->case_id(), consent_v1::CASE_LOG, position, bytes, view);
-  fill(*event, fact);
-  return fact;
+  return eventlog::UpstreamFact<scheduling_v1::UpstreamFactRecorded, T>(
+      consent_v1::CASE_LOG, position, bytes, view, std::move(fill));
 }
 
 bool NotOverBy(const BookingFacts& b, absl::Time at) { return b.live() && b.end > at; }
@@ -233,15 +186,14 @@ absl::StatusOr<std::optional<scheduling_v1::UpstreamFactRecorded>> CaseFact(
 absl::StatusOr<std::optional<scheduling_v1::UpstreamFactRecorded>> ConsentFact(
     uint64_t position, std::string_view bytes, const eventlog::RecordView& view) {
   if (!Is<consent_v1::ConsentWithdrawn>(view.event_type)) return std::nullopt;
-  absl::StatusOr<consent_v1::ConsentWithdrawn> event =
-      ParsePayload<consent_v1::ConsentWithdrawn>(view, position, consent_v1::CONSENT_LOG);
-  if (!event.ok()) return event.status();
-  scheduling_v1::UpstreamFactRecorded fact =
-      FactOf(event->case_id(), consent_v1::CONSENT_LOG, position, bytes, view);
-  scheduling_v1::Withdrawal* w = fact.mutable_withdrawal();
-  w->set_participant_id(event->participant_id());
-  *w->mutable_scopes() = event->scopes();
-  return fact;
+  return eventlog::UpstreamFact<scheduling_v1::UpstreamFactRecorded,
+                                consent_v1::ConsentWithdrawn>(
+      consent_v1::CONSENT_LOG, position, bytes, view,
+      [](const consent_v1::ConsentWithdrawn& e, scheduling_v1::UpstreamFactRecorded& f) {
+        scheduling_v1::Withdrawal* w = f.mutable_withdrawal();
+        w->set_participant_id(e.participant_id());
+        *w->mutable_scopes() = e.scopes();
+      });
 }
 
 std::vector<ResumeQuestion> QuestionsOnResume(const ScheduleState& state, absl::Time at) {
@@ -361,8 +313,8 @@ absl::StatusOr<std::vector<ScheduleEvent>> Cascade(
       break;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat(fact.event_type(), " at ", LogName(fact.source()), "-log position ",
-                   fact.position(), ": the recorded fact has no fact"));
+      absl::StrCat(fact.event_type(), " at ", eventlog::UpstreamLogName(fact.source()),
+                   "-log position ", fact.position(), ": the recorded fact has no fact"));
 }
 
 }  // namespace mend::schedulingsvc
