@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/sha256.h"
@@ -65,10 +66,26 @@ bool Mergeable(const StreamAppend& merged, const StreamAppend& next) {
 
 BatchEffects Follower::HandleEach(absl::Span<const UpstreamEvent> events,
                                   const EventHandler& handle) {
+  return HandleEach(events, handle, nullptr);
+}
+
+BatchEffects Follower::HandleEach(absl::Span<const UpstreamEvent> events,
+                                  const EventHandler& handle, const KeyOf& key_of) {
   BatchEffects out;
   absl::flat_hash_map<std::string, size_t> stream_index;  // -> out.write.appends
+  absl::flat_hash_set<std::string> written_keys;
   size_t payload_bytes = 0;
   for (size_t i = 0; i < events.size(); ++i) {
+    std::optional<std::string> key;
+    if (key_of) {
+      absl::StatusOr<std::optional<std::string>> k = key_of(events[i]);
+      if (!k.ok()) {
+        out.error = k.status();
+        return out;
+      }
+      key = *std::move(k);
+      if (key.has_value() && written_keys.contains(*key)) return out;  // cut here
+    }
     absl::StatusOr<WriteRequest> produced = handle(events[i]);
     if (!produced.ok()) {
       out.error = produced.status();
@@ -108,6 +125,7 @@ BatchEffects Follower::HandleEach(absl::Span<const UpstreamEvent> events,
       }
     }
     payload_bytes += added_bytes;
+    if (key.has_value() && !produced->appends.empty()) written_keys.insert(*key);
     out.handled = i + 1;
   }
   return out;

@@ -82,6 +82,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -158,6 +159,19 @@ class Follower {
   // `handle` stops the batch at that event (the events before it are kept).
   static BatchEffects HandleEach(absl::Span<const UpstreamEvent> events,
                                  const EventHandler& handle);
+  // The aggregate (e.g. the case) an upstream event concerns, nullopt for
+  // none; an error stops the batch at that event as `handle`'s would.
+  using KeyOf =
+      std::function<absl::StatusOr<std::optional<std::string>>(const UpstreamEvent&)>;
+  // HandleEach for a handler whose choice to write anything at all depends on
+  // the stored state of the event's aggregate (a cancellation that counts
+  // only for a booking the state knows): the batch is also cut before an
+  // event whose key an earlier event of the batch wrote to, so it is decided
+  // on a state that includes that write. (The version rule above cuts only
+  // where an append's expected version would fail, which a handler that
+  // wrongly decides to write nothing never reaches.)
+  static BatchEffects HandleEach(absl::Span<const UpstreamEvent> events,
+                                 const EventHandler& handle, const KeyOf& key_of);
   // HandleEach(events, handle) as a Handler.
   static Handler PerEvent(EventHandler handle);
 

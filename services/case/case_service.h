@@ -138,7 +138,7 @@ class CaseServiceImpl final : public case_v1::CaseService::CallbackService {
   // (case_upstream.h) and the stage moves they allow (DecideUpstreamFact),
   // appended to the case's stream with ids "<upstream>@<position>/<index>"
   // in one write with the checkpoint. A case the service does not know, or
-  // a closed one, keeps nothing. A batch stops before a second event of a
+  // a closed one, keeps nothing. A batch is cut before a second event of a
   // case it already writes to (the follower calls again from there), so
   // each event is decided on a state that includes the ones before it.
   BatchEffects ObserveScheduling(absl::Span<const UpstreamEvent> events);

@@ -6,7 +6,6 @@
 #include <variant>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/base/status_macros.h"
@@ -45,35 +44,15 @@ BatchEffects CaseServiceImpl::ObserveConference(absl::Span<const UpstreamEvent> 
   return ObserveBatch(consent_v1::CONFERENCE_LOG, events);
 }
 
-// Each event is decided on its case as the store has it. Whether a fact is
-// kept at all depends on that state (a cancellation counts only for an
-// open conference booking), so the batch stops before a second event of a
-// case this batch already writes to: the follower writes the part before
-// it, and calls again from there on the state that includes it.
+// Whether a fact is kept at all depends on the case's state (a cancellation
+// counts only for an open conference booking): the batch is cut before a
+// second event of a case it already writes to (Follower::HandleEach with a
+// key), so each is decided on the state that includes the one before.
 BatchEffects CaseServiceImpl::ObserveBatch(consent_v1::FactSource source,
                                            absl::Span<const UpstreamEvent> events) {
-  BatchEffects out;
-  absl::flat_hash_set<std::string> written;
-  for (; out.handled < events.size(); ++out.handled) {
-    absl::StatusOr<std::optional<std::string>> case_id =
-        CaseOfUpstream(source, events[out.handled]);
-    if (!case_id.ok()) {
-      out.error = case_id.status();
-      return out;
-    }
-    if (case_id->has_value() && written.contains(**case_id)) break;
-    absl::StatusOr<eventlog::WriteRequest> write =
-        ObserveOne(source, events[out.handled]);
-    if (!write.ok()) {
-      out.error = write.status();
-      return out;
-    }
-    for (eventlog::StreamAppend& append : write->appends) {
-      out.write.appends.push_back(std::move(append));
-      written.insert(**case_id);
-    }
-  }
-  return out;
+  return Follower::HandleEach(
+      events, [&](const UpstreamEvent& e) { return ObserveOne(source, e); },
+      [&](const UpstreamEvent& e) { return CaseOfUpstream(source, e); });
 }
 
 absl::StatusOr<std::optional<std::string>> CaseServiceImpl::CaseOfUpstream(

@@ -273,9 +273,22 @@ BatchEffects ConferenceServiceImpl::ObserveConsent(
 
 BatchEffects ConferenceServiceImpl::ObserveScheduling(
     absl::Span<const UpstreamEvent> events) {
-  return Follower::HandleEach(events, [this](const UpstreamEvent& e) {
-    return ObserveOne(consent_v1::SCHEDULING_LOG, e);
-  });
+  // Which bookings are this service's depends on the case's state (a
+  // cancellation of a slot it never knew is nothing to it): the batch is cut
+  // before a second event of a case it already writes to, so a booking and
+  // its cancellation in one batch are decided in turn.
+  return Follower::HandleEach(
+      events,
+      [this](const UpstreamEvent& e) {
+        return ObserveOne(consent_v1::SCHEDULING_LOG, e);
+      },
+      [](const UpstreamEvent& e) -> absl::StatusOr<std::optional<std::string>> {
+        MEND_ASSIGN_OR_RETURN(
+            std::optional<conference_v1::UpstreamFactRecorded> fact,
+            SchedulingFact(e.position, e.bytes, e.view, ConferenceState()));
+        if (!fact.has_value()) return std::nullopt;
+        return fact->case_id();
+      });
 }
 
 absl::StatusOr<eventlog::WriteRequest> ConferenceServiceImpl::ObserveOne(

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -608,6 +609,41 @@ TEST_F(HandleEachTest, ExpectedVersionsMergeOnlyWhenTheyStillHold) {
     EXPECT_EQ(out.write.appends[0].expected.kind, c.first.kind) << c.name;
     EXPECT_EQ(out.write.appends[0].expected.version, c.first.version) << c.name;
   }
+}
+
+TEST_F(HandleEachTest, WithAKeyCutsBeforeASecondEventOfAnAggregateItWrote) {
+  // Events 1..5 of aggregates a, b, a, a, c; a writes only on its first event
+  // (as a handler that reads the store would decide), b and c always.
+  std::set<uint64_t> asked;
+  auto key_of = [](const UpstreamEvent& e) -> absl::StatusOr<std::optional<std::string>> {
+    static const char* const kKeys[] = {"", "a", "b", "a", "a", "c"};
+    return std::optional<std::string>(kKeys[e.position]);
+  };
+  auto handle = [&](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+    asked.insert(e.position);
+    return One(absl::StrCat("s-", *key_of(e).value()), ExpectedVersion::Any(),
+               absl::StrCat("e", e.position));
+  };
+  BatchEffects out =
+      Follower::HandleEach(absl::MakeConstSpan(events_).subspan(0, 5), handle, key_of);
+  EXPECT_THAT(out.error, IsOk());
+  EXPECT_EQ(out.handled, 2u);  // cut before event 3, a's second
+  EXPECT_THAT(asked, ::testing::ElementsAre(1, 2));
+  // An aggregate whose event wrote nothing does not cut.
+  BatchEffects quiet = Follower::HandleEach(
+      absl::MakeConstSpan(events_).subspan(2, 3),
+      [](const UpstreamEvent&) -> absl::StatusOr<WriteRequest> { return WriteRequest{}; },
+      key_of);
+  EXPECT_EQ(quiet.handled, 3u);
+  // The key's error stops the batch at that event.
+  BatchEffects bad = Follower::HandleEach(
+      absl::MakeConstSpan(events_).subspan(0, 3), handle,
+      [](const UpstreamEvent& e) -> absl::StatusOr<std::optional<std::string>> {
+        if (e.position == 2) return absl::DataLossError("no case");
+        return std::optional<std::string>();
+      });
+  EXPECT_EQ(bad.handled, 1u);
+  EXPECT_THAT(bad.error, ::mend::testing::StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST_F(HandleEachTest, AnErrorKeepsTheEventsBeforeIt) {
