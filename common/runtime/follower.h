@@ -86,10 +86,12 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -119,6 +121,35 @@ struct BatchEffects {
   size_t handled = 0;            // 0 < handled <= events.size() unless `error`
   absl::Status error;            // OK, or why events[handled] failed
 };
+
+// The append a handler makes of what one upstream `event` caused in one of
+// its service's streams: `events` (each with .type and .payload) in order,
+// with the ids "<upstream>@<position>/<index>" — deterministic, so a write
+// whose outcome was unknown is deduplicated when it is retried —, `actor`
+// (the service's name) as the actor with role "service", and the upstream
+// event's correlation id and event id as correlation and causation.
+template <typename Events>
+eventlog::StreamAppend UpstreamAppend(std::string stream_id,
+                                      eventlog::ExpectedVersion expected,
+                                      std::string_view upstream,
+                                      const UpstreamEvent& event, std::string_view actor,
+                                      Events&& events) {
+  eventlog::StreamAppend append{
+      .stream_id = std::move(stream_id), .expected = expected, .events = {}};
+  size_t index = 0;
+  for (auto& decided : events) {
+    eventlog::NewEvent e;
+    e.event_id = absl::StrCat(std::string(upstream), "@", event.position, "/", index++);
+    e.event_type = std::move(decided.type);
+    e.payload = std::move(decided.payload);
+    e.actor_id = std::string(actor);
+    e.actor_role = "service";
+    e.correlation_id = std::string(event.view.correlation_id);
+    e.causation_id = std::string(event.view.event_id);
+    append.events.push_back(std::move(e));
+  }
+  return append;
+}
 
 class Follower {
  public:

@@ -99,21 +99,12 @@ absl::StatusOr<eventlog::WriteRequest> CaseServiceImpl::ObserveOne(
                                                           .now = absl::Now()}));
   if (decided.empty()) return eventlog::WriteRequest{};
 
-  eventlog::StreamAppend append{
-      .stream_id = CaseStreamId(case_id),
-      .expected = eventlog::ExpectedVersion::Exact(state.version),
-      .events = {}};
-  for (size_t i = 0; i < decided.size(); ++i) {
-    eventlog::NewEvent e;
-    e.event_id = absl::StrCat(SourceName(source), "@", event.position, "/", i);
-    e.event_type = decided[i].type();
-    e.payload = decided[i].SerializePayload();
-    e.actor_id = "case";
-    e.actor_role = "service";
-    e.correlation_id = std::string(event.view.correlation_id);
-    e.causation_id = std::string(event.view.event_id);
-    append.events.push_back(std::move(e));
-  }
+  std::vector<DecidedEvent> encoded;
+  for (const DomainEvent& e : decided)
+    encoded.push_back({e.type(), e.SerializePayload()});
+  eventlog::StreamAppend append = UpstreamAppend(
+      CaseStreamId(case_id), eventlog::ExpectedVersion::Exact(state.version),
+      SourceName(source), event, "case", encoded);
   if (const auto* moved = std::get_if<case_v1::StageChanged>(&decided.back().event)) {
     log::Info("stage derived from an upstream event",
               {{"case_id", case_id},

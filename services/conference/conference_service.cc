@@ -334,27 +334,17 @@ absl::StatusOr<eventlog::WriteRequest> ConferenceServiceImpl::ObserveOne(
   events.push_back(Encode(*fact));
   for (ConferenceEvent& e : cascade) events.push_back(std::move(e));
   const std::string case_id = fact->case_id();
-  eventlog::StreamAppend append{
-      .stream_id = ConferenceStreamId(case_id),
-      .expected = state.version == 0 ? eventlog::ExpectedVersion::NoStream()
-                                     : eventlog::ExpectedVersion::Exact(state.version),
-      .events = {}};
-  for (size_t i = 0; i < events.size(); ++i) {
-    eventlog::NewEvent e;
-    e.event_id = absl::StrCat(SourceName(source), "@", event.position, "/", i);
-    e.event_type = std::move(events[i].type);
-    e.payload = std::move(events[i].payload);
-    e.actor_id = "conference";
-    e.actor_role = "service";
-    e.correlation_id = std::string(event.view.correlation_id);
-    e.causation_id = std::string(event.view.event_id);
-    append.events.push_back(std::move(e));
-  }
-  if (events.size() > 1) {
+  const size_t cascaded = events.size() - 1;
+  eventlog::StreamAppend append =
+      UpstreamAppend(ConferenceStreamId(case_id),
+                     state.version == 0 ? eventlog::ExpectedVersion::NoStream()
+                                        : eventlog::ExpectedVersion::Exact(state.version),
+                     SourceName(source), event, "conference", events);
+  if (cascaded > 0) {
     log::Info("cascade", {{"case_id", case_id},
                           {"upstream", SourceName(source)},
                           {"position", absl::StrCat(event.position)},
-                          {"events", absl::StrCat(events.size() - 1)}});
+                          {"events", absl::StrCat(cascaded)}});
   }
   eventlog::WriteRequest write;
   write.appends.push_back(std::move(append));
@@ -414,9 +404,10 @@ absl::StatusOr<conference_v1::Approval> ConferenceServiceImpl::AskGate(
           "; nothing was recorded: retry"));
     }
     if (absl::IsUnauthenticated(d.status()) || absl::IsPermissionDenied(d.status())) {
-      return absl::UnavailableError(absl::StrCat(
-          "the contact gate (consent service) refused the conference service's token (",
-          d.status().message(), "); nothing was recorded"));
+      return absl::UnavailableError(
+          absl::StrCat("the contact gate (consent service) refused the conference "
+                       "service's token (",
+                       d.status().message(), "); nothing was recorded"));
     }
     if (absl::IsAlreadyExists(d.status())) {
       return absl::AlreadyExistsError(absl::StrCat(

@@ -274,27 +274,17 @@ absl::StatusOr<eventlog::WriteRequest> SchedulingServiceImpl::ObserveOne(
   std::vector<ScheduleEvent> events;
   events.push_back(Encode(*fact));
   for (ScheduleEvent& e : cascade) events.push_back(std::move(e));
-  eventlog::StreamAppend append{
-      .stream_id = ScheduleStreamId(case_id),
-      .expected = state.version == 0 ? eventlog::ExpectedVersion::NoStream()
-                                     : eventlog::ExpectedVersion::Exact(state.version),
-      .events = {}};
-  for (size_t i = 0; i < events.size(); ++i) {
-    eventlog::NewEvent e;
-    e.event_id = absl::StrCat(SourceName(source), "@", event.position, "/", i);
-    e.event_type = std::move(events[i].type);
-    e.payload = std::move(events[i].payload);
-    e.actor_id = "scheduling";
-    e.actor_role = "service";
-    e.correlation_id = std::string(event.view.correlation_id);
-    e.causation_id = std::string(event.view.event_id);
-    append.events.push_back(std::move(e));
-  }
-  if (events.size() > 1) {
+  const size_t cascaded = events.size() - 1;
+  eventlog::StreamAppend append =
+      UpstreamAppend(ScheduleStreamId(case_id),
+                     state.version == 0 ? eventlog::ExpectedVersion::NoStream()
+                                        : eventlog::ExpectedVersion::Exact(state.version),
+                     SourceName(source), event, "scheduling", events);
+  if (cascaded > 0) {
     log::Info("cascade", {{"case_id", case_id},
                           {"upstream", SourceName(source)},
                           {"position", absl::StrCat(event.position)},
-                          {"events", absl::StrCat(events.size() - 1)}});
+                          {"events", absl::StrCat(cascaded)}});
   }
   eventlog::WriteRequest write;
   write.appends.push_back(std::move(append));
