@@ -5,10 +5,10 @@
 // delivered, the conference held with an apology, the agreement complete,
 // the victim informed, feedback from both, the follow-up done; the contact
 // decisions exactly the ones the story needs, in order, as the summary JSON
-// lists them; the audit clean with its report written. Also with the
-// scheduling and conference services SIGKILLed and restarted in the middle
-// of the run, three cases at once, a step refused (exit 1 naming it) and bad
-// flags (exit 2).
+// lists them; the audit clean with its report written — with each of the
+// four services SIGKILLed and restarted, one after the other, in the middle
+// of the run. Also three cases at once, a step refused (exit 1 naming it)
+// and bad flags (exit 2).
 //
 // The scheduling service runs with a training environment's allowance
 // (MEND_ATTENDANCE_BEFORE_START): the programme's twelve weeks are attended
@@ -277,11 +277,17 @@ TEST_F(ScenarioTest, TheCaseStudyRunsToClosureThroughRestartsAndAuditsClean) {
     start();
   };
   kill_when(
+      "RecordAcknowledgement", [&] { p_.KillCase(); }, [&] { p_.StartCase(); });
+  ASSERT_FALSE(HasFatalFailure());
+  kill_when(
       "PlanProgramme", [&] { p_.KillScheduling(); }, [&] { p_.StartScheduling(); });
   ASSERT_FALSE(HasFatalFailure());
   kill_when(
       "OfferLetter", [&] { p_.KillConferenceService(); },
       [&] { p_.StartConferenceService(); });
+  ASSERT_FALSE(HasFatalFailure());
+  kill_when(
+      "BookPreparationMeeting", [&] { p_.KillConsent(); }, [&] { p_.StartConsent(); });
   ASSERT_FALSE(HasFatalFailure());
   const std::optional<int> status = run->Wait(absl::Minutes(2));
   ASSERT_TRUE(status.has_value()) << run->Output();

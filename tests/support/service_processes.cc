@@ -224,20 +224,13 @@ void ServiceProcesses::StartConferenceService() {
   conference_stub_ = conference_v1::ConferenceService::NewStub(conference_channel_);
 }
 
-void ServiceProcesses::KillConferenceService() {
-  conference_->Signal(SIGKILL);
-  std::optional<int> status = conference_->Wait(absl::Seconds(30));
+void ServiceProcesses::Kill(std::optional<ChildProcess>& child) {
+  ASSERT_TRUE(child.has_value()) << "not running";
+  child->Signal(SIGKILL);
+  std::optional<int> status = child->Wait(absl::Seconds(30));
   ASSERT_TRUE(status.has_value());
-  EXPECT_TRUE(WIFSIGNALED(*status)) << conference_->Output();
-  conference_.reset();
-}
-
-void ServiceProcesses::KillScheduling() {
-  scheduling_->Signal(SIGKILL);
-  std::optional<int> status = scheduling_->Wait(absl::Seconds(30));
-  ASSERT_TRUE(status.has_value());
-  EXPECT_TRUE(WIFSIGNALED(*status)) << scheduling_->Output();
-  scheduling_.reset();
+  EXPECT_TRUE(WIFSIGNALED(*status)) << child->Output();
+  child.reset();
 }
 
 void ServiceProcesses::Stop(std::optional<ChildProcess>& child) {

@@ -101,10 +101,12 @@ class ServiceProcesses {
   void StopCase() { Stop(case_); }
   void StopConsent() { Stop(consent_); }
   void StopScheduling() { Stop(scheduling_); }
-  // SIGKILL: no drain; the process must not be waited for by the caller.
-  void KillScheduling();
   void StopConferenceService() { Stop(conference_); }
-  void KillConferenceService();
+  // SIGKILL: no drain; the process must not be waited for by the caller.
+  void KillCase() { Kill(case_); }
+  void KillConsent() { Kill(consent_); }
+  void KillScheduling() { Kill(scheduling_); }
+  void KillConferenceService() { Kill(conference_); }
 
   std::string Token(Role role, const std::string& subject);
   // The PEM file of the private key the services' tokens are signed with
@@ -191,6 +193,7 @@ class ServiceProcesses {
 
  private:
   static void Stop(std::optional<ChildProcess>& child);
+  static void Kill(std::optional<ChildProcess>& child);
   // Runs `spawn()` (which listens on `port`) until it serves `service`
   // there. On a service's first start, a port another process took meanwhile
   // (PickFreePort only found it free) is replaced by a fresh one, up to
