@@ -498,6 +498,10 @@ TEST_F(SchedulingProcessTest, RestartReplaysTheSameCalendars) {
                           study_.Facilitator()),
               IsOk());
 
+  // Read once the logs have settled: the case service derives
+  // CONFERENCE_SCHEDULED from the booking, and this view says how far the
+  // service has handled the case and consent logs.
+  study_.Settle(case_id);
   auto schedule = CaseSchedule(case_id);
   auto calendar = Calendar(kAnn, study_.Manager());
   ASSERT_THAT(schedule, IsOk());

@@ -342,4 +342,11 @@ absl::StatusOr<case_v1::CaseView> CaseStudy::Case(const std::string& case_id) {
                                  });
 }
 
+void CaseStudy::Settle(const std::string& case_id) {
+  EXPECT_THAT(Case(case_id), IsOk());
+  token().set_case_position(p_.CaseHead());
+  p_.WaitConsentCaughtUp(case_id);
+  token().set_consent_position(p_.ConsentHead());
+}
+
 }  // namespace mend::testing

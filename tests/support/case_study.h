@@ -213,6 +213,15 @@ class CaseStudy {
   // (the stages it derives from them).
   absl::StatusOr<case_v1::CaseView> Case(const std::string& case_id);
 
+  // Waits until what the test did has settled across the logs, for reads
+  // that must answer the same before and after a restart (their views say
+  // how far each service has handled the others): the case service handles
+  // the causal token's scheduling and conference positions (the stages it
+  // derives from them are case-log events no command returned a position
+  // for), then consent the case log's head (it records what it observes in
+  // its own log); the token then takes the case and consent heads.
+  void Settle(const std::string& case_id);
+
  private:
   ServiceProcesses& p_;
   const std::string facilitator_id_;
