@@ -28,8 +28,8 @@ phase() {
 }
 
 if [[ "${MEND_SKIP_DEPS:-0}" != 1 ]]; then
-  phase "packages (scripts/install-deps.sh)"
-  bash "$ROOT/scripts/install-deps.sh"
+  phase "packages (scripts/install-deps.sh --main-job)"
+  bash "$ROOT/scripts/install-deps.sh" --main-job
 fi
 
 phase "build into $BUILD_DIR"
