@@ -93,8 +93,9 @@
 //            LinkParticipant.
 //            It refuses everything that leads towards contact —
 //            AllocateFacilitator, RecordRiskAssessment,
-//            ApproveRiskAssessment, AddParticipant, PauseCase and the
-//            extension point's moves (DecideStageAdvance).
+//            ApproveRiskAssessment, AddParticipant and PauseCase; the
+//            facts of other services' logs are kept (DecideUpstreamFact)
+//            but move it nowhere.
 #ifndef MEND_SERVICES_CASE_CASE_DECIDE_H_
 #define MEND_SERVICES_CASE_CASE_DECIDE_H_
 

@@ -21,6 +21,14 @@ const char* SourceName(consent_v1::FactSource source) {
   return source == consent_v1::SCHEDULING_LOG ? "scheduling" : "conference";
 }
 
+// What the case keeps of `event` of `source`'s log (case_upstream.h).
+absl::StatusOr<std::optional<case_v1::UpstreamFactRecorded>> FactOf(
+    consent_v1::FactSource source, const UpstreamEvent& event) {
+  return source == consent_v1::SCHEDULING_LOG
+             ? SchedulingFact(event.position, event.bytes, event.view)
+             : ConferenceFact(event.position, event.bytes, event.view);
+}
+
 }  // namespace
 
 void CaseServiceImpl::SetFollowers(const Follower* scheduling,
@@ -58,9 +66,7 @@ BatchEffects CaseServiceImpl::ObserveBatch(consent_v1::FactSource source,
 absl::StatusOr<std::optional<std::string>> CaseServiceImpl::CaseOfUpstream(
     consent_v1::FactSource source, const UpstreamEvent& event) const {
   MEND_ASSIGN_OR_RETURN(std::optional<case_v1::UpstreamFactRecorded> fact,
-                        source == consent_v1::SCHEDULING_LOG
-                            ? SchedulingFact(event.position, event.bytes, event.view)
-                            : ConferenceFact(event.position, event.bytes, event.view));
+                        FactOf(source, event));
   if (!fact.has_value()) return std::nullopt;
   return fact->case_id();
 }
@@ -68,9 +74,7 @@ absl::StatusOr<std::optional<std::string>> CaseServiceImpl::CaseOfUpstream(
 absl::StatusOr<eventlog::WriteRequest> CaseServiceImpl::ObserveOne(
     consent_v1::FactSource source, const UpstreamEvent& event) {
   MEND_ASSIGN_OR_RETURN(std::optional<case_v1::UpstreamFactRecorded> fact,
-                        source == consent_v1::SCHEDULING_LOG
-                            ? SchedulingFact(event.position, event.bytes, event.view)
-                            : ConferenceFact(event.position, event.bytes, event.view));
+                        FactOf(source, event));
   if (!fact.has_value()) return eventlog::WriteRequest{};  // nothing to keep
   const std::string& case_id = fact->case_id();
   MEND_RETURN_IF_ERROR(path_.Sync(case_id));
