@@ -32,7 +32,7 @@ ABSL_FLAG(
     "scripts/dev-token-key.sh makes one");
 ABSL_FLAG(std::string, subject, "",
           "the token's subject (claim sub), e.g. alice or svc-case");
-ABSL_FLAG(std::string, role, "", "facilitator, manager, auditor or service");
+ABSL_FLAG(std::string, role, "", "facilitator, manager, auditor, service or operator");
 ABSL_FLAG(std::string, ttl, "1h",
           "how long the token is valid, as an absl duration: 30m, 1h, 8h30m, ...");
 

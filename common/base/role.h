@@ -16,6 +16,7 @@ enum class Role {
   kManager,      // RJ Intervention Manager: approves sensitive cases
   kAuditor,      // reads everything, writes nothing
   kService,      // another mend service
+  kOperator,     // runs the deployment: backups; sees no casework
 };
 
 // "facilitator", "manager", "auditor", "service": the `role` claim's values.

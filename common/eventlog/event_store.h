@@ -365,6 +365,25 @@ class EventStore {
   // Every saved head, by tree size ascending.
   absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ListTreeHeads() const;
 
+  // A consistent copy of the whole store -- the log and everything kept
+  // beside it: indexes, follower checkpoints, snapshots, data keys, the tree
+  // and its signed heads -- taken while appends go on, as a RocksDB
+  // checkpoint in `dir` (an absolute path that must not exist; its parent
+  // must). SST files are hard-linked when `dir` is on the store's file
+  // system (copied otherwise); the MANIFEST and the write-ahead log are
+  // copied. Nothing is flushed: the store's own files are not written and
+  // appends are not held up. The copy is openable as a store (read-only, or
+  // as the log of a service restored from it).
+  // It holds every append acknowledged before the call began, and possibly
+  // batches written while it ran (whole batches, never part of one). Returns
+  // the copy's head, read back from the copy.
+  //   FAILED_PRECONDITION  a read-only store; `dir`'s parent is not a directory
+  //   INVALID_ARGUMENT     `dir` is empty or relative
+  //   ALREADY_EXISTS       `dir` exists
+  //   UNAVAILABLE          the copy failed ("disk full" for ENOSPC); nothing
+  //                        is left at `dir`, and the store goes on serving
+  absl::StatusOr<Head> CreateCheckpoint(const std::string& dir) const;
+
   // Blocks until the durable head passes `position`, the deadline passes or
   // the store closes. Returns the head position at return.
   uint64_t WaitForHeadAbove(uint64_t position, absl::Time deadline) const;

@@ -175,6 +175,17 @@ class CommandPath {
     return CatchUp(aggregate_id);
   }
 
+  // Step 1 alone, for a handler that must do something before Execute that
+  // a retry must not do again or be refused by -- ask the contact gate,
+  // whose question the first call's own effect now fails ("delivered
+  // already"): the original answer to a request id carried out before (a
+  // retry whose first answer was lost), ALREADY_EXISTS for one used
+  // otherwise, nullopt for a new or in-flight one (Execute checks again).
+  absl::StatusOr<std::optional<CommandOutcome<Answer>>> Answered(const Command& command) {
+    absl::MutexLock lock(&mu_);
+    return Retried(command);
+  }
+
   absl::StatusOr<CommandOutcome<Answer>> Execute(const Command& command, Decide decide) {
     return Once(command, [&]() -> absl::StatusOr<CommandOutcome<Answer>> {
       const std::string aggregate_id =

@@ -21,6 +21,7 @@
 #include "common/observability/logging.h"
 #include "common/observability/metrics.h"
 #include "common/observability/metrics_server.h"
+#include "common/runtime/admin_service.h"
 #include "common/runtime/eventlog_service.h"
 #include "common/runtime/store_metrics.h"
 
@@ -62,6 +63,10 @@ ABSL_FLAG(int64_t, tree_head_every_events, 1000,
           "sign a tree head once this many records were added since the last one");
 ABSL_FLAG(absl::Duration, tree_head_interval, absl::Minutes(1),
           "and at least this often while records are added (and at shutdown)");
+ABSL_FLAG(std::string, backup_dir, "",
+          "where Admin.CreateBackup puts backups of the log; empty: <data_dir>/backups "
+          "(on the log's volume, so SST files are hard-linked, not copied)");
+ABSL_FLAG(int, backup_keep, 7, "backups kept: older ones are pruned after each backup");
 
 namespace mend {
 namespace {
@@ -149,6 +154,9 @@ ServiceRuntime::Options ServiceRuntime::OptionsFromFlags(std::string service) {
   o.tree_head_key = absl::GetFlag(FLAGS_tree_head_key);
   o.tree_head_every_events = absl::GetFlag(FLAGS_tree_head_every_events);
   o.tree_head_interval = absl::GetFlag(FLAGS_tree_head_interval);
+  o.backup_dir = absl::GetFlag(FLAGS_backup_dir);
+  o.backup_keep = absl::GetFlag(FLAGS_backup_keep);
+  if (o.backup_keep < 1) ExitWithFlagError("backup_keep", "must be at least 1");
   if (o.tree_head_every_events < 1) {
     ExitWithFlagError("tree_head_every_events", "must be at least 1");
   }
@@ -219,15 +227,15 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(Options o
     }
     runtime->verifier_ = *std::move(verifier);
   }
-  std::vector<const MethodPolicy::Table*> tables = {&eventlog::EventLogPolicy()};
-  tables.insert(tables.end(), o.policies.begin(), o.policies.end());
-  MEND_ASSIGN_OR_RETURN(runtime->policy_, MethodPolicy::Create(tables));
-  // Reading the log is always possible; the domain's calls wait for replay.
+  MEND_ASSIGN_OR_RETURN(runtime->policy_, MethodPolicy::Create(runtime->PolicyTables()));
+  // Reading the log and backing it up are always possible; the domain's
+  // calls wait for replay.
   ServiceRuntime* self = runtime.get();
   runtime->authorizer_ = std::make_unique<Authorizer>(
       runtime->verifier_.get(), runtime->policy_.get(), absl::Now,
       [self](std::string_view method) -> absl::Status {
         if (method.rfind("/mend.eventlog.v1.EventLog/", 0) == 0) return absl::OkStatus();
+        if (method.rfind("/mend.admin.v1.Admin/", 0) == 0) return absl::OkStatus();
         return self->CheckServing();
       });
   std::error_code ec;
@@ -239,6 +247,15 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(Options o
   auto store = eventlog::EventStore::Open({.path = o.data_dir + "/eventlog"});
   if (!store.ok()) return store.status();
   runtime->store_ = *std::move(store);
+  {
+    auto backups = Backups::Open(
+        runtime->store_.get(),
+        {.service = o.service,
+         .dir = o.backup_dir.empty() ? o.data_dir + "/backups" : o.backup_dir,
+         .keep = o.backup_keep});
+    if (!backups.ok()) return backups.status();
+    runtime->backups_ = *std::move(backups);
+  }
   if (!o.master_key.empty()) {
     auto keys = crypto::KeyStore::Open(runtime->store_.get(), o.master_key);
     if (!keys.ok()) {
@@ -336,9 +353,15 @@ absl::StatusOr<Follower*> ServiceRuntime::AddFollower(const std::string& upstrea
   return followers_.back().get();
 }
 
-void ServiceRuntime::SetHealth(bool serving) {
-  std::vector<const MethodPolicy::Table*> tables = {&eventlog::EventLogPolicy()};
+std::vector<const MethodPolicy::Table*> ServiceRuntime::PolicyTables() const {
+  std::vector<const MethodPolicy::Table*> tables = {&eventlog::EventLogPolicy(),
+                                                    &AdminPolicy()};
   tables.insert(tables.end(), options_.policies.begin(), options_.policies.end());
+  return tables;
+}
+
+void ServiceRuntime::SetHealth(bool serving) {
+  const std::vector<const MethodPolicy::Table*> tables = PolicyTables();
   // The health port answers exactly as the main one.
   for (grpc::Server* server : {server_.get(), health_server_.get()}) {
     if (server == nullptr || server->GetHealthCheckService() == nullptr) continue;
@@ -371,6 +394,7 @@ absl::Status ServiceRuntime::StartServing() {
   eventlog_service_ = std::make_unique<eventlog::EventLogService>(
       store_.get(), authorizer_.get(),
       tree_signer_ == nullptr ? "" : tree_signer_->public_key_pem());
+  admin_service_ = std::make_unique<AdminService>(backups_.get(), authorizer_.get());
 
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (!options_.tls.cert.empty()) {
@@ -394,6 +418,7 @@ absl::Status ServiceRuntime::StartServing() {
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   builder.RegisterService(eventlog_service_.get());
+  builder.RegisterService(admin_service_.get());
   for (grpc::Service* service : services_) builder.RegisterService(service);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {

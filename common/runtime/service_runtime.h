@@ -26,8 +26,9 @@
 // is replayed, even while an upstream is unreachable (its followers retry and
 // say so in logs and metrics).
 //
-// Every call to a registered service or to EventLog needs a bearer token
-// whose role the method's policy allows (see auth.h). Without a verification
+// Every call to a registered service, to EventLog or to Admin (backups of
+// the log, admin_service.h; the operator role) needs a bearer token whose
+// role the method's policy allows (see auth.h). Without a verification
 // key (--token_public_key) the runtime runs in development mode: it only
 // listens on loopback and checks token claims but not signatures, and logs
 // that it does so. Without TLS it only listens on loopback unless
@@ -89,6 +90,8 @@ struct RuntimeMetrics;
 namespace eventlog {
 class EventLogService;
 }  // namespace eventlog
+class AdminService;
+class Backups;
 namespace internal {
 struct InFlightCalls;  // service_runtime.cc
 }  // namespace internal
@@ -114,8 +117,12 @@ class ServiceRuntime {
     std::string tree_head_key;
     int64_t tree_head_every_events = 1000;
     absl::Duration tree_head_interval = absl::Minutes(1);
-    // The method policies of the services the process will register (EventLog's
-    // is always included). Must outlive the runtime.
+    // Where Admin.CreateBackup keeps backups (empty: <data_dir>/backups), and
+    // how many it keeps (see backups.h).
+    std::string backup_dir;
+    int backup_keep = 7;
+    // The method policies of the services the process will register
+    // (EventLog's and Admin's are always included). Must outlive the runtime.
     std::vector<const MethodPolicy::Table*> policies;
   };
 
@@ -124,7 +131,8 @@ class ServiceRuntime {
   // --tls_ca, --tls_require_client_cert, --allow_insecure, --token_public_key,
   // --master_key, --service_token_file, --log_level, --shutdown_grace,
   // --default_deadline, --max_message_bytes, --tree_head_key,
-  // --tree_head_every_events, --tree_head_interval. A value that is present but
+  // --tree_head_every_events, --tree_head_interval, --backup_dir,
+  // --backup_keep. A value that is present but
   // unusable stops the process (exit 2) with a message naming the flag.
   static Options OptionsFromFlags(std::string service);
 
@@ -206,6 +214,8 @@ class ServiceRuntime {
   absl::Status StartServing();
   absl::Status Replay();
   void SetHealth(bool serving);
+  // The method tables of everything served: EventLog, Admin, the domain's.
+  std::vector<const MethodPolicy::Table*> PolicyTables() const;
 
   const Options options_;
   std::unique_ptr<eventlog::EventStore> store_;
@@ -219,6 +229,8 @@ class ServiceRuntime {
   std::unique_ptr<MethodPolicy> policy_;
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<eventlog::EventLogService> eventlog_service_;
+  std::unique_ptr<Backups> backups_;
+  std::unique_ptr<AdminService> admin_service_;
   std::vector<grpc::Service*> services_;
   std::function<absl::Status(const ReplayedEvent&)> replay_;
   std::vector<std::unique_ptr<Follower>> followers_;

@@ -200,7 +200,7 @@ absl::StatusOr<Caller> CheckClaims(jwt_t* jwt, absl::Time now) {
   if (role_name == nullptr) {
     return Unauthenticated(
         "token has no role: claim 'role' must be one of facilitator, manager, auditor, "
-        "service");
+        "service, operator");
   }
   absl::StatusOr<Role> role = ParseRole(*role_name);
   if (!role.ok()) {

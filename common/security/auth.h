@@ -22,7 +22,8 @@
 //   sub   required  the caller: 1-256 bytes of printable ASCII, no spaces
 //   role  required  exactly one of "facilitator", "manager" (RJ Intervention
 //                   Manager), "auditor" (read-only, may read every log),
-//                   "service" (another mend service)
+//                   "service" (another mend service), "operator" (runs
+//                   the deployment: backups; sees no casework)
 //   exp   required  NumericDate; at or after exp (+60 s skew) → "token expired"
 //   nbf   optional  NumericDate; before nbf (-60 s skew) → "token not yet valid"
 //   iat   optional  NumericDate; after now (+60 s skew) → rejected

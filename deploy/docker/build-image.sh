@@ -174,14 +174,19 @@ if [[ ${#BINARIES[@]} -gt 0 ]]; then
       while IFS= read -r -d '' f; do cp -L "$f" "$CONTEXT/prebuilt/"; done \
         < <(find "$item" -maxdepth 1 \( -type f -o -type l \) -perm -u+x -print0)
     elif [[ -f "$item" && -x "$item" ]]; then
-      cp -L "$item" "$CONTEXT/prebuilt/"
+      # A script goes in without its .sh, as cmake --install names it.
+      cp -L "$item" "$CONTEXT/prebuilt/$(basename "${item%.sh}")"
     else
       echo "build-image: --binaries $item: not an executable file or a directory" >&2; exit 2
     fi
   done
   [[ -n "$(ls -A "$CONTEXT/prebuilt")" ]] ||
     { echo "build-image: --binaries: no executable files found" >&2; exit 2; }
-  if command -v strip >/dev/null; then strip "$CONTEXT/prebuilt/"*; fi
+  if command -v strip >/dev/null; then
+    for f in "$CONTEXT/prebuilt/"*; do
+      [[ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" != '177ELF' ]] || strip "$f"
+    done
+  fi
   chmod 0755 "$CONTEXT/prebuilt/"*
 fi
 

@@ -40,6 +40,10 @@ absl::Status CheckRole(std::string_view command, Access access, const CommandCon
     case Role::kService:
       return absl::PermissionDeniedError(absl::StrCat(
           std::string(command), ": the service role may not run case commands"));
+    case Role::kOperator:
+      return absl::PermissionDeniedError(
+          absl::StrCat(std::string(command),
+                       ": the operator role runs the deployment and sees no casework"));
   }
   return absl::PermissionDeniedError(
       absl::StrCat(std::string(command), ": unknown role ", static_cast<int>(ctx.role)));

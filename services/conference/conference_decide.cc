@@ -284,6 +284,9 @@ absl::Status CheckCanAct(const ConferenceState& state, std::string_view case_id,
     case Role::kAuditor:
     case Role::kService:
       return absl::OkStatus();
+    case Role::kOperator:
+      return absl::PermissionDeniedError(
+          "the operator role runs the deployment and sees no casework");
   }
   return absl::PermissionDeniedError(
       absl::StrCat("unknown role ", static_cast<int>(ctx.role)));

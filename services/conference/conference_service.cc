@@ -484,6 +484,12 @@ template <typename Request, typename Command, typename QuestionFn, typename Deci
 ConferenceServiceImpl::Result ConferenceServiceImpl::RunContact(
     const Call& call, const Request& request, Command& command, QuestionFn question,
     DecideOne decide, std::string_view purpose) {
+  // A retry of a contact already made gets its answer, not the gate's
+  // question on a state that now has the contact.
+  MEND_ASSIGN_OR_RETURN(std::optional<CommandOutcome<Answer>> done,
+                        path_.Answered(CommandFor(call, request, request.case_id(),
+                                                  ExpectedVersionOf(request))));
+  if (done.has_value()) return done->answer.result;
   MEND_ASSIGN_OR_RETURN(ConferenceState now, Snapshot(request.case_id()));
   MEND_ASSIGN_OR_RETURN(ContactQuestion q, question(now, command, AskingContext(call)));
   MEND_ASSIGN_OR_RETURN(command.approval, AskGate(call, request, q, purpose));

@@ -45,6 +45,10 @@ absl::Status CheckRole(std::string_view command, const CommandContext& ctx) {
           std::string(command),
           ": the service role may not record consents (a caseworker records what a "
           "person said)"));
+    case Role::kOperator:
+      return absl::PermissionDeniedError(
+          absl::StrCat(std::string(command),
+                       ": the operator role runs the deployment and sees no casework"));
   }
   return absl::PermissionDeniedError(
       absl::StrCat(std::string(command), ": unknown role ", static_cast<int>(ctx.role)));
@@ -181,6 +185,9 @@ absl::Status CheckCanRead(const CaseFacts& facts, std::string_view case_id,
         return absl::OkStatus();
       }
       return FacilitatorNotAllocated(ctx.actor_id, case_id);
+    case Role::kOperator:
+      return absl::PermissionDeniedError(
+          "the operator role runs the deployment and sees no casework");
   }
   return absl::PermissionDeniedError(
       absl::StrCat("unknown role ", static_cast<int>(ctx.role)));

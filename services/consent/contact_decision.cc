@@ -56,6 +56,7 @@ absl::StatusOr<std::string> AskingFacilitator(const DecideContactCommand& comman
       return command.facilitator_id;
     case Role::kManager:
     case Role::kAuditor:
+    case Role::kOperator:
       break;
   }
   return absl::PermissionDeniedError(

@@ -297,6 +297,9 @@ absl::Status CheckCanAct(const ScheduleState& state, std::string_view case_id,
       return absl::PermissionDeniedError(absl::StrCat("facilitator ", Quote(ctx.actor_id),
                                                       " is not allocated to ",
                                                       CaseRef(case_id)));
+    case Role::kOperator:
+      return absl::PermissionDeniedError(
+          "the operator role runs the deployment and sees no casework");
   }
   return absl::PermissionDeniedError(
       absl::StrCat("unknown role ", static_cast<int>(ctx.role)));

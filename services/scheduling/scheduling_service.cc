@@ -394,6 +394,16 @@ absl::StatusOr<scheduling_v1::CommandResult> SchedulingServiceImpl::Run(
   return outcome.answer.result;
 }
 
+template <typename Request>
+absl::StatusOr<std::optional<scheduling_v1::CommandResult>>
+SchedulingServiceImpl::Answered(const Call& call, const Request& request) {
+  MEND_ASSIGN_OR_RETURN(std::optional<CommandOutcome<Answer>> done,
+                        path_.Answered(CommandFor(call, request, request.case_id(),
+                                                  ExpectedVersionOf(request))));
+  if (!done.has_value()) return std::nullopt;
+  return done->answer.result;
+}
+
 template <typename Request, typename Command, typename DecideOne>
 absl::StatusOr<scheduling_v1::CommandResult> SchedulingServiceImpl::RunOne(
     const Call& call, const Request& request, const std::set<std::string>& facilitators,
@@ -605,8 +615,11 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::BookPreparationMeeting(
             .venue = request->venue(),
             .approval = std::nullopt,
             .handled = {}};
-        // Refuse what can be refused before asking the gate; then ask it,
-        // outside any lock.
+        // A retry gets its answer; refuse what can be refused before asking
+        // the gate; then ask it, outside any lock.
+        MEND_ASSIGN_OR_RETURN(std::optional<scheduling_v1::CommandResult> done,
+                              Answered(call, *request));
+        if (done.has_value()) return *std::move(done);
         MEND_ASSIGN_OR_RETURN(ScheduleState now, Snapshot(request->case_id()));
         MEND_ASSIGN_OR_RETURN(std::optional<ContactQuestion> question,
                               PreparationQuestion(now, command, AskingContext(call)));
@@ -647,6 +660,9 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::BookConference(
             .arrival_gap = options_.arrival_gap,
             .approval = std::nullopt,
             .handled = {}};
+        MEND_ASSIGN_OR_RETURN(std::optional<scheduling_v1::CommandResult> done,
+                              Answered(call, *request));
+        if (done.has_value()) return *std::move(done);
         MEND_ASSIGN_OR_RETURN(ScheduleState now, Snapshot(request->case_id()));
         MEND_ASSIGN_OR_RETURN(ContactQuestion question,
                               ConferenceQuestion(now, command, AskingContext(call)));

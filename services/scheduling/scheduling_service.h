@@ -186,6 +186,12 @@ class SchedulingServiceImpl final
   absl::StatusOr<scheduling_v1::CommandResult> Run(
       const Call& call, const Request& request, const std::set<std::string>& facilitators,
       DecideFn decide);
+  // The original answer when `request` is a retry of a command carried out
+  // before (CommandPath::Answered), for the commands that ask the gate
+  // first; nullopt for a new one.
+  template <typename Request>
+  absl::StatusOr<std::optional<scheduling_v1::CommandResult>> Answered(
+      const Call& call, const Request& request);
   // Run for a command deciding one event: `decide(state, ctx)`, with
   // command.handled set to the positions handled first.
   template <typename Request, typename Command, typename DecideOne>

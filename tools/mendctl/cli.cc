@@ -21,7 +21,7 @@ ABSL_FLAG(std::string, address, "",
           "host:port to call, overriding every --<service>_address");
 ABSL_FLAG(std::string, service, "",
           "the server to call (case|consent|scheduling|conference) for methods every "
-          "server has (EventLog, Health) or that name no mend service");
+          "server has (EventLog, Admin, Health) or that name no mend service");
 ABSL_FLAG(std::string, tls_ca, "",
           "CA certificates to verify the server against (TLS); empty: plaintext");
 ABSL_FLAG(std::string, tls_cert, "", "client certificate for mutual TLS (with --tls_ca)");

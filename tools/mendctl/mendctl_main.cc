@@ -35,11 +35,11 @@ constexpr char kUsage[] = R"(mendctl COMMAND [flags]: call mend's services.
 
 Commands:
   call SERVICE/METHOD ['{json}']
-        Any method of the four services, EventLog or Health: the request as
+        Any method of the four services, EventLog, Admin or Health: the request as
         JSON (protobuf's JSON mapping; none: {}), the answer as JSON on one
         line; a server stream one message a line. SERVICE is the full name
         (mend.case.v1.CaseService) or a tail of it naming one service
-        (CaseService, EventLog, Health). Methods not compiled into mendctl
+        (CaseService, EventLog, Admin, Health). Methods not compiled into mendctl
         are looked up in the server's reflection.
   health [case|consent|scheduling|conference|GRPC_SERVICE]
         grpc.health.v1 Check: prints SERVING, NOT_SERVING, ...; exit 0 only
@@ -57,7 +57,7 @@ Where (each flag also MEND_<FLAG> in the environment, e.g. MEND_CASE_ADDRESS):
   --conference_address   default 127.0.0.1:7001, 7002, 7003, 7004
   --address HOST:PORT    call this server, whatever the service
   --service NAME         for call/health of what every server serves
-                         (EventLog, Health): which server
+                         (EventLog, Admin, Health): which server
 Security:
   --tls_ca FILE          verify the server against this CA (TLS); empty:
                          plaintext

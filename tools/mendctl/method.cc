@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpc/health/v1/health.pb.h"
+#include "mend/admin/v1/admin.pb.h"
 #include "mend/case/v1/case_service.pb.h"
 #include "mend/conference/v1/conference_service.pb.h"
 #include "mend/consent/v1/consent_service.pb.h"
@@ -26,6 +27,7 @@ const std::vector<const google::protobuf::FileDescriptor*>& CompiledFiles() {
           ::mend::scheduling::v1::PlanProgrammeRequest::descriptor()->file(),
           ::mend::conference::v1::SubmitLetterDraftRequest::descriptor()->file(),
           ::mend::eventlog::v1::ReadRequest::descriptor()->file(),
+          ::mend::admin::v1::CreateBackupRequest::descriptor()->file(),
           ::grpc::health::v1::HealthCheckRequest::descriptor()->file(),
       };
   return *files;
