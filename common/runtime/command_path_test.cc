@@ -166,6 +166,29 @@ TEST_F(CommandPathTest, RetryAcrossARestartIsAnsweredFromTheReplayedLog) {
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("other content")));
 }
 
+TEST_F(CommandPathTest, AnsweredGivesARetryItsAnswerBeforeAnyDecide) {
+  const Request r = MakeRequest("req-1", "a");
+  // A new request id: nothing to answer yet.
+  auto none = path_->Answered(MakeCommand("Add", r));
+  ASSERT_THAT(none, IsOk());
+  EXPECT_FALSE(none->has_value());
+  auto first = Add(MakeCommand("Add", r), 5);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(Add(MakeCommand("Add", MakeRequest("req-2", "a")), 1), IsOk());
+  // The retry's original answer, after a restart too, with no decide run.
+  Open();
+  auto answered = path_->Answered(MakeCommand("Add", r));
+  ASSERT_THAT(answered, IsOk());
+  ASSERT_TRUE(answered->has_value());
+  EXPECT_FALSE((*answered)->appended);
+  EXPECT_EQ((*answered)->answer.total, 5);
+  EXPECT_EQ((*answered)->answer.position, first->answer.position);
+  EXPECT_EQ(decides_, 2);
+  // The id used otherwise is refused as Execute refuses it.
+  EXPECT_THAT(path_->Answered(MakeCommand("Add", MakeRequest("req-1", "a", "other"))),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("other content")));
+}
+
 TEST_F(CommandPathTest, SameRequestIdForAnotherMethodIsAlreadyExists) {
   const Request r = MakeRequest("req-1", "a");
   ASSERT_THAT(Add(MakeCommand("Add", r), 5), IsOk());
