@@ -289,6 +289,9 @@ class EventStore {
   // carrying a checkpoint is in flight this may already show it; consumers
   // read their checkpoint when they start, before they write.
   absl::StatusOr<uint64_t> GetCheckpoint(std::string_view consumer) const;
+  // The same with the upstream record's hash stored with it (empty if the
+  // write gave none); position 0 and no hash if the consumer has none.
+  absl::StatusOr<Checkpoint> ReadCheckpoint(std::string_view consumer) const;
 
   // Stores a snapshot of a service's state as of `position` (durable), and
   // keeps only the newest two per name. UNAVAILABLE if the write fails or the

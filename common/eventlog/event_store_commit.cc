@@ -125,6 +125,10 @@ absl::Status EventStore::ValidateRequest(const WriteRequest& request) const {
       return absl::InvalidArgumentError(
           absl::StrCat("checkpoint ", c.consumer, " appears twice in one write"));
     }
+    if (!c.hash.empty() && c.hash.size() != 32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint ", c.consumer, ": a record hash is 32 bytes, not ", c.hash.size()));
+    }
   }
   return absl::OkStatus();
 }
@@ -327,7 +331,7 @@ absl::StatusOr<WriteResult> EventStore::PrepareRequest(const Request& pending,
     batch.last_hash = last_hash_;
   }
   for (const Checkpoint& c : request.checkpoints) {
-    batch.wb.Put(checkpoints_cf_, c.consumer, PositionKey(c.position))
+    batch.wb.Put(checkpoints_cf_, c.consumer, PositionKey(c.position) + c.hash)
         .PermitUncheckedError();
   }
   return out;

@@ -106,15 +106,25 @@ absl::Status EventStore::Scan(
 }
 
 absl::StatusOr<uint64_t> EventStore::GetCheckpoint(std::string_view consumer) const {
+  MEND_ASSIGN_OR_RETURN(Checkpoint checkpoint, ReadCheckpoint(consumer));
+  return checkpoint.position;
+}
+
+absl::StatusOr<Checkpoint> EventStore::ReadCheckpoint(std::string_view consumer) const {
   std::string value;
   rocksdb::Status s = db_->Get({}, checkpoints_cf_, consumer, &value);
-  if (s.IsNotFound()) return 0;
+  Checkpoint checkpoint{.consumer = std::string(consumer)};
+  if (s.IsNotFound()) return checkpoint;
   MEND_RETURN_IF_ERROR(FromRocksDb(s, "read checkpoint"));
-  if (value.size() != 8) {
+  // position:be64, then the record's hash (logs written before the hash was
+  // kept have the position alone).
+  if (value.size() != 8 && value.size() != 8 + 32) {
     return absl::DataLossError(
         absl::StrCat("checkpoint ", std::string(consumer), " is malformed"));
   }
-  return GetBe64(value);
+  checkpoint.position = GetBe64(value);
+  checkpoint.hash = value.substr(8);
+  return checkpoint;
 }
 
 }  // namespace mend::eventlog

@@ -43,10 +43,14 @@ struct StreamAppend {
 };
 
 // A consumer's upstream position, stored atomically with the events its
-// handling produced (see Write).
+// handling produced (see Write), and the hash of the upstream record at that
+// position as the upstream's chain has it (32 bytes; empty when not known),
+// so a consumer that resumes can tell the upstream log is still the one it
+// followed.
 struct Checkpoint {
   std::string consumer;
   uint64_t position = 0;
+  std::string hash = "";
 };
 
 struct AppendResult {

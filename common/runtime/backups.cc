@@ -108,6 +108,14 @@ absl::StatusOr<std::unique_ptr<Backups>> Backups::Open(eventlog::EventStore* sto
   }
   std::unique_ptr<Backups> backups(new Backups(store, std::move(options)));
   backups->RemoveIncomplete();
+  if (backups->options_.observe) {
+    absl::StatusOr<std::vector<admin::v1::Backup>> there = backups->List();
+    if (there.ok() && !there->empty()) {
+      backups->options_.observe(
+          Outcome::kFoundAtOpen,
+          absl::FromUnixMicros(there->back().created_unix_micros()));
+    }
+  }
   return backups;
 }
 
@@ -136,6 +144,7 @@ absl::StatusOr<admin::v1::CreateBackupResponse> Backups::Take() {
   std::error_code ec;
   fs::create_directory(staging, ec);
   if (ec) {
+    if (options_.observe) options_.observe(Outcome::kFailed, now);
     return absl::UnavailableError(
         absl::StrCat("backup: cannot make ", staging.string(), ": ", ec.message()));
   }
@@ -143,6 +152,7 @@ absl::StatusOr<admin::v1::CreateBackupResponse> Backups::Take() {
     std::error_code ignored;
     fs::remove_all(staging, ignored);
     log::Error("backup failed", {{"error", status.ToString()}});
+    if (options_.observe) options_.observe(Outcome::kFailed, now);
     return status;
   };
   const eventlog::Head at_start = store_->GetHead();
@@ -199,6 +209,7 @@ absl::StatusOr<admin::v1::CreateBackupResponse> Backups::Take() {
       }
     }
   }
+  if (options_.observe) options_.observe(Outcome::kTaken, now);
   log::Info("backup taken",
             {{"backup", name},
              {"head_position", static_cast<int64_t>(head->position)},

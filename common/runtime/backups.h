@@ -39,11 +39,15 @@ namespace mend {
 
 class Backups {
  public:
+  enum class Outcome { kTaken, kFailed, kFoundAtOpen };
   struct Options {
     std::string service;  // "case", "consent", ...: recorded in each backup
     std::string dir;      // where backups are kept (made if missing)
     int keep = 7;         // complete backups kept (>= 1)
     std::function<absl::Time()> clock = absl::Now;
+    // For metrics: told of every Take's outcome (with the time it began),
+    // and once by Open of the newest backup already there, if any.
+    std::function<void(Outcome outcome, absl::Time when)> observe = nullptr;
   };
 
   // The name of a backup's description file, and of its store directory.

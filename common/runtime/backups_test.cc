@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -127,6 +128,48 @@ TEST_F(BackupsTest, WhatAnInterruptedBackupLeftIsRemovedAndStrangersAreNotListed
   // What is not a backup is never pruned.
   EXPECT_TRUE(fs::exists(dir_.Sub("backups/lost+found")));
   EXPECT_TRUE(fs::exists(dir_.Sub("backups/notes.txt")));
+}
+
+TEST_F(BackupsTest, TellsTheObserverOfEachOutcomeAndOfTheNewestAtOpen) {
+  std::vector<std::pair<Backups::Outcome, absl::Time>> seen;
+  auto observe = [&](Backups::Outcome o, absl::Time t) { seen.emplace_back(o, t); };
+  Append("one");
+  {
+    auto backups = Backups::Open(store_.get(), {.service = "case",
+                                                .dir = dir_.Sub("backups"),
+                                                .clock = Clock(),
+                                                .observe = observe});
+    ASSERT_THAT(backups, IsOk());
+    EXPECT_TRUE(seen.empty());  // nothing there yet
+    ASSERT_THAT((*backups)->Take(), IsOk());
+    ASSERT_THAT((*backups)->Take(), IsOk());
+  }
+  const absl::Time t0 = absl::FromUnixSeconds(1796175000);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, Backups::Outcome::kTaken);
+  EXPECT_EQ(seen[1].second, t0 + absl::Seconds(1));
+  // A restart finds the newest one.
+  seen.clear();
+  auto reopened = Backups::Open(
+      store_.get(), {.service = "case", .dir = dir_.Sub("backups"), .observe = observe});
+  ASSERT_THAT(reopened, IsOk());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, Backups::Outcome::kFoundAtOpen);
+  EXPECT_EQ(seen[0].second, t0 + absl::Seconds(1));
+  // A backup that fails (a reader's store cannot be checkpointed) is told
+  // and leaves nothing behind.
+  store_.reset();
+  auto reader =
+      eventlog::EventStore::Open({.path = dir_.Sub("eventlog"), .read_only = true});
+  ASSERT_THAT(reader, IsOk());
+  seen.clear();
+  auto failing = Backups::Open(
+      reader->get(), {.service = "case", .dir = dir_.Sub("other"), .observe = observe});
+  ASSERT_THAT(failing, IsOk());
+  EXPECT_THAT((*failing)->Take(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, Backups::Outcome::kFailed);
+  EXPECT_TRUE(fs::is_empty(dir_.Sub("other")));
 }
 
 TEST_F(BackupsTest, RefusesBadOptions) {

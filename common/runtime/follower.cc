@@ -155,18 +155,21 @@ absl::StatusOr<std::unique_ptr<Follower>> Follower::Create(eventlog::EventStore*
   }
   if (options.consumer.empty())
     options.consumer = absl::StrCat("follow:", options.upstream);
-  MEND_ASSIGN_OR_RETURN(uint64_t checkpoint, store->GetCheckpoint(options.consumer));
-  return std::unique_ptr<Follower>(new Follower(
-      store, std::move(options), std::move(handler), std::move(committed), checkpoint));
+  MEND_ASSIGN_OR_RETURN(eventlog::Checkpoint checkpoint,
+                        store->ReadCheckpoint(options.consumer));
+  return std::unique_ptr<Follower>(new Follower(store, std::move(options),
+                                                std::move(handler), std::move(committed),
+                                                std::move(checkpoint)));
 }
 
 Follower::Follower(eventlog::EventStore* store, Options options, Handler handler,
-                   Committed committed, uint64_t checkpoint)
+                   Committed committed, eventlog::Checkpoint checkpoint)
     : store_(store),
       options_(std::move(options)),
       handler_(std::move(handler)),
       committed_(std::move(committed)),
-      handled_(checkpoint) {}
+      handled_(checkpoint.position),
+      handled_hash_(std::move(checkpoint.hash)) {}
 
 Follower::~Follower() { Stop(); }
 
@@ -266,10 +269,32 @@ absl::Status Follower::FollowOnce(bool* made_progress) {
   if (options_.prepare_context) options_.prepare_context(&context);
   eventlog::v1::SubscribeRequest request;
   uint64_t from;
+  std::string from_hash;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
     from = handled_;
+    from_hash = handled_hash_;
+  }
+  std::string last_hash;  // hash of the previous record in this session
+  if (from > 0) {
+    grpc::ClientContext check;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("stopping");
+      active_call_ = &check;
+    }
+    absl::StatusOr<std::string> resume = CheckResumePoint(&check, from, from_hash);
+    {
+      absl::MutexLock lock(&mu_);
+      active_call_ = nullptr;
+    }
+    if (!resume.ok()) return resume.status();
+    last_hash = *std::move(resume);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::CancelledError("stopping");
     active_call_ = &context;
   }
   request.set_after_position(static_cast<int64_t>(from));
@@ -278,7 +303,6 @@ absl::Status Follower::FollowOnce(bool* made_progress) {
       stub.Subscribe(&context, request);
 
   absl::Status status;
-  std::string last_hash;  // hash of the previous record in this session
   eventlog::v1::SubscribeResponse response;
   std::vector<RecordView> views;
   std::vector<UpstreamEvent> events;
@@ -350,6 +374,7 @@ absl::Status Follower::HandleBatch(absl::Span<const UpstreamEvent> events) {
     const absl::Span<const UpstreamEvent> rest = events.subspan(done);
     BatchEffects effects;
     WriteRequest write;
+    std::string last_hash;  // of the last upstream record the write handles
     absl::StatusOr<WriteResult> result;
     for (int attempt = 0;; ++attempt) {
       effects = handler_(rest);
@@ -364,8 +389,9 @@ absl::Status Follower::HandleBatch(absl::Span<const UpstreamEvent> events) {
       }
       if (effects.handled == 0) break;  // the first event failed: nothing to write
       write = std::move(effects.write);
+      last_hash = Sha256Bytes(rest[effects.handled - 1].bytes);
       write.checkpoints.push_back(
-          {options_.consumer, rest[effects.handled - 1].position});
+          {options_.consumer, rest[effects.handled - 1].position, last_hash});
       // Keep the request for the committed callback only when there is one.
       result = committed_ ? store_->Write(write) : store_->Write(std::move(write));
       if (result.status().code() == absl::StatusCode::kAborted &&
@@ -386,6 +412,7 @@ absl::Status Follower::HandleBatch(absl::Span<const UpstreamEvent> events) {
       done += effects.handled;
       absl::MutexLock lock(&mu_);
       handled_ = rest[effects.handled - 1].position;
+      handled_hash_ = std::move(last_hash);
     }
     if (!effects.error.ok()) {
       return absl::Status(
@@ -395,6 +422,45 @@ absl::Status Follower::HandleBatch(absl::Span<const UpstreamEvent> events) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Follower::CheckResumePoint(grpc::ClientContext* context,
+                                                       uint64_t position,
+                                                       const std::string& hash) {
+  eventlog::v1::EventLog::Stub stub(options_.channel);
+  if (options_.prepare_context) options_.prepare_context(context);
+  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  eventlog::v1::ReadRequest request;
+  request.set_from_position(static_cast<int64_t>(position));
+  request.set_max_count(1);
+  eventlog::v1::ReadResponse response;
+  const grpc::Status status = stub.Read(context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(
+        FromGrpc(status).code(),
+        absl::StrCat("reading ", options_.upstream, " position ", position,
+                     " to resume after it: ", status.error_message()));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    upstream_head_ = std::max(upstream_head_, response.head_position());
+  }
+  const std::string not_followed = absl::StrCat(
+      "; it is not the log this service followed (restored from an older backup, or "
+      "replaced): this service will not follow it until an operator has restored it "
+      "too (README, \"Backup and restore\")");
+  if (response.events_size() == 0 || response.events(0).position() != position) {
+    return absl::DataLossError(absl::StrCat(
+        options_.upstream, "'s log ends at position ", response.head_position(),
+        ", before position ", position, " which this service has handled", not_followed));
+  }
+  const eventlog::v1::RecordedEvent& e = response.events(0);
+  if (Sha256Bytes(e.record()) != e.hash() || (!hash.empty() && e.hash() != hash)) {
+    return absl::DataLossError(
+        absl::StrCat(options_.upstream, "'s record at position ", position,
+                     " is not the one this service handled", not_followed));
+  }
+  return e.hash();
 }
 
 absl::StatusOr<uint64_t> Follower::FetchUpstreamHead(absl::Time deadline) const {

@@ -65,6 +65,13 @@
 // or repeat, and each record's hash must match its bytes and chain to the
 // previous record's hash. A bad record drops the connection after the events
 // before it are handled and resumes from the last handled position.
+// The checkpoint keeps the hash of the last upstream record handled, and a
+// session that resumes first reads that record back from the upstream
+// (EventLog.Read): an upstream whose log ends before it, or holds another
+// record there -- restored from an older backup, or replaced -- is refused
+// with DATA_LOSS and retried with the backoff, so the follower never takes
+// new events at positions it has handled for ones it has (the stream looks
+// disconnected in the metrics; the log says why).
 //
 // The upstream may be down or restart at any time: the follower reconnects
 // with jittered exponential backoff. Its own service keeps serving meanwhile.
@@ -243,10 +250,19 @@ class Follower {
 
  private:
   Follower(eventlog::EventStore* store, Options options, Handler handler,
-           Committed committed, uint64_t checkpoint);
+           Committed committed, eventlog::Checkpoint checkpoint);
   void Run();
   // One subscription, until it fails or Stop. Returns why it ended.
   absl::Status FollowOnce(bool* made_progress);
+  // Before a session that resumes after `position`: the upstream's record
+  // at `position`, read back (EventLog.Read), must be the one handled there
+  // (`hash`, when known). Returns that record's hash, for the first record
+  // of the session to chain to; DATA_LOSS if the upstream's log ends before
+  // `position` or holds another record there (it was restored from an older
+  // backup, or replaced); the call's error otherwise.
+  absl::StatusOr<std::string> CheckResumePoint(grpc::ClientContext* context,
+                                               uint64_t position,
+                                               const std::string& hash);
   // Handles `events` (one message's, already checked) to the end: writes
   // each part the handler returns with its checkpoint. Returns the first
   // error (the handler's, the store's), with handled_ at the last durable
@@ -262,6 +278,9 @@ class Follower {
 
   mutable absl::Mutex mu_;
   uint64_t handled_ ABSL_GUARDED_BY(mu_);
+  // The hash of the upstream record at handled_ (empty if the checkpoint
+  // was stored without one): what a new session checks the upstream against.
+  std::string handled_hash_ ABSL_GUARDED_BY(mu_);
   uint64_t upstream_head_ ABSL_GUARDED_BY(mu_) = 0;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

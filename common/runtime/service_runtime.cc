@@ -247,15 +247,6 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(Options o
   auto store = eventlog::EventStore::Open({.path = o.data_dir + "/eventlog"});
   if (!store.ok()) return store.status();
   runtime->store_ = *std::move(store);
-  {
-    auto backups = Backups::Open(
-        runtime->store_.get(),
-        {.service = o.service,
-         .dir = o.backup_dir.empty() ? o.data_dir + "/backups" : o.backup_dir,
-         .keep = o.backup_keep});
-    if (!backups.ok()) return backups.status();
-    runtime->backups_ = *std::move(backups);
-  }
   if (!o.master_key.empty()) {
     auto keys = crypto::KeyStore::Open(runtime->store_.get(), o.master_key);
     if (!keys.ok()) {
@@ -280,6 +271,24 @@ absl::StatusOr<std::unique_ptr<ServiceRuntime>> ServiceRuntime::Create(Options o
       metrics::RegisterRuntimeMetrics(runtime->metrics_.get(), o.service));
   runtime->runtime_metrics_ =
       std::make_unique<metrics::RuntimeMetrics>(std::move(runtime_metrics));
+  {
+    const metrics::RuntimeMetrics* m = runtime->runtime_metrics_.get();
+    auto backups = Backups::Open(
+        runtime->store_.get(),
+        {.service = o.service,
+         .dir = o.backup_dir.empty() ? o.data_dir + "/backups" : o.backup_dir,
+         .keep = o.backup_keep,
+         .observe = [m](Backups::Outcome outcome, absl::Time when) {
+           if (outcome == Backups::Outcome::kFailed) {
+             m->backups_failed->Increment();
+             return;
+           }
+           if (outcome == Backups::Outcome::kTaken) m->backups_ok->Increment();
+           m->backup_last_success->Set(static_cast<double>(absl::ToUnixSeconds(when)));
+         }});
+    if (!backups.ok()) return backups.status();
+    runtime->backups_ = *std::move(backups);
+  }
   return runtime;
 }
 

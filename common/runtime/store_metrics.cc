@@ -165,6 +165,20 @@ absl::StatusOr<RuntimeMetrics> RegisterRuntimeMetrics(MetricsRegistry* registry,
                             "mend_subscription_connected",
                             "1 while the subscription to the upstream is open, else 0.",
                             {"service", "upstream"}));
+  MEND_ASSIGN_OR_RETURN(CounterFamily * backups,
+                        registry->AddCounterFamily(
+                            "mend_backups_total",
+                            "Backups of the log taken (Admin.CreateBackup), by outcome.",
+                            {"service", "outcome"}));
+  MEND_ASSIGN_OR_RETURN(m.backups_ok, backups->WithLabels({m.service, "ok"}));
+  MEND_ASSIGN_OR_RETURN(m.backups_failed, backups->WithLabels({m.service, "failed"}));
+  MEND_ASSIGN_OR_RETURN(
+      GaugeFamily * last_backup,
+      registry->AddGaugeFamily("mend_backup_last_success_timestamp_seconds",
+                               "When the newest complete backup under --backup_dir was "
+                               "taken, in Unix seconds; 0 if there is none.",
+                               {"service"}));
+  MEND_ASSIGN_OR_RETURN(m.backup_last_success, last_backup->WithLabels({m.service}));
   return m;
 }
 

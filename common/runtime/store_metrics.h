@@ -24,6 +24,11 @@
 //   mend_subscription_lag_events{upstream}  gauge   upstream head minus the
 //                                                   position handled
 //   mend_subscription_connected{upstream}   gauge   1 while subscribed, else 0
+//   mend_backups_total{outcome}          counter    Admin.CreateBackup calls
+//                                                   ended ("ok" or "failed")
+//   mend_backup_last_success_timestamp_seconds  gauge  when the newest
+//                                                   complete backup was taken
+//                                                   (0: none on the volume)
 //
 // Thread safety: as MetricsRegistry.
 #ifndef MEND_COMMON_RUNTIME_STORE_METRICS_H_
@@ -62,6 +67,9 @@ struct RuntimeMetrics {
   Gauge* replay_seconds = nullptr;                // mend_replay_seconds
   GaugeFamily* subscription_lag = nullptr;        // labels: service, upstream
   GaugeFamily* subscription_connected = nullptr;  // labels: service, upstream
+  Counter* backups_ok = nullptr;                  // mend_backups_total{outcome="ok"}
+  Counter* backups_failed = nullptr;              // ...{outcome="failed"}
+  Gauge* backup_last_success = nullptr;  // mend_backup_last_success_timestamp_seconds
 
   // The children for one upstream (look up once and keep the pointer).
   // INVALID_ARGUMENT if `upstream` is not UTF-8.

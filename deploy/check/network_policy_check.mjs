@@ -123,6 +123,7 @@ function expected(src, dst, port) {
     if (src.mend && kEdges.some(([d, u]) => d === component(src) && u === to)) return true;
     if (src.name === `client-of-${to}`) return true;
     if (src.labels?.["mend/auditor"] === "true" && src.mend) return true;
+    if (src.labels?.["mend/operator"] === "true" && src.mend) return true;  // backups
     return false;
   }
   if (port.name === "metrics") return src.name === "prometheus";
@@ -133,7 +134,7 @@ function check(objects) {
   const w = world(objects);
   const problems = [];
   const found = new Set(w.pods.filter((p) => p.mend).map(component));
-  for (const s of [...kServices, "audit"]) {
+  for (const s of [...kServices, "audit", "backup"]) {
     if (!found.has(s)) problems.push(`no pod of component ${s} in the rendering`);
   }
   for (const src of w.pods) {

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/sha256.h"
 #include "common/runtime/eventlog_service.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -215,6 +216,58 @@ TEST_F(FollowerTest, ReconnectsWhenTheUpstreamRestarts) {
   upstream_->Append(5, "after");
   ASSERT_THAT((*follower)->WaitForHandled(30, kDeadline), IsOk());
   ExpectMirrored(local_.get(), upstream_->store(), 30);
+}
+
+TEST_F(FollowerTest, RefusesAnUpstreamRestoredFromAnOlderBackup) {
+  upstream_->Append(20, "a");
+  ASSERT_THAT(upstream_->store()->CreateCheckpoint(dir_.Sub("upstream-backup")), IsOk());
+  upstream_->Append(10, "b");
+  absl::Mutex mu;
+  std::vector<std::string> logged;
+  Follower::Options options = OptionsFor(*upstream_);
+  options.log = [&](bool, const std::string& message) {
+    absl::MutexLock lock(&mu);
+    logged.push_back(message);
+  };
+  auto follower = Follower::Create(local_.get(), options, Follower::PerEvent(Mirror));
+  ASSERT_THAT(follower, IsOk());
+  (*follower)->Start();
+  ASSERT_THAT((*follower)->WaitForHandled(30, kDeadline), IsOk());
+  // The checkpoint keeps the hash of the record it handled last.
+  auto checkpoint = local_->ReadCheckpoint("follow:up");
+  ASSERT_THAT(checkpoint, IsOk());
+  EXPECT_EQ(checkpoint->position, 30u);
+  auto record = upstream_->store()->Read(30, 1);
+  ASSERT_THAT(record, IsOk());
+  EXPECT_EQ(checkpoint->hash, Sha256Bytes((*record)[0].bytes));
+
+  auto wait_logged = [&](const std::string& what) {
+    absl::MutexLock lock(&mu);
+    auto seen = [&] {
+      return std::any_of(logged.begin(), logged.end(), [&](const std::string& m) {
+        return m.find(what) != std::string::npos;
+      });
+    };
+    return mu.AwaitWithTimeout(absl::Condition(&seen), absl::Seconds(30));
+  };
+  // The upstream comes back restored from the backup taken at 20: its log
+  // ends before what the follower has handled.
+  const int port = upstream_->port();
+  upstream_.reset();
+  upstream_ = std::make_unique<Upstream>(dir_.Sub("upstream-backup"));
+  upstream_->Start(port);
+  EXPECT_TRUE(wait_logged("up's log ends at position 20, before position 30"));
+  // It grows past 30 with other events: positions 21..35 are not the ones
+  // handled, and the follower still takes none of them.
+  upstream_->Append(15, "c");
+  EXPECT_TRUE(
+      wait_logged("up's record at position 30 is not the one this service handled"));
+  EXPECT_EQ((*follower)->handled_position(), 30u);
+  EXPECT_THAT((*follower)->WaitForHandled(31, absl::Now() + absl::Milliseconds(100)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  auto mirrored = local_->ReadStream("mirror", 1, 1000);
+  ASSERT_THAT(mirrored, IsOk());
+  EXPECT_EQ(mirrored->size(), 30u);
 }
 
 TEST_F(FollowerTest, EventsWithoutEffectsStillMoveTheCheckpoint) {
