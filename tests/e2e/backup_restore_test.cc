@@ -100,14 +100,6 @@ class BackupRestoreTest : public ::testing::Test {
     return ::mend::testing::TokenFor(role, subject, &key_);
   }
 
-  static void Stop(ChildProcess& child) {
-    child.Signal(SIGTERM);
-    std::optional<int> status = child.Wait(absl::Seconds(30));
-    ASSERT_TRUE(status.has_value()) << child.Output();
-    ASSERT_TRUE(WIFEXITED(*status)) << child.Output();
-    EXPECT_EQ(WEXITSTATUS(*status), 0) << child.Output();
-  }
-
   // scripts/mend-restore.sh with `args`, to its end.
   RunResult Restore(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {MEND_RESTORE_SCRIPT, "--audit", MEND_AUDIT_BINARY};
@@ -231,7 +223,7 @@ TEST_F(BackupRestoreTest, BackupUnderLoadRestoresEveryAcknowledgedEventAndItsHea
   EXPECT_EQ(listed->backups(0).name(), backup.name());
   EXPECT_EQ(listed->backups(0).head_position(), backup.head_position());
 
-  ASSERT_NO_FATAL_FAILURE(Stop(*original));
+  ASSERT_EQ(::mend::testing::StopCleanly(*original), "");
   auto original_log = eventlog::EventStore::Open({.path = original_dir + "/eventlog",
                                                   .create_if_missing = false,
                                                   .read_only = true});
@@ -293,7 +285,7 @@ TEST_F(BackupRestoreTest, BackupUnderLoadRestoresEveryAcknowledgedEventAndItsHea
   run = Restore({"--replace", backup.path(), restored_dir});
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_THAT(run.output, HasSubstr("stop the service first"));
-  ASSERT_NO_FATAL_FAILURE(Stop(*restored));
+  ASSERT_EQ(::mend::testing::StopCleanly(*restored), "");
   // ...an existing log without --replace...
   run = Restore({backup.path(), restored_dir});
   EXPECT_EQ(run.exit_code, 2) << run.output;

@@ -105,15 +105,6 @@ class CaseProcessTest : public ::testing::Test {
     return ::mend::testing::TokenFor(role, subject, &key_);
   }
 
-  // Sends SIGTERM and expects a clean exit.
-  static void Stop(ChildProcess& child) {
-    child.Signal(SIGTERM);
-    std::optional<int> status = child.Wait(absl::Seconds(30));
-    ASSERT_TRUE(status.has_value()) << child.Output();
-    ASSERT_TRUE(WIFEXITED(*status)) << child.Output();
-    EXPECT_EQ(WEXITSTATUS(*status), 0) << child.Output();
-  }
-
   TempDir dir_;
   KeyPair key_;
 };
@@ -246,7 +237,7 @@ TEST_F(CaseProcessTest, WholeLifecycleThenRestartAnswersExactlyAsBefore) {
   ASSERT_THAT(head_before, IsOk());
   EXPECT_EQ(head_before->position(), erased->position());
 
-  ASSERT_NO_FATAL_FAILURE(Stop(*child));
+  ASSERT_EQ(::mend::testing::StopCleanly(*child), "");
 
   // Restart on the same data directory and port.
   child = Start(port, "case-2");
@@ -279,7 +270,7 @@ TEST_F(CaseProcessTest, WholeLifecycleThenRestartAnswersExactlyAsBefore) {
       manager, [&](auto* c, auto* out) { return stub->EraseParticipant(c, erase, out); });
   ASSERT_THAT(retried, IsOk());
   EXPECT_EQ(retried->SerializeAsString(), erased->SerializeAsString());
-  ASSERT_NO_FATAL_FAILURE(Stop(*child));
+  ASSERT_EQ(::mend::testing::StopCleanly(*child), "");
 
   // The log, read offline: the chain verifies and the victim's data is in it
   // only sealed, with their key gone (I6).

@@ -163,4 +163,20 @@ int PickFreePort() {
   return port;
 }
 
+std::string StopCleanly(ChildProcess& child, absl::Duration timeout) {
+  child.Signal(SIGTERM);
+  const std::optional<int> status = child.Wait(timeout);
+  if (!status.has_value()) {
+    return absl::StrCat("still running ", absl::FormatDuration(timeout),
+                        " after SIGTERM:\n", child.Output());
+  }
+  if (!WIFEXITED(*status)) {
+    return absl::StrCat("ended by signal ", WTERMSIG(*status), ":\n", child.Output());
+  }
+  if (WEXITSTATUS(*status) != 0) {
+    return absl::StrCat("exited ", WEXITSTATUS(*status), ":\n", child.Output());
+  }
+  return "";
+}
+
 }  // namespace mend::testing

@@ -61,6 +61,11 @@ ToolResult RunTool(const std::string& path, const std::vector<std::string>& args
 // a process that must come back on the same port after a restart.
 int PickFreePort();
 
+// Sends SIGTERM and waits up to `timeout`: "" if the process then exited
+// with status 0, else what happened instead, with its output. For
+//   EXPECT_EQ(StopCleanly(child), "");
+std::string StopCleanly(ChildProcess& child, absl::Duration timeout = absl::Seconds(30));
+
 }  // namespace mend::testing
 
 #endif  // MEND_TESTS_SUPPORT_PROCESS_H_

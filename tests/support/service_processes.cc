@@ -234,10 +234,7 @@ void ServiceProcesses::Kill(std::optional<ChildProcess>& child) {
 }
 
 void ServiceProcesses::Stop(std::optional<ChildProcess>& child) {
-  child->Signal(SIGTERM);
-  std::optional<int> status = child->Wait(absl::Seconds(30));
-  ASSERT_TRUE(status.has_value()) << child->Output();
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << child->Output();
+  EXPECT_EQ(StopCleanly(*child), "");
   child.reset();
 }
 
