@@ -446,9 +446,10 @@ absl::StatusOr<std::string> Follower::CheckResumePoint(grpc::ClientContext* cont
     upstream_head_ = std::max(upstream_head_, response.head_position());
   }
   const std::string not_followed = absl::StrCat(
-      "; it is not the log this service followed (restored from an older backup, or "
-      "replaced): this service will not follow it until an operator has restored it "
-      "too (README, \"Backup and restore\")");
+      "; it is not the log this service followed (the upstream was restored from an "
+      "older backup, or replaced): this service follows it no further until it is "
+      "itself restored from a backup taken before the upstream's (README, \"Backup and "
+      "restore\")");
   if (response.events_size() == 0 || response.events(0).position() != position) {
     return absl::DataLossError(absl::StrCat(
         options_.upstream, "'s log ends at position ", response.head_position(),

@@ -9,6 +9,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -301,24 +302,63 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::FromPublicKeyFile(
 
 absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::FromPublicKeyPem(
     std::string_view pem) {
-  PkeyPtr key = ReadPemKey(pem, PEM_read_bio_PUBKEY);
-  if (key == nullptr) {
+  // Each PEM block in turn; each key is kept as PEM of its own (libjwt reads
+  // the first key of what it is given).
+  constexpr std::string_view kBegin = "-----BEGIN PUBLIC KEY-----";
+  constexpr std::string_view kEnd = "-----END PUBLIC KEY-----";
+  std::vector<Key> keys;
+  size_t at = 0;
+  for (;;) {
+    const size_t begin = pem.find(kBegin, at);
+    const std::string_view between = pem.substr(
+        at, begin == std::string_view::npos ? std::string_view::npos : begin - at);
+    if (begin == std::string_view::npos && keys.empty()) break;  // none at all
+    if (between.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token verification key file: text that is not a PEM public key ",
+                       keys.empty() ? std::string("before the first key")
+                                    : absl::StrCat("after key ", keys.size()),
+                       " (only '-----BEGIN PUBLIC KEY-----' blocks, one after another)"));
+    }
+    if (begin == std::string_view::npos) break;
+    const size_t end = pem.find(kEnd, begin);
+    if (end == std::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "token verification key ", keys.size() + 1, " has no ", std::string(kEnd)));
+    }
+    const std::string_view block = pem.substr(begin, end + kEnd.size() - begin);
+    PkeyPtr key = ReadPemKey(block, PEM_read_bio_PUBKEY);
+    if (key == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "token verification key ", keys.size() + 1, " is not a valid PEM public key"));
+    }
+    MEND_ASSIGN_OR_RETURN(jwt_alg_t alg,
+                          AlgorithmForKey(key.get(), "token verification key"));
+    keys.push_back({std::string(block) + "\n", alg});
+    at = end + kEnd.size();
+  }
+  if (keys.empty()) {
     return absl::InvalidArgumentError(
         "no PEM public key ('-----BEGIN PUBLIC KEY-----') found; make one from the "
         "private key with: openssl pkey -in KEY.pem -pubout");
   }
-  MEND_ASSIGN_OR_RETURN(jwt_alg_t alg,
-                        AlgorithmForKey(key.get(), "token verification key"));
-  return std::unique_ptr<TokenVerifier>(new TokenVerifier(std::string(pem), alg));
+  return std::unique_ptr<TokenVerifier>(new TokenVerifier(std::move(keys)));
 }
 
 std::unique_ptr<TokenVerifier> TokenVerifier::Development() {
-  return std::unique_ptr<TokenVerifier>(new TokenVerifier("", JWT_ALG_NONE));
+  return std::unique_ptr<TokenVerifier>(new TokenVerifier({}));
 }
 
-std::string_view TokenVerifier::algorithm_name() const {
+std::string TokenVerifier::algorithm_name() const {
   if (!checks_signatures()) return "unchecked";
-  return jwt_alg_str(static_cast<jwt_alg_t>(alg_));
+  bool es256 = false;
+  bool rs256 = false;
+  for (const Key& k : keys_) {
+    es256 |= k.alg == JWT_ALG_ES256;
+    rs256 |= k.alg == JWT_ALG_RS256;
+  }
+  if (es256 && rs256) return "ES256 or RS256";
+  return es256 ? "ES256" : "RS256";
 }
 
 absl::StatusOr<Caller> TokenVerifier::Verify(std::string_view token,
@@ -353,28 +393,33 @@ absl::StatusOr<Caller> TokenVerifier::Verify(std::string_view token,
     return CheckClaims(parsed.get(), now);
   }
 
-  if (alg != static_cast<jwt_alg_t>(alg_)) {
+  if (std::none_of(keys_.begin(), keys_.end(), [alg](const Key& k) {
+        return static_cast<jwt_alg_t>(k.alg) == alg;
+      })) {
     return Unauthenticated(absl::StrCat("token is signed with ", describe(),
-                                        "; this server accepts only ",
-                                        std::string(algorithm_name()), " tokens"));
+                                        "; this server accepts only ", algorithm_name(),
+                                        " tokens"));
   }
-  JwtPtr verified;
-  {
+  // The keys of the token's algorithm, in the file's order.
+  for (const Key& key : keys_) {
+    if (static_cast<jwt_alg_t>(key.alg) != alg) continue;
+    JwtPtr verified;
     jwt_t* raw = nullptr;
-    const int rc =
-        jwt_decode(&raw, token_string.c_str(),
-                   reinterpret_cast<const unsigned char*>(public_key_pem_.data()),
-                   static_cast<int>(public_key_pem_.size()));
+    const int rc = jwt_decode(&raw, token_string.c_str(),
+                              reinterpret_cast<const unsigned char*>(key.pem.data()),
+                              static_cast<int>(key.pem.size()));
     verified.reset(raw);
     ERR_clear_error();
-    if (rc != 0 || verified == nullptr) {
-      return Unauthenticated("token signature does not verify against this server's key");
+    if (rc != 0 || verified == nullptr) continue;
+    if (jwt_get_alg(verified.get()) != alg) {
+      return Unauthenticated("token algorithm does not match this server's key");
     }
+    return CheckClaims(verified.get(), now);
   }
-  if (jwt_get_alg(verified.get()) != static_cast<jwt_alg_t>(alg_)) {
-    return Unauthenticated("token algorithm does not match this server's key");
-  }
-  return CheckClaims(verified.get(), now);
+  return Unauthenticated(keys_.size() == 1
+                             ? "token signature does not verify against this server's key"
+                             : "token signature does not verify against any of this "
+                               "server's keys");
 }
 
 // MethodPolicy ----------------------------------------------------------------

@@ -75,11 +75,14 @@ class TokenVerifier {
   // Longer tokens are rejected unparsed.
   static constexpr size_t kMaxTokenBytes = 8192;
 
-  // A verifier that accepts tokens signed by the private half of the PEM
+  // A verifier that accepts tokens signed by the private half of a PEM
   // public key (`-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo) in the
   // file at `path`. RSA keys (>= 2048 bits) mean RS256, EC P-256 keys ES256.
-  // INVALID_ARGUMENT if the file cannot be read, holds no PEM public key, or
-  // the key is of another type or size.
+  // The file holds one key, or several one after another while the signing
+  // key is rotated (the new and the old: README, "Rotating keys"); a token
+  // is accepted if it verifies under a key of its algorithm. INVALID_ARGUMENT
+  // if the file cannot be read, holds no PEM public key, holds text that is
+  // not one, or a key is of another type or size.
   static absl::StatusOr<std::unique_ptr<TokenVerifier>> FromPublicKeyFile(
       const std::string& path);
   // Same, from the PEM text itself.
@@ -102,18 +105,22 @@ class TokenVerifier {
   absl::StatusOr<Caller> Verify(std::string_view token, absl::Time now) const;
 
   // False for Development(): signatures are not checked.
-  bool checks_signatures() const { return !public_key_pem_.empty(); }
-  // "RS256" or "ES256"; "unchecked" for Development().
-  std::string_view algorithm_name() const;
+  bool checks_signatures() const { return !keys_.empty(); }
+  // "RS256" or "ES256" ("ES256 or RS256" for keys of both); "unchecked" for
+  // Development().
+  std::string algorithm_name() const;
+  // How many verification keys it holds (0 for Development()).
+  size_t key_count() const { return keys_.size(); }
 
  private:
-  TokenVerifier(std::string public_key_pem, int alg)
-      : public_key_pem_(std::move(public_key_pem)), alg_(alg) {}
+  struct Key {
+    std::string pem;  // this key alone, as libjwt takes it
+    int alg;          // libjwt's jwt_alg_t for it
+  };
+  explicit TokenVerifier(std::vector<Key> keys) : keys_(std::move(keys)) {}
 
-  // PEM of the verification key; empty in development mode.
-  const std::string public_key_pem_;
-  // libjwt's jwt_alg_t for the key (JWT_ALG_NONE in development mode).
-  const int alg_;
+  // The verification keys; none in development mode.
+  const std::vector<Key> keys_;
 };
 
 // Which roles may call which gRPC method. Immutable; thread-safe.

@@ -164,11 +164,13 @@ class AuthTest : public ::testing::Test {
   static void SetUpTestSuite() {
     ec_ = new KeyPair(EcKeyPair());
     other_ec_ = new KeyPair(EcKeyPair());
+    third_ec_ = new KeyPair(EcKeyPair());
     rsa_ = new KeyPair(RsaKeyPair());
   }
   static void TearDownTestSuite() {
     delete ec_;
     delete other_ec_;
+    delete third_ec_;
     delete rsa_;
   }
 
@@ -210,6 +212,7 @@ class AuthTest : public ::testing::Test {
 
   static KeyPair* ec_;
   static KeyPair* other_ec_;
+  static KeyPair* third_ec_;
   static KeyPair* rsa_;
   std::unique_ptr<TokenVerifier> es256_;
   std::unique_ptr<TokenVerifier> rs256_;
@@ -218,17 +221,20 @@ class AuthTest : public ::testing::Test {
 
 KeyPair* AuthTest::ec_ = nullptr;
 KeyPair* AuthTest::other_ec_ = nullptr;
+KeyPair* AuthTest::third_ec_ = nullptr;
 KeyPair* AuthTest::rsa_ = nullptr;
 
 // Roles ----------------------------------------------------------------------
 
 TEST(RoleTest, NamesRoundTrip) {
-  for (Role role : {Role::kFacilitator, Role::kManager, Role::kAuditor, Role::kService}) {
+  for (Role role : {Role::kFacilitator, Role::kManager, Role::kAuditor, Role::kService,
+                    Role::kOperator}) {
     absl::StatusOr<Role> parsed = ParseRole(RoleName(role));
     ASSERT_THAT(parsed, IsOk());
     EXPECT_EQ(*parsed, role);
   }
   EXPECT_EQ(RoleName(Role::kManager), "manager");
+  EXPECT_EQ(RoleName(Role::kOperator), "operator");
 }
 
 TEST(RoleTest, UnknownNamesAreInvalidArgument) {
@@ -361,6 +367,42 @@ TEST_F(AuthTest, TokenSignedByAnotherKeyIsUnauthenticated) {
   ExpectUnauthenticated(*es256_, flipped, "signature does not verify");
 }
 
+TEST_F(AuthTest, SeveralKeysInOneFileEachVerifyTheirTokensForARotation) {
+  // The new key and the old, one after the other, as a rotation has them.
+  auto both = TokenVerifier::FromPublicKeyPem(other_ec_->public_pem + ec_->public_pem);
+  ASSERT_THAT(both, IsOk());
+  EXPECT_EQ((*both)->key_count(), 2u);
+  EXPECT_EQ((*both)->algorithm_name(), "ES256");
+  absl::StatusOr<Caller> old_key =
+      (*both)->Verify(Mint(*ec_, "ann", Role::kFacilitator), kNow);
+  ASSERT_THAT(old_key, IsOk());
+  EXPECT_EQ(old_key->subject, "ann");
+  absl::StatusOr<Caller> new_key =
+      (*both)->Verify(Mint(*other_ec_, "bea", Role::kManager), kNow);
+  ASSERT_THAT(new_key, IsOk());
+  EXPECT_EQ(new_key->subject, "bea");
+  // A key in neither is refused, and an algorithm of neither before any
+  // signature check.
+  ExpectUnauthenticated(**both, Mint(*third_ec_, "mallory", Role::kAuditor),
+                        "does not verify against any of this server's keys");
+  ExpectUnauthenticated(**both, Mint(*rsa_, "svc", Role::kService), "accepts only ES256");
+  // Keys of both kinds: each token is checked with the keys of its own.
+  auto mixed = TokenVerifier::FromPublicKeyPem(rsa_->public_pem + "\n" + ec_->public_pem);
+  ASSERT_THAT(mixed, IsOk());
+  EXPECT_EQ((*mixed)->algorithm_name(), "ES256 or RS256");
+  EXPECT_THAT((*mixed)->Verify(Mint(*rsa_, "svc", Role::kService), kNow), IsOk());
+  EXPECT_THAT((*mixed)->Verify(Mint(*ec_, "svc", Role::kService), kNow), IsOk());
+  ExpectUnauthenticated(**mixed, Mint(*other_ec_, "mallory", Role::kAuditor),
+                        "does not verify");
+  // Text between or after the keys is refused, not skipped.
+  EXPECT_THAT(TokenVerifier::FromPublicKeyPem(ec_->public_pem + "# old key\n" +
+                                              other_ec_->public_pem),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("after key 1")));
+  EXPECT_THAT(
+      TokenVerifier::FromPublicKeyPem(ec_->private_pem + ec_->public_pem),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("before the first key")));
+}
+
 TEST_F(AuthTest, AlgorithmComesFromTheKeyNotTheToken) {
   // RS256 token, correctly signed, against an ES256 key, and the reverse.
   ExpectUnauthenticated(*es256_, Mint(*rsa_, "svc", Role::kService),
@@ -402,9 +444,14 @@ TEST_F(AuthTest, SubjectIsRequired) {
                         "'sub' is invalid");
 }
 
-TEST_F(AuthTest, RoleMustBeOneOfTheFour) {
+TEST_F(AuthTest, RoleMustBeOneOfTheFive) {
   nlohmann::json claims = GoodClaims();
-  for (const char* role : {"admin", "Service", ""}) {
+  claims["role"] = "operator";
+  absl::StatusOr<Caller> op =
+      es256_->Verify(SignJws(Header("ES256"), claims, ec_->private_pem), kNow);
+  ASSERT_THAT(op, IsOk());
+  EXPECT_EQ(op->role, Role::kOperator);
+  for (const char* role : {"admin", "Service", "Operator", ""}) {
     claims["role"] = role;
     ExpectUnauthenticated(*es256_, SignJws(Header("ES256"), claims, ec_->private_pem),
                           "'role' is invalid");
