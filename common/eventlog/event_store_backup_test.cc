@@ -25,20 +25,15 @@ using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
 using ::mend::testing::TempDir;
 
-NewEvent Event(std::string id) {
-  return NewEvent{.event_id = std::move(id),
-                  .event_type = "mend.test.v1.Thing",
-                  .payload = std::string(200, 'p'),
-                  .actor_id = "tester",
-                  .actor_role = "service",
-                  .correlation_id = "corr",
-                  .causation_id = ""};
-}
-
 struct Acked {
   std::string event_id;
   uint64_t position;
 };
+
+// A 200-byte payload, the size of a small real event.
+eventlog::NewEvent BigEvent(std::string id) {
+  return ::mend::testing::TestEvent(std::move(id), std::string(200, 'p'));
+}
 
 TEST(EventStoreCheckpointTest, CopyUnderLoadHoldsEveryAppendAckedBeforeIt) {
   TempDir dir;
@@ -58,7 +53,7 @@ TEST(EventStoreCheckpointTest, CopyUnderLoadHoldsEveryAppendAckedBeforeIt) {
         const std::string a = absl::StrCat("e-", t, "-", i, "-a");
         const std::string b = absl::StrCat("e-", t, "-", i, "-b");
         auto r = (*store)->Append(absl::StrCat("stream-", t % 3), ExpectedVersion::Any(),
-                                  {Event(a), Event(b)});
+                                  {BigEvent(a), BigEvent(b)});
         ASSERT_THAT(r, IsOk());
         absl::MutexLock lock(&mu);
         acked.push_back({a, r->first_position});
@@ -133,7 +128,8 @@ TEST(EventStoreCheckpointTest, CopyUnderLoadHoldsEveryAppendAckedBeforeIt) {
   EXPECT_EQ(*root, *original_root);
 
   // The restored store appends after its head, on the chain it holds.
-  auto next = (*restored)->Append("stream-0", ExpectedVersion::Any(), {Event("after")});
+  auto next =
+      (*restored)->Append("stream-0", ExpectedVersion::Any(), {BigEvent("after")});
   ASSERT_THAT(next, IsOk());
   EXPECT_EQ(next->first_position, copied->position + 1);
   EXPECT_TRUE((*restored)->Verify().ok);
@@ -143,7 +139,7 @@ TEST(EventStoreCheckpointTest, RefusesWhatItCannotCopyTo) {
   TempDir dir;
   auto store = EventStore::Open({.path = dir.Sub("log")});
   ASSERT_THAT(store, IsOk());
-  ASSERT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("one")}), IsOk());
+  ASSERT_THAT((*store)->Append("s", ExpectedVersion::Any(), {BigEvent("one")}), IsOk());
   EXPECT_THAT((*store)->CreateCheckpoint(""),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT((*store)->CreateCheckpoint("relative/dir"),

@@ -46,25 +46,17 @@ using ::mend::testing::ChildProcess;
 using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
 using ::mend::testing::TempDir;
+using ::mend::testing::TestEvent;
 using ::testing::HasSubstr;
 
 constexpr char kScenarioVar[] = "MEND_DISK_FULL_SCENARIO";
 constexpr char kDirVar[] = "MEND_DISK_FULL_DIR";
 constexpr int kBefore = 5;  // events appended before the disk fills
 
-NewEvent Event(std::string id, size_t payload_bytes = 16) {
-  return NewEvent{.event_id = std::move(id),
-                  .event_type = "mend.test.v1.Thing",
-                  .payload = std::string(payload_bytes, 'p'),
-                  .actor_id = "tester",
-                  .actor_role = "service",
-                  .correlation_id = "",
-                  .causation_id = ""};
-}
-
 // What a store that hit a full disk must still do, and refuse.
 void ExpectRefusesWritesAndServesReads(EventStore& store, uint64_t head) {
-  EXPECT_THAT(store.Append("s", ExpectedVersion::Any(), {Event("refused")}),
+  EXPECT_THAT(store.Append("s", ExpectedVersion::Any(),
+                           {TestEvent("refused", std::string(16, 'p'))}),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("disk full")));
   EXPECT_THAT(store.SaveSnapshot("state", 1, "x"),
               StatusIs(absl::StatusCode::kUnavailable));
@@ -110,14 +102,16 @@ void RunInjected(const std::string& dir, uint32_t fault) {
     ASSERT_THAT(store, IsOk());
     for (int i = 0; i < kBefore; ++i) {
       ASSERT_THAT(
-          (*store)->Append("s", ExpectedVersion::Any(), {Event(absl::StrCat("b", i))}),
+          (*store)->Append("s", ExpectedVersion::Any(),
+                           {TestEvent(absl::StrCat("b", i), std::string(16, 'p'))}),
           IsOk());
     }
     ASSERT_THAT((*store)->PutKey("person-1", "wrapped"), IsOk());
     fs->FailWithNoSpace(fault);
     if (fault == FaultFileSystem::kWalAppend || fault == FaultFileSystem::kWalSync ||
         fault == FaultFileSystem::kEverything) {
-      EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("during")}),
+      EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(),
+                                   {TestEvent("during", std::string(16, 'p'))}),
                   StatusIs(absl::StatusCode::kUnavailable, HasSubstr("disk full")));
     } else {
       // Erasing a key flushes every memtable: a table file and the MANIFEST.
@@ -137,7 +131,9 @@ void RunInjected(const std::string& dir, uint32_t fault) {
   auto first = (*store)->Read(1, kBefore);
   ASSERT_THAT(first, IsOk());
   ASSERT_EQ(first->size(), static_cast<size_t>(kBefore));
-  EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("after")}), IsOk());
+  EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(),
+                               {TestEvent("after", std::string(16, 'p'))}),
+              IsOk());
 }
 
 // Child: ENOSPC at a WAL append while four threads append, so the failing
@@ -170,8 +166,9 @@ void RunInjectedUnderLoad(const std::string& dir) {
       for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
           for (int i = 0; !full.load(); ++i) {
-            auto r = (*store)->Append(absl::StrCat("s", t), ExpectedVersion::Any(),
-                                      {Event(absl::StrCat("t", t, "-", i))});
+            auto r = (*store)->Append(
+                absl::StrCat("s", t), ExpectedVersion::Any(),
+                {TestEvent(absl::StrCat("t", t, "-", i), std::string(16, 'p'))});
             if (!r.ok()) {
               first_failure[t] = r.status();
               full = true;
@@ -222,8 +219,9 @@ void RunOnSmallVolume(const std::string& dir) {
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 100000 && !full.load(); ++i) {
-          auto r = (*store)->Append(absl::StrCat("s", t), ExpectedVersion::Any(),
-                                    {Event(absl::StrCat("t", t, "-", i), 1024)});
+          auto r = (*store)->Append(
+              absl::StrCat("s", t), ExpectedVersion::Any(),
+              {TestEvent(absl::StrCat("t", t, "-", i), std::string(1024, 'p'))});
           if (!r.ok()) {
             first_failure[t] = r.status();
             full = true;
@@ -361,7 +359,8 @@ TEST(DiskFullVolumeTest, FullTmpfsIsUnavailableAndKeepsEveryAcknowledgedEvent) {
   EXPECT_GE((*store)->GetHead().position, acked);
   VerifyReport report = (*store)->Verify();
   EXPECT_TRUE(report.ok) << report.problem;
-  EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("after-growing")}),
+  EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(),
+                               {TestEvent("after-growing", std::string(16, 'p'))}),
               IsOk());
 }
 
@@ -374,7 +373,8 @@ TEST(DiskFullVolumeTest, ReadOnlyVolumeRefusesAWritableOpenClearlyAndServesReads
     ASSERT_THAT(store, IsOk());
     for (int i = 0; i < kBefore; ++i) {
       ASSERT_THAT(
-          (*store)->Append("s", ExpectedVersion::Any(), {Event(absl::StrCat("b", i))}),
+          (*store)->Append("s", ExpectedVersion::Any(),
+                           {TestEvent(absl::StrCat("b", i), std::string(16, 'p'))}),
           IsOk());
     }
   }

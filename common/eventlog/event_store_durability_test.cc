@@ -29,16 +29,7 @@ namespace {
 using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
 using ::mend::testing::TempDir;
-
-NewEvent Event(std::string id) {
-  return NewEvent{.event_id = std::move(id),
-                  .event_type = "mend.test.v1.Thing",
-                  .payload = "payload",
-                  .actor_id = "tester",
-                  .actor_role = "service",
-                  .correlation_id = "corr",
-                  .causation_id = ""};
-}
+using ::mend::testing::TestEvent;
 
 v1::StoredRecord Parse(const RawRecord& r) {
   v1::StoredRecord record;
@@ -52,7 +43,8 @@ TEST(EventStoreFaultTest, FailedSyncFailsEveryCallerAndLaterAppends) {
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   auto store = EventStore::Open({.path = dir.Sub("log"), .env = env.get()});
   ASSERT_THAT(store, IsOk());
-  ASSERT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("before")}), IsOk());
+  ASSERT_THAT((*store)->Append("s", ExpectedVersion::Any(), {TestEvent("before")}),
+              IsOk());
 
   fs->fail_syncs = true;
   constexpr int kThreads = 8;
@@ -62,7 +54,7 @@ TEST(EventStoreFaultTest, FailedSyncFailsEveryCallerAndLaterAppends) {
     threads.emplace_back([&, t] {
       results[t] = (*store)
                        ->Append(absl::StrCat("s", t), ExpectedVersion::Any(),
-                                {Event(absl::StrCat("during-", t))})
+                                {TestEvent(absl::StrCat("during-", t))})
                        .status();
     });
   }
@@ -72,7 +64,7 @@ TEST(EventStoreFaultTest, FailedSyncFailsEveryCallerAndLaterAppends) {
   }
   fs->fail_syncs = false;
   // The store stays failed until reopened; nothing acknowledged was lost.
-  EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(), {Event("after")}),
+  EXPECT_THAT((*store)->Append("s", ExpectedVersion::Any(), {TestEvent("after")}),
               StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ((*store)->GetHead().position, 1u);
   store->reset();
@@ -86,8 +78,9 @@ TEST(EventStoreFaultTest, FailedSyncFailsEveryCallerAndLaterAppends) {
   EXPECT_TRUE(report.ok) << report.problem;
   // Whatever reached the disk before the failed sync is a valid chain; appends
   // work again after the reopen.
-  EXPECT_THAT((*reopened)->Append("s", ExpectedVersion::Any(), {Event("after-reopen")}),
-              IsOk());
+  EXPECT_THAT(
+      (*reopened)->Append("s", ExpectedVersion::Any(), {TestEvent("after-reopen")}),
+      IsOk());
 }
 
 // A file system that remembers, for every file written through it, how many
@@ -218,7 +211,7 @@ TEST(EventStorePowerLossTest, EveryAcknowledgedAppendWasFsyncedFirst) {
       for (int i = 0; i < kPerThread; ++i) {
         const std::string id = absl::StrCat("p", t, "-", i);
         auto r = (*store)->Append(absl::StrCat("s", t % 4), ExpectedVersion::Any(),
-                                  {Event(id)});
+                                  {TestEvent(id)});
         ASSERT_THAT(r, IsOk());
         absl::MutexLock lock(&mu);
         acked[id] = r->first_position;

@@ -27,18 +27,9 @@ using ::mend::testing::IsOk;
 using ::mend::testing::IsOkAndHolds;
 using ::mend::testing::StatusIs;
 using ::mend::testing::TempDir;
+using ::mend::testing::TestEvent;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-NewEvent Event(std::string id, std::string payload = "payload") {
-  return NewEvent{.event_id = std::move(id),
-                  .event_type = "mend.test.v1.Thing",
-                  .payload = std::move(payload),
-                  .actor_id = "tester",
-                  .actor_role = "service",
-                  .correlation_id = "corr",
-                  .causation_id = ""};
-}
 
 v1::StoredRecord Parse(const RawRecord& r) {
   v1::StoredRecord record;
@@ -69,14 +60,14 @@ TEST_F(EventStoreTest, EmptyLogHasZeroHead) {
 }
 
 TEST_F(EventStoreTest, AppendAssignsPositionsVersionsAndEnvelope) {
-  auto first =
-      store_->Append("case-1", ExpectedVersion::NoStream(), {Event("e1"), Event("e2")});
+  auto first = store_->Append("case-1", ExpectedVersion::NoStream(),
+                              {TestEvent("e1"), TestEvent("e2")});
   ASSERT_THAT(first, IsOk());
   EXPECT_EQ(first->first_position, 1u);
   EXPECT_EQ(first->stream_version, 2u);
   EXPECT_FALSE(first->deduplicated);
 
-  auto second = store_->Append("case-2", ExpectedVersion::Any(), {Event("e3")});
+  auto second = store_->Append("case-2", ExpectedVersion::Any(), {TestEvent("e3")});
   ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->first_position, 3u);
   EXPECT_EQ(second->stream_version, 1u);
@@ -103,31 +94,33 @@ TEST_F(EventStoreTest, AppendAssignsPositionsVersionsAndEnvelope) {
 }
 
 TEST_F(EventStoreTest, ExpectedVersionForms) {
-  EXPECT_THAT(store_->Append("s", ExpectedVersion::Exists(), {Event("a")}),
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Exists(), {TestEvent("a")}),
               StatusIs(absl::StatusCode::kAborted));
-  EXPECT_THAT(store_->Append("s", ExpectedVersion::Exact(1), {Event("a")}),
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Exact(1), {TestEvent("a")}),
               StatusIs(absl::StatusCode::kAborted));
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exact(0), {Event("a")}), IsOk());
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exists(), {Event("b")}), IsOk());
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exact(2), {Event("c")}), IsOk());
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("d")}), IsOk());
-  auto conflict = store_->Append("s", ExpectedVersion::NoStream(), {Event("e")});
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exact(0), {TestEvent("a")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exists(), {TestEvent("b")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Exact(2), {TestEvent("c")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {TestEvent("d")}), IsOk());
+  auto conflict = store_->Append("s", ExpectedVersion::NoStream(), {TestEvent("e")});
   EXPECT_THAT(conflict, StatusIs(absl::StatusCode::kAborted));
   EXPECT_THAT(conflict.status().message(), HasSubstr("current version is 4"));
-  auto stale = store_->Append("s", ExpectedVersion::Exact(3), {Event("e")});
+  auto stale = store_->Append("s", ExpectedVersion::Exact(3), {TestEvent("e")});
   EXPECT_THAT(stale, StatusIs(absl::StatusCode::kAborted));
   EXPECT_THAT(stale.status().message(), HasSubstr("current version is 4"));
 }
 
 TEST_F(EventStoreTest, ConflictWritesNothing) {
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::NoStream(), {Event("a")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::NoStream(), {TestEvent("a")}), IsOk());
   Head before = store_->GetHead();
-  EXPECT_THAT(store_->Append("s", ExpectedVersion::Exact(7), {Event("b"), Event("c")}),
-              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(
+      store_->Append("s", ExpectedVersion::Exact(7), {TestEvent("b"), TestEvent("c")}),
+      StatusIs(absl::StatusCode::kAborted));
   EXPECT_EQ(store_->GetHead().position, before.position);
   EXPECT_EQ(store_->GetHead().hash, before.hash);
   // The refused ids were not recorded: they can be used now.
-  auto ok = store_->Append("s", ExpectedVersion::Exact(1), {Event("b"), Event("c")});
+  auto ok =
+      store_->Append("s", ExpectedVersion::Exact(1), {TestEvent("b"), TestEvent("c")});
   ASSERT_THAT(ok, IsOk());
   EXPECT_FALSE(ok->deduplicated);
   EXPECT_EQ(ok->stream_version, 3u);
@@ -135,27 +128,30 @@ TEST_F(EventStoreTest, ConflictWritesNothing) {
 
 TEST_F(EventStoreTest, RetryWithSameEventIdsIsIdempotent) {
   auto original =
-      store_->Append("s", ExpectedVersion::NoStream(), {Event("a"), Event("b")});
+      store_->Append("s", ExpectedVersion::NoStream(), {TestEvent("a"), TestEvent("b")});
   ASSERT_THAT(original, IsOk());
-  ASSERT_THAT(store_->Append("t", ExpectedVersion::Any(), {Event("c")}), IsOk());
+  ASSERT_THAT(store_->Append("t", ExpectedVersion::Any(), {TestEvent("c")}), IsOk());
   // A retry whose expected version no longer holds still returns the original.
-  auto retry = store_->Append("s", ExpectedVersion::NoStream(), {Event("a"), Event("b")});
+  auto retry =
+      store_->Append("s", ExpectedVersion::NoStream(), {TestEvent("a"), TestEvent("b")});
   ASSERT_THAT(retry, IsOk());
   EXPECT_TRUE(retry->deduplicated);
   EXPECT_EQ(retry->first_position, original->first_position);
   EXPECT_EQ(retry->stream_version, original->stream_version);
   EXPECT_EQ(store_->GetHead().position, 3u);
 
-  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a", "other payload")}),
-              StatusIs(absl::StatusCode::kAlreadyExists));
-  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("new")}),
-              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(
+      store_->Append("s", ExpectedVersion::Any(), {TestEvent("a", "other payload")}),
+      StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(
+      store_->Append("s", ExpectedVersion::Any(), {TestEvent("a"), TestEvent("new")}),
+      StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(store_->GetHead().position, 3u);
 
   // Idempotency survives a restart.
   Reopen();
   auto after_restart =
-      store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("b")});
+      store_->Append("s", ExpectedVersion::Any(), {TestEvent("a"), TestEvent("b")});
   ASSERT_THAT(after_restart, IsOk());
   EXPECT_TRUE(after_restart->deduplicated);
   EXPECT_EQ(after_restart->first_position, 1u);
@@ -164,27 +160,29 @@ TEST_F(EventStoreTest, RetryWithSameEventIdsIsIdempotent) {
 
 TEST_F(EventStoreTest, BadInputIsInvalidArgumentAndWritesNothing) {
   const auto kInvalid = absl::StatusCode::kInvalidArgument;
-  EXPECT_THAT(store_->Append("", ExpectedVersion::Any(), {Event("a")}),
+  EXPECT_THAT(store_->Append("", ExpectedVersion::Any(), {TestEvent("a")}),
               StatusIs(kInvalid));
-  EXPECT_THAT(store_->Append("has space", ExpectedVersion::Any(), {Event("a")}),
+  EXPECT_THAT(store_->Append("has space", ExpectedVersion::Any(), {TestEvent("a")}),
               StatusIs(kInvalid));
-  EXPECT_THAT(store_->Append(std::string(300, 's'), ExpectedVersion::Any(), {Event("a")}),
-              StatusIs(kInvalid));
+  EXPECT_THAT(
+      store_->Append(std::string(300, 's'), ExpectedVersion::Any(), {TestEvent("a")}),
+      StatusIs(kInvalid));
   EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {}), StatusIs(kInvalid));
-  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("")}),
+  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {TestEvent("")}),
               StatusIs(kInvalid));
-  EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("a")}),
-              StatusIs(kInvalid));
-  NewEvent untyped = Event("a");
+  EXPECT_THAT(
+      store_->Append("s", ExpectedVersion::Any(), {TestEvent("a"), TestEvent("a")}),
+      StatusIs(kInvalid));
+  NewEvent untyped = TestEvent("a");
   untyped.event_type.clear();
   EXPECT_THAT(store_->Append("s", ExpectedVersion::Any(), {untyped}), StatusIs(kInvalid));
   auto oversize = store_->Append("s", ExpectedVersion::Any(),
-                                 {Event("a", std::string((1 << 20) + 1, 'x'))});
+                                 {TestEvent("a", std::string((1 << 20) + 1, 'x'))});
   EXPECT_THAT(oversize, StatusIs(kInvalid));
   EXPECT_THAT(oversize.status().message(), HasSubstr("limit"));
   ExpectedVersion bogus;
   bogus.kind = static_cast<ExpectedVersion::Kind>(42);
-  EXPECT_THAT(store_->Append("s", bogus, {Event("a")}), StatusIs(kInvalid));
+  EXPECT_THAT(store_->Append("s", bogus, {TestEvent("a")}), StatusIs(kInvalid));
   EXPECT_THAT(store_->Write({}), StatusIs(kInvalid));
   EXPECT_EQ(store_->GetHead().position, 0u);
 }
@@ -192,7 +190,7 @@ TEST_F(EventStoreTest, BadInputIsInvalidArgumentAndWritesNothing) {
 TEST_F(EventStoreTest, ReopenKeepsHeadAndContinuesChain) {
   for (int i = 0; i < 20; ++i) {
     ASSERT_THAT(store_->Append(absl::StrCat("s", i % 3), ExpectedVersion::Any(),
-                               {Event(absl::StrCat("e", i))}),
+                               {TestEvent(absl::StrCat("e", i))}),
                 IsOk());
   }
   Head before = store_->GetHead();
@@ -200,7 +198,7 @@ TEST_F(EventStoreTest, ReopenKeepsHeadAndContinuesChain) {
   Head after = store_->GetHead();
   EXPECT_EQ(after.position, before.position);
   EXPECT_EQ(after.hash, before.hash);
-  auto next = store_->Append("s0", ExpectedVersion::Exact(7), {Event("after")});
+  auto next = store_->Append("s0", ExpectedVersion::Exact(7), {TestEvent("after")});
   ASSERT_THAT(next, IsOk());
   EXPECT_EQ(next->first_position, 21u);
   EXPECT_EQ(next->stream_version, 8u);
@@ -213,7 +211,7 @@ TEST_F(EventStoreTest, ReopenKeepsHeadAndContinuesChain) {
 TEST_F(EventStoreTest, ReadStreamAndScan) {
   for (int i = 0; i < 10; ++i) {
     ASSERT_THAT(store_->Append(i % 2 ? "odd" : "even", ExpectedVersion::Any(),
-                               {Event(absl::StrCat("e", i))}),
+                               {TestEvent(absl::StrCat("e", i))}),
                 IsOk());
   }
   auto odd = store_->ReadStream("odd", 2, 2);
@@ -245,8 +243,10 @@ TEST_F(EventStoreTest, ReadStreamAndScan) {
 TEST_F(EventStoreTest, CheckpointIsWrittenWithTheEvents) {
   EXPECT_THAT(store_->GetCheckpoint("consent<-case"), IsOkAndHolds(0u));
   WriteRequest request;
-  request.appends.push_back({"consent-1", ExpectedVersion::NoStream(), {Event("h1")}});
-  request.appends.push_back({"consent-2", ExpectedVersion::NoStream(), {Event("h2")}});
+  request.appends.push_back(
+      {"consent-1", ExpectedVersion::NoStream(), {TestEvent("h1")}});
+  request.appends.push_back(
+      {"consent-2", ExpectedVersion::NoStream(), {TestEvent("h2")}});
   request.checkpoints.push_back({"consent<-case", 17});
   auto result = store_->Write(request);
   ASSERT_THAT(result, IsOk());
@@ -257,9 +257,9 @@ TEST_F(EventStoreTest, CheckpointIsWrittenWithTheEvents) {
   // A conflict in one append refuses the checkpoint and the other append too.
   WriteRequest conflicting;
   conflicting.appends.push_back(
-      {"consent-3", ExpectedVersion::NoStream(), {Event("h3")}});
+      {"consent-3", ExpectedVersion::NoStream(), {TestEvent("h3")}});
   conflicting.appends.push_back(
-      {"consent-1", ExpectedVersion::NoStream(), {Event("h4")}});
+      {"consent-1", ExpectedVersion::NoStream(), {TestEvent("h4")}});
   conflicting.checkpoints.push_back({"consent<-case", 18});
   EXPECT_THAT(store_->Write(conflicting), StatusIs(absl::StatusCode::kAborted));
   EXPECT_THAT(store_->GetCheckpoint("consent<-case"), IsOkAndHolds(17u));
@@ -315,7 +315,7 @@ TEST_F(EventStoreTest, WaitForHeadAboveWakesOnAppendAndTimesOut) {
   std::atomic<uint64_t> woke_with{0};
   std::thread waiter(
       [&] { woke_with = store_->WaitForHeadAbove(0, absl::Now() + absl::Seconds(30)); });
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {TestEvent("a")}), IsOk());
   waiter.join();
   EXPECT_EQ(woke_with.load(), 1u);
 }
@@ -323,11 +323,12 @@ TEST_F(EventStoreTest, WaitForHeadAboveWakesOnAppendAndTimesOut) {
 TEST_F(EventStoreTest, HeadListenersHearEveryDurableBatch) {
   std::atomic<uint64_t> last{0};
   int id = store_->AddHeadListener([&](uint64_t head) { last = head; });
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a"), Event("b")}),
-              IsOk());
+  ASSERT_THAT(
+      store_->Append("s", ExpectedVersion::Any(), {TestEvent("a"), TestEvent("b")}),
+      IsOk());
   EXPECT_EQ(last.load(), 2u);
   store_->RemoveHeadListener(id);
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("c")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {TestEvent("c")}), IsOk());
   EXPECT_EQ(last.load(), 2u);
 }
 
@@ -340,7 +341,7 @@ TEST_F(EventStoreTest, ConcurrentAppendersToOneStream) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         auto r = store_->Append("hot", ExpectedVersion::Any(),
-                                {Event(absl::StrCat("t", t, "-", i))});
+                                {TestEvent(absl::StrCat("t", t, "-", i))});
         ASSERT_THAT(r, IsOk());
         acked[t].push_back(*r);
       }
@@ -384,7 +385,7 @@ TEST_F(EventStoreTest, ConcurrentAppendersToManyStreamsWithExactVersions) {
       const std::string stream = absl::StrCat("stream-", t);
       for (int i = 0; i < kPerThread; ++i) {
         auto r = store_->Append(stream, ExpectedVersion::Exact(i),
-                                {Event(absl::StrCat(stream, "-", i))});
+                                {TestEvent(absl::StrCat(stream, "-", i))});
         ASSERT_THAT(r, IsOk());
         EXPECT_EQ(r->stream_version, static_cast<uint64_t>(i + 1));
       }
@@ -415,7 +416,7 @@ TEST_F(EventStoreTest, OptimisticWritersOnOneStreamNeverLoseAnUpdate) {
         auto events = store_->ReadStream("counter", 1, 10000);
         ASSERT_THAT(events, IsOk());
         auto r = store_->Append("counter", ExpectedVersion::Exact(events->size()),
-                                {Event(absl::StrCat("w", t, "-", won))});
+                                {TestEvent(absl::StrCat("w", t, "-", won))});
         if (r.ok()) {
           ++won;
         } else {
@@ -464,7 +465,7 @@ class VerifyTamperTest : public EventStoreTest {
     for (int i = 0; i < n; ++i) {
       ASSERT_THAT(
           store_->Append(absl::StrCat("s", i % 4), ExpectedVersion::Any(),
-                         {Event(absl::StrCat("e", i), absl::StrCat("payload-", i))}),
+                         {TestEvent(absl::StrCat("e", i), absl::StrCat("payload-", i))}),
           IsOk());
     }
     VerifyReport clean = store_->Verify();
@@ -525,13 +526,13 @@ TEST_F(VerifyTamperTest, TamperedLastRecordIsFoundThroughTheStoredHead) {
 }
 
 TEST_F(EventStoreTest, ReadOnlyOpenReadsButRefusesWrites) {
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("a")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {TestEvent("a")}), IsOk());
   auto reader = EventStore::Open({.path = dir_.Sub("log"), .read_only = true});
   ASSERT_THAT(reader, IsOk());
   EXPECT_EQ((*reader)->GetHead().position, 1u);
   EXPECT_EQ((*reader)->GetHead().hash, store_->GetHead().hash);
   EXPECT_TRUE((*reader)->Verify().ok);
-  EXPECT_THAT((*reader)->Append("s", ExpectedVersion::Any(), {Event("b")}),
+  EXPECT_THAT((*reader)->Append("s", ExpectedVersion::Any(), {TestEvent("b")}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 

@@ -22,17 +22,8 @@ namespace {
 using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
 using ::mend::testing::TempDir;
+using ::mend::testing::TestEvent;
 namespace fs = std::filesystem;
-
-eventlog::NewEvent Event(std::string id) {
-  return {.event_id = std::move(id),
-          .event_type = "mend.test.v1.Thing",
-          .payload = "p",
-          .actor_id = "tester",
-          .actor_role = "service",
-          .correlation_id = "c",
-          .causation_id = ""};
-}
 
 class BackupsTest : public ::testing::Test {
  protected:
@@ -42,7 +33,7 @@ class BackupsTest : public ::testing::Test {
     store_ = *std::move(store);
   }
   void Append(const std::string& id) {
-    ASSERT_THAT(store_->Append("s", eventlog::ExpectedVersion::Any(), {Event(id)}),
+    ASSERT_THAT(store_->Append("s", eventlog::ExpectedVersion::Any(), {TestEvent(id)}),
                 IsOk());
   }
   // A clock that moves a second a call, from 2026-12-02T01:30:00Z.

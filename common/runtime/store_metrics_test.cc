@@ -23,15 +23,8 @@ using ::mend::eventlog::StoreStats;
 using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
 using ::mend::testing::TempDir;
+using ::mend::testing::TestEvent;
 using ::testing::HasSubstr;
-
-NewEvent Event(std::string id) {
-  NewEvent event;
-  event.event_id = std::move(id);
-  event.event_type = "mend.test.v1.Thing";
-  event.payload = "payload";
-  return event;
-}
 
 // The value of one sample line "series value", or -1 when there is none.
 double Sample(const std::string& text, const std::string& series) {
@@ -65,13 +58,14 @@ TEST_F(StoreMetricsTest, ExposesTheStoreCountersAndHead) {
   EXPECT_EQ(Sample(text, "mend_eventlog_fsync_seconds_count{service=\"consent\"}"), 0);
 
   // One at a time: each append is its own batch and its own fsync.
-  ASSERT_THAT(
-      store_->Append("s-1", ExpectedVersion::NoStream(), {Event("e1"), Event("e2")}),
-      IsOk());
-  ASSERT_THAT(store_->Append("s-1", ExpectedVersion::Exact(2), {Event("e3")}), IsOk());
-  ASSERT_THAT(store_->Append("s-2", ExpectedVersion::Any(), {Event("e4")}), IsOk());
+  ASSERT_THAT(store_->Append("s-1", ExpectedVersion::NoStream(),
+                             {TestEvent("e1"), TestEvent("e2")}),
+              IsOk());
+  ASSERT_THAT(store_->Append("s-1", ExpectedVersion::Exact(2), {TestEvent("e3")}),
+              IsOk());
+  ASSERT_THAT(store_->Append("s-2", ExpectedVersion::Any(), {TestEvent("e4")}), IsOk());
   // A conflict writes nothing and needs no fsync.
-  ASSERT_THAT(store_->Append("s-1", ExpectedVersion::Exact(1), {Event("e5")}),
+  ASSERT_THAT(store_->Append("s-1", ExpectedVersion::Exact(1), {TestEvent("e5")}),
               StatusIs(absl::StatusCode::kAborted));
 
   text = registry_.Render();
@@ -107,7 +101,7 @@ TEST_F(StoreMetricsTest, ConcurrentAppendsShareFsyncs) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         EXPECT_THAT(store_->Append(absl::StrCat("s-", t), ExpectedVersion::Any(),
-                                   {Event(absl::StrCat("e-", t, "-", i))}),
+                                   {TestEvent(absl::StrCat("e-", t, "-", i))}),
                     IsOk());
       }
     });
@@ -147,7 +141,7 @@ TEST_F(StoreMetricsTest, TwoServicesShareTheFamilies) {
   ASSERT_THAT(other, IsOk());
   ASSERT_THAT(RegisterStoreMetrics(&registry_, store_.get(), "case"), IsOk());
   ASSERT_THAT(RegisterStoreMetrics(&registry_, other->get(), "consent"), IsOk());
-  ASSERT_THAT((*other)->Append("s", ExpectedVersion::Any(), {Event("e")}), IsOk());
+  ASSERT_THAT((*other)->Append("s", ExpectedVersion::Any(), {TestEvent("e")}), IsOk());
   const std::string text = registry_.Render();
   EXPECT_EQ(Sample(text, "mend_eventlog_head_position{service=\"case\"}"), 0);
   EXPECT_EQ(Sample(text, "mend_eventlog_head_position{service=\"consent\"}"), 1);
@@ -159,7 +153,7 @@ TEST_F(StoreMetricsTest, TwoServicesShareTheFamilies) {
 
 TEST_F(StoreMetricsTest, UnregisterStopsReadingTheStore) {
   ASSERT_THAT(RegisterStoreMetrics(&registry_, store_.get(), "case"), IsOk());
-  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {Event("e1")}), IsOk());
+  ASSERT_THAT(store_->Append("s", ExpectedVersion::Any(), {TestEvent("e1")}), IsOk());
   EXPECT_EQ(Sample(registry_.Render(), "mend_eventlog_head_position{service=\"case\"}"),
             1);
   UnregisterStoreMetrics(&registry_, "case");

@@ -33,17 +33,8 @@ using eventlog::WriteRequest;
 using ::mend::testing::IsOk;
 using ::mend::testing::StatusIs;
 using ::mend::testing::TempDir;
+using ::mend::testing::TestEvent;
 using ::testing::HasSubstr;
-
-NewEvent Event(std::string id, std::string payload = "p") {
-  return NewEvent{.event_id = std::move(id),
-                  .event_type = "mend.test.v1.Thing",
-                  .payload = std::move(payload),
-                  .actor_id = "test",
-                  .actor_role = "service",
-                  .correlation_id = "",
-                  .causation_id = ""};
-}
 
 // An upstream service: a store and an EventLog server on a loopback port.
 // Stop() and Start() again on the same port simulate a restart.
@@ -69,7 +60,7 @@ class Upstream {
   void Append(int n, const std::string& prefix) {
     for (int i = 0; i < n; ++i) {
       ASSERT_THAT(store_->Append("up", ExpectedVersion::Any(),
-                                 {Event(absl::StrCat(prefix, "-", i))}),
+                                 {TestEvent(absl::StrCat(prefix, "-", i))}),
                   IsOk());
     }
   }
@@ -92,7 +83,7 @@ absl::StatusOr<WriteRequest> Mirror(const UpstreamEvent& e) {
   request.appends.push_back(
       {"mirror",
        ExpectedVersion::Exact(e.position - 1),
-       {Event(absl::StrCat("mirror-", e.position), std::string(e.view.event_id))}});
+       {TestEvent(absl::StrCat("mirror-", e.position), std::string(e.view.event_id))}});
   return request;
 }
 
@@ -317,13 +308,14 @@ TEST_F(FollowerTest, VersionConflictWithACommandReRunsTheHandler) {
         auto current = local_->ReadStream("shared", 1, 1000);
         if (!current.ok()) return current.status();
         if (e.position == 3 && !raced.exchange(true)) {
-          auto r = local_->Append("shared", ExpectedVersion::Any(), {Event("command")});
+          auto r =
+              local_->Append("shared", ExpectedVersion::Any(), {TestEvent("command")});
           if (!r.ok()) return r.status();
         }
         WriteRequest request;
         request.appends.push_back({"shared",
                                    ExpectedVersion::Exact(current->size()),
-                                   {Event(absl::StrCat("effect-", e.position))}});
+                                   {TestEvent(absl::StrCat("effect-", e.position))}});
         return request;
       }));
   ASSERT_THAT(follower, IsOk());
@@ -342,7 +334,7 @@ BatchEffects MirrorBatch(absl::Span<const UpstreamEvent> events) {
       "mirror", ExpectedVersion::Exact(events[0].position - 1), {}};
   for (const UpstreamEvent& e : events) {
     append.events.push_back(
-        Event(absl::StrCat("mirror-", e.position), std::string(e.view.event_id)));
+        TestEvent(absl::StrCat("mirror-", e.position), std::string(e.view.event_id)));
   }
   out.write.appends.push_back(std::move(append));
   out.handled = events.size();
@@ -477,15 +469,15 @@ TEST_F(FollowerTest, AHandlerThatHandlesNothingWithoutAnErrorStopsTheFollower) {
 // The effect of position P of upstream `name`: event `name`-P in stream
 // "mirror-`name`" at version P-1.
 Follower::Handler MirrorOf(const std::string& name) {
-  return Follower::PerEvent(
-      [name](const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
-        WriteRequest request;
-        request.appends.push_back(
-            {absl::StrCat("mirror-", name),
-             ExpectedVersion::Exact(e.position - 1),
-             {Event(absl::StrCat(name, "-", e.position), std::string(e.view.event_id))}});
-        return request;
-      });
+  return Follower::PerEvent([name](
+                                const UpstreamEvent& e) -> absl::StatusOr<WriteRequest> {
+    WriteRequest request;
+    request.appends.push_back(
+        {absl::StrCat("mirror-", name),
+         ExpectedVersion::Exact(e.position - 1),
+         {TestEvent(absl::StrCat(name, "-", e.position), std::string(e.view.event_id))}});
+    return request;
+  });
 }
 
 TEST_F(FollowerTest, TwoFollowersOfTwoUpstreamsShareOneStoreWithTheirOwnCheckpoints) {
@@ -598,7 +590,7 @@ class HandleEachTest : public ::testing::Test {
                           std::string payload = "p") {
     WriteRequest request;
     request.appends.push_back(
-        {std::move(stream), expected, {Event(std::move(id), std::move(payload))}});
+        {std::move(stream), expected, {TestEvent(std::move(id), std::move(payload))}});
     return request;
   }
   static std::vector<std::string> Ids(const eventlog::StreamAppend& a) {

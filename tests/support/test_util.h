@@ -6,16 +6,30 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/eventlog/event_types.h"
 #include "common/rpc/status_convert.h"
 #include "gmock/gmock.h"
 #include "grpcpp/support/status.h"
 
 namespace mend::testing {
+
+// An event for tests of the store and what reads it: type
+// "mend.test.v1.Thing", actor "tester" (role "service"), correlation "corr".
+inline eventlog::NewEvent TestEvent(std::string id, std::string payload = "payload") {
+  return {.event_id = std::move(id),
+          .event_type = "mend.test.v1.Thing",
+          .payload = std::move(payload),
+          .actor_id = "tester",
+          .actor_role = "service",
+          .correlation_id = "corr",
+          .causation_id = ""};
+}
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents when
 // the object is destroyed.
